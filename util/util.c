@@ -1,0 +1,276 @@
+/* util.c: allocation, buffers, JSON escaping, UTF-8, time, progress. */
+#include "util/util.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static void oom(size_t n)
+{
+    fprintf(stderr, "aviary: out of memory (asked for %zu bytes)\n", n);
+    abort();
+}
+
+void *av_xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p) oom(n);
+    return p;
+}
+
+void *av_xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p) oom(n * size);
+    return p;
+}
+
+void *av_xrealloc(void *p, size_t n)
+{
+    p = realloc(p, n ? n : 1);
+    if (!p) oom(n);
+    return p;
+}
+
+char *av_xstrdup(const char *s) { return av_xstrndup(s, strlen(s)); }
+
+char *av_xstrndup(const char *s, size_t n)
+{
+    char *p = av_xmalloc(n + 1);
+    memcpy(p, s, n);
+    p[n] = 0;
+    return p;
+}
+
+void av_buf_grow(av_buf *b, size_t extra)
+{
+    if (b->len + extra + 1 <= b->cap) return;
+    size_t cap = b->cap ? b->cap : 64;
+    while (cap < b->len + extra + 1) cap *= 2;
+    b->ptr = av_xrealloc(b->ptr, cap);
+    b->cap = cap;
+}
+
+void av_buf_put(av_buf *b, const void *data, size_t n)
+{
+    av_buf_grow(b, n);
+    if (n) memcpy(b->ptr + b->len, data, n);
+    b->len += n;
+    b->ptr[b->len] = 0;
+}
+
+void av_buf_puts(av_buf *b, const char *s) { av_buf_put(b, s, strlen(s)); }
+
+void av_buf_putc(av_buf *b, char c)
+{
+    av_buf_grow(b, 1);
+    b->ptr[b->len++] = c;
+    b->ptr[b->len] = 0;
+}
+
+void av_buf_vprintf(av_buf *b, const char *fmt, va_list ap)
+{
+    va_list ap2;
+    va_copy(ap2, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap2);
+    va_end(ap2);
+    if (n < 0) return;
+    av_buf_grow(b, (size_t)n);
+    vsnprintf(b->ptr + b->len, (size_t)n + 1, fmt, ap);
+    b->len += (size_t)n;
+}
+
+void av_buf_printf(av_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    av_buf_vprintf(b, fmt, ap);
+    va_end(ap);
+}
+
+void av_buf_json_str(av_buf *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    av_buf_grow(b, n + 2);
+    av_buf_putc(b, '"');
+    size_t run = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        av_buf_put(b, s + run, i - run);
+        run = i + 1;
+        switch (c) {
+        case '"': av_buf_puts(b, "\\\""); break;
+        case '\\': av_buf_puts(b, "\\\\"); break;
+        case '\n': av_buf_puts(b, "\\n"); break;
+        case '\r': av_buf_puts(b, "\\r"); break;
+        case '\t': av_buf_puts(b, "\\t"); break;
+        case '\b': av_buf_puts(b, "\\b"); break;
+        case '\f': av_buf_puts(b, "\\f"); break;
+        default: {
+            char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+            av_buf_put(b, e, 6);
+        }
+        }
+    }
+    av_buf_put(b, s + run, n - run);
+    av_buf_putc(b, '"');
+}
+
+void av_buf_json_num(av_buf *b, double v)
+{
+    if (!isfinite(v)) {
+        av_buf_puts(b, "null");
+        return;
+    }
+    char tmp[40];
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(tmp, sizeof tmp, "%.*g", prec, v);
+        if (strtod(tmp, NULL) == v) break;
+    }
+    /* Python writes 1e+16 as 1e+16 and 3.0 as 3.0: keep a '.' or exponent. */
+    if (!strpbrk(tmp, ".eEn")) {
+        size_t l = strlen(tmp);
+        memcpy(tmp + l, ".0", 3);
+    }
+    av_buf_puts(b, tmp);
+}
+
+void av_buf_reset(av_buf *b)
+{
+    b->len = 0;
+    if (b->ptr) b->ptr[0] = 0;
+}
+
+void av_buf_free(av_buf *b)
+{
+    free(b->ptr);
+    b->ptr = NULL;
+    b->len = b->cap = 0;
+}
+
+char *av_buf_detach(av_buf *b)
+{
+    if (!b->ptr) av_buf_grow(b, 0), b->ptr[0] = 0;
+    char *p = b->ptr;
+    b->ptr = NULL;
+    b->len = b->cap = 0;
+    return p;
+}
+
+int av_utf8_valid(const char *str, size_t n, size_t *bad_at)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = s[i];
+        if (c < 0x80) { i++; continue; }
+        size_t need;
+        uint32_t cp;
+        if (c >= 0xC2 && c <= 0xDF) need = 1, cp = c & 0x1F;
+        else if (c >= 0xE0 && c <= 0xEF) need = 2, cp = c & 0x0F;
+        else if (c >= 0xF0 && c <= 0xF4) need = 3, cp = c & 0x07;
+        else goto bad;
+        for (size_t k = 1; k <= need; k++) {
+            if (i + k >= n || (s[i + k] & 0xC0) != 0x80) goto bad;
+            cp = (cp << 6) | (s[i + k] & 0x3F);
+        }
+        if ((need == 2 && cp < 0x800) || (need == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+            (cp >= 0xD800 && cp <= 0xDFFF))
+            goto bad;
+        i += need + 1;
+    }
+    return 1;
+bad:
+    if (bad_at) *bad_at = i;
+    return 0;
+}
+
+size_t av_utf8_len(const char *str, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t count = 0;
+    for (size_t i = 0; i < n; i++)
+        if ((s[i] & 0xC0) != 0x80) count++;
+    return count;
+}
+
+void av_time_iso(char out[32], int64_t t)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    gmtime_r(&tt, &tm);
+    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+char *av_read_file(const char *path, size_t *out_len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    av_buf b = AV_BUF_INIT;
+    char tmp[65536];
+    size_t n;
+    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0) av_buf_put(&b, tmp, n);
+    int err = ferror(f);
+    fclose(f);
+    if (err) {
+        av_buf_free(&b);
+        errno = EIO;
+        return NULL;
+    }
+    if (out_len) *out_len = b.len;
+    return av_buf_detach(&b);
+}
+
+double av_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+void av_progress_start(av_progress *p, int enabled, const char *what, uint64_t total_bytes)
+{
+    memset(p, 0, sizeof *p);
+    p->enabled = enabled;
+    p->what = what;
+    p->total_bytes = total_bytes;
+    p->start = p->last = av_now();
+}
+
+static void progress_draw(av_progress *p, double now)
+{
+    double el = now - p->start;
+    if (el <= 0) el = 1e-9;
+    double mb = p->done_bytes / 1e6;
+    fprintf(stderr, "\r%s: %llu rows, %.0f rows/s, %.1f MB/s", p->what, (unsigned long long)p->done_items,
+            p->done_items / el, mb / el);
+    if (p->total_bytes) {
+        double frac = (double)p->done_bytes / (double)p->total_bytes;
+        double eta = frac > 0 ? el / frac - el : 0;
+        fprintf(stderr, ", %.0f%%, ETA %.0fs", frac * 100, eta < 0 ? 0 : eta);
+    }
+    if (p->errors) fprintf(stderr, ", %llu errors", (unsigned long long)p->errors);
+    fputs("\033[K", stderr);
+    fflush(stderr);
+}
+
+void av_progress_update(av_progress *p, uint64_t done_bytes, uint64_t done_items)
+{
+    if (!p->enabled) return;
+    p->done_bytes = done_bytes;
+    p->done_items = done_items;
+    double now = av_now();
+    if (now - p->last < 0.2) return;
+    p->last = now;
+    progress_draw(p, now);
+}
+
+void av_progress_end(av_progress *p)
+{
+    if (!p->enabled) return;
+    progress_draw(p, av_now());
+    fputc('\n', stderr);
+}
