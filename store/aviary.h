@@ -252,6 +252,23 @@ typedef struct av_prov {
  * gets the total (may exceed cap). */
 int av_prov_get(av_reader *r, uint64_t row, av_prov *out, size_t cap, size_t *n);
 
+/* Retract/restore history of row up to the reader's version: versions in
+ * ascending order; the first hid the row, the next restored it, and so on
+ * (an odd count means hidden). *n gets the total. */
+int av_toggles_get(av_reader *r, uint64_t row, uint32_t *out, size_t cap, size_t *n);
+
+/* What a version did besides adding rows: links to sources and toggles. */
+typedef enum av_event_type { AV_EVENT_LINK = 1, AV_EVENT_RETRACT = 2, AV_EVENT_RESTORE = 3 } av_event_type;
+typedef struct av_event {
+    av_event_type type;
+    uint64_t row;    /* the record */
+    uint64_t source; /* AV_EVENT_LINK: the source row */
+    uint64_t line;   /* AV_EVENT_LINK: 1-based row number in the source */
+} av_event;
+/* Calls fn for each event of version v (v <= the reader's version) in the
+ * order they happened; stops when fn returns non-zero and returns that. */
+int av_events_each(av_reader *r, uint32_t v, int (*fn)(void *ctx, const av_event *e), void *ctx);
+
 /* Iterators: visible rows of an index, ascending by row id. */
 typedef struct av_iter av_iter;
 int av_iter_all(av_iter **out, av_reader *r);
@@ -309,6 +326,8 @@ int av_writer_model(av_writer *w, const char *name, uint64_t *out);
 int av_writer_link(av_writer *w, uint64_t row, uint64_t source_row, uint64_t line);
 /* Hides row from this version on. 1 if hidden now, 0 if already hidden. */
 int av_writer_retract(av_writer *w, uint64_t row);
+/* Makes a retracted row visible again. 1 if restored, 0 if it was visible. */
+int av_writer_restore(av_writer *w, uint64_t row);
 /* Sets an auxiliary value (see av_aux_get); vlen 0 with val NULL deletes. */
 int av_writer_aux_put(av_writer *w, const char *ns, const void *key, size_t klen, const void *val, size_t vlen);
 
