@@ -1,0 +1,442 @@
+/* codec.c: the error channel, ids, varints, and the record codec.
+ *
+ * A record on disk (rec table) is:
+ *   u8 kind | cid (16) | varint version | u8 presence bits
+ *   | varint ref0? ref1? ref2? model? run? | name? (varint len, bytes) | num? (8 bytes LE)
+ *   | varint nmsg, each: role, value | varint nattr, each: key, value
+ * role: u8 code (1 system, 2 user, 3 assistant, 4 rationale, 5 critique) or
+ * 0 followed by varint len + bytes. value: varint (len << 1 | stored); stored
+ * values are a 16-byte text hash, inline ones their bytes (len <= AV_INLINE_MAX).
+ * Decoding copies into the record's own memory, so the result outlives the
+ * LMDB transaction. Costs: linear in the record's size; no decompression.
+ */
+#include "store/internal.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#define XXH_STATIC_LINKING_ONLY
+#include <xxhash.h>
+
+/* ---- errors ---- */
+
+static _Thread_local char errbuf[1024];
+
+const char *av_errmsg(void) { return errbuf; }
+
+int av_error_set(int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(errbuf, sizeof errbuf, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+const char *av_strerror(int code)
+{
+    switch (code) {
+    case AV_OK: return "ok";
+    case AV_ENOTFOUND: return "not found";
+    case AV_EEXISTS: return "already exists";
+    case AV_EAMBIGUOUS: return "ambiguous id prefix";
+    case AV_EINVAL: return "invalid argument";
+    case AV_ECORRUPT: return "store data is corrupt";
+    case AV_EVERSION: return "unsupported store format";
+    case AV_EIO: return "input/output error";
+    case AV_ENOMEM: return "out of memory";
+    case AV_EBUSY: return "another writer holds the store";
+    default: return "error";
+    }
+}
+
+int av_mdb_error(int rc, const char *what)
+{
+    if (rc == MDB_NOTFOUND) return av_error_set(AV_ENOTFOUND, "%s: not found", what);
+    if (rc == MDB_CORRUPTED || rc == MDB_PAGE_NOTFOUND || rc == MDB_INVALID)
+        return av_error_set(AV_ECORRUPT, "%s: store is corrupt (%s)", what, mdb_strerror(rc));
+    if (rc == MDB_VERSION_MISMATCH)
+        return av_error_set(AV_EVERSION, "%s: LMDB version mismatch (%s)", what, mdb_strerror(rc));
+    if (rc > 0) return av_error_set(AV_EIO, "%s: %s", what, strerror(rc));
+    return av_error_set(AV_ERROR, "%s: %s", what, mdb_strerror(rc));
+}
+
+/* ---- ids ---- */
+
+void av_id_hex(char out[33], const av_id *id)
+{
+    static const char hex[] = "0123456789abcdef";
+    for (int i = 0; i < 16; i++) {
+        out[2 * i] = hex[id->b[i] >> 4];
+        out[2 * i + 1] = hex[id->b[i] & 15];
+    }
+    out[32] = 0;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+int av_id_parse(av_id *out, const char *hex)
+{
+    if (!hex || strlen(hex) != 32) return av_error_set(AV_EINVAL, "'%s' is not a 32-digit hex id", hex ? hex : "");
+    for (int i = 0; i < 16; i++) {
+        int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+        if (hi < 0 || lo < 0) return av_error_set(AV_EINVAL, "'%s' is not a 32-digit hex id", hex);
+        out->b[i] = (uint8_t)(hi << 4 | lo);
+    }
+    return 0;
+}
+
+static void canon_to_id(av_id *out, XXH128_hash_t h)
+{
+    XXH128_canonical_t c;
+    XXH128_canonicalFromHash(&c, h);
+    memcpy(out->b, c.digest, 16);
+}
+
+void av_hash(av_id *out, const void *data, size_t len)
+{
+    canon_to_id(out, XXH3_128bits(data, len));
+}
+
+/* ---- kinds ---- */
+
+static const char *const kind_names[] = {NULL, "prompt", "response", "rating", "preference",
+                                         "tag", "source", "model", "run"};
+
+const char *av_kind_name(av_kind kind)
+{
+    return kind > 0 && kind <= AV_KIND_MAX ? kind_names[kind] : NULL;
+}
+
+av_kind av_kind_parse(const char *s)
+{
+    for (int k = 1; k <= AV_KIND_MAX; k++)
+        if (s && !strcmp(s, kind_names[k])) return (av_kind)k;
+    return AV_KIND_NONE;
+}
+
+/* ---- varints ---- */
+
+void av_put_varint(av_buf *b, uint64_t v)
+{
+    uint8_t tmp[10];
+    int n = 0;
+    while (v >= 0x80) {
+        tmp[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    tmp[n++] = (uint8_t)v;
+    av_buf_put(b, tmp, (size_t)n);
+}
+
+int av_read_varint(const uint8_t **p, const uint8_t *end, uint64_t *out)
+{
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+        if (*p >= end) return -1;
+        uint8_t c = *(*p)++;
+        v |= (uint64_t)(c & 0x7f) << shift;
+        if (!(c & 0x80)) {
+            *out = v;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* ---- records ---- */
+
+static const char *const role_codes[] = {NULL, "system", "user", "assistant", "rationale", "critique"};
+#define NROLES 6
+
+struct recmem {
+    char *buf;
+    size_t cap, used;
+    char **extra;
+    size_t nextra, capextra;
+};
+
+void av_record_init(av_record *rec)
+{
+    memset(rec, 0, sizeof *rec);
+    rec->num = NAN;
+}
+
+static void recmem_reset(struct recmem *m)
+{
+    for (size_t i = 0; i < m->nextra; i++) free(m->extra[i]);
+    m->nextra = 0;
+    m->used = 0;
+}
+
+void av_record_free(av_record *rec)
+{
+    struct recmem *m = rec->priv_;
+    if (m) {
+        recmem_reset(m);
+        free(m->extra);
+        free(m->buf);
+        free(m);
+    }
+    av_record_init(rec);
+}
+
+const av_attr *av_record_attr(const av_record *rec, const char *key)
+{
+    for (uint32_t i = 0; i < rec->nattr; i++)
+        if (!strcmp(rec->attr[i].key, key)) return &rec->attr[i];
+    return NULL;
+}
+
+const av_msg *av_record_msg(const av_record *rec, const char *role)
+{
+    for (uint32_t i = 0; i < rec->nmsg; i++)
+        if (!strcmp(rec->msg[i].role, role)) return &rec->msg[i];
+    return NULL;
+}
+
+const char *av_record_keep(av_record *rec, const char *s, size_t n)
+{
+    struct recmem *m = rec->priv_;
+    if (!m) m = rec->priv_ = av_xcalloc(1, sizeof *m);
+    if (m->nextra == m->capextra) {
+        m->capextra = m->capextra ? m->capextra * 2 : 8;
+        m->extra = av_xrealloc(m->extra, m->capextra * sizeof *m->extra);
+    }
+    char *p = av_xstrndup(s, n);
+    m->extra[m->nextra++] = p;
+    return p;
+}
+
+static void put_val(av_buf *b, const av_val *v)
+{
+    if (v->len > AV_INLINE_MAX) {
+        av_put_varint(b, (uint64_t)v->len << 1 | 1);
+        av_buf_put(b, v->hash.b, 16);
+    } else {
+        av_put_varint(b, (uint64_t)v->len << 1);
+        av_buf_put(b, v->ptr, v->len);
+    }
+}
+
+static void put_str(av_buf *b, const char *s)
+{
+    size_t n = strlen(s);
+    av_put_varint(b, n);
+    av_buf_put(b, s, n);
+}
+
+enum { P_REF0 = 1, P_REF1 = 2, P_REF2 = 4, P_MODEL = 8, P_RUN = 16, P_NAME = 32, P_NUM = 64 };
+
+void av_record_encode(av_buf *b, const av_record *rec)
+{
+    av_buf_putc(b, (char)rec->kind);
+    av_buf_put(b, rec->cid.b, 16);
+    av_put_varint(b, rec->version);
+    uint8_t bits = (rec->ref[0] ? P_REF0 : 0) | (rec->ref[1] ? P_REF1 : 0) | (rec->ref[2] ? P_REF2 : 0) |
+                   (rec->model ? P_MODEL : 0) | (rec->run ? P_RUN : 0) | (rec->name ? P_NAME : 0) |
+                   (!isnan(rec->num) ? P_NUM : 0);
+    av_buf_putc(b, (char)bits);
+    for (int i = 0; i < 3; i++)
+        if (rec->ref[i]) av_put_varint(b, rec->ref[i]);
+    if (rec->model) av_put_varint(b, rec->model);
+    if (rec->run) av_put_varint(b, rec->run);
+    if (rec->name) put_str(b, rec->name);
+    if (!isnan(rec->num)) {
+        uint64_t u;
+        memcpy(&u, &rec->num, 8);
+        uint8_t le[8];
+        for (int i = 0; i < 8; i++) le[i] = (uint8_t)(u >> (8 * i));
+        av_buf_put(b, le, 8);
+    }
+    av_put_varint(b, rec->nmsg);
+    for (uint32_t i = 0; i < rec->nmsg; i++) {
+        int code = 0;
+        for (int k = 1; k < NROLES; k++)
+            if (!strcmp(rec->msg[i].role, role_codes[k])) code = k;
+        av_buf_putc(b, (char)code);
+        if (!code) put_str(b, rec->msg[i].role);
+        put_val(b, &rec->msg[i].text);
+    }
+    av_put_varint(b, rec->nattr);
+    for (uint32_t i = 0; i < rec->nattr; i++) {
+        put_str(b, rec->attr[i].key);
+        put_val(b, &rec->attr[i].json);
+    }
+}
+
+/* Decoding: two passes over the bytes would be clean but slow; instead the
+ * record's buffer is sized generously (arrays + 2x the encoded size) and
+ * strings are copied with a NUL after each. */
+typedef struct {
+    const uint8_t *p, *end;
+    struct recmem *m;
+} dec;
+
+static void *mem_take(struct recmem *m, size_t n)
+{
+    n = (n + 7) & ~(size_t)7;
+    if (m->used + n > m->cap) return NULL;
+    void *p = m->buf + m->used;
+    m->used += n;
+    return p;
+}
+
+static const char *dec_bytes(dec *d, size_t n)
+{
+    if ((size_t)(d->end - d->p) < n) return NULL;
+    char *s = mem_take(d->m, n + 1);
+    if (!s) return NULL;
+    memcpy(s, d->p, n);
+    s[n] = 0;
+    d->p += n;
+    return s;
+}
+
+static const char *dec_str(dec *d)
+{
+    uint64_t n;
+    if (av_read_varint(&d->p, d->end, &n) < 0 || n > (uint64_t)(d->end - d->p)) return NULL;
+    return dec_bytes(d, (size_t)n);
+}
+
+static int dec_val(dec *d, av_val *v)
+{
+    uint64_t x;
+    if (av_read_varint(&d->p, d->end, &x) < 0) return -1;
+    v->len = (size_t)(x >> 1);
+    if (x & 1) {
+        if (d->end - d->p < 16) return -1;
+        memcpy(v->hash.b, d->p, 16);
+        d->p += 16;
+        v->ptr = NULL;
+        return 0;
+    }
+    if (v->len > AV_INLINE_MAX) return -1;
+    v->ptr = dec_bytes(d, v->len);
+    if (!v->ptr) return -1;
+    av_hash(&v->hash, v->ptr, v->len);
+    return 0;
+}
+
+int av_record_decode(av_record *rec, uint64_t row, const void *data, size_t len)
+{
+    struct recmem *m = rec->priv_;
+    if (!m) m = av_xcalloc(1, sizeof *m);
+    recmem_reset(m);
+    memset(rec, 0, sizeof *rec);
+    rec->priv_ = m;
+    rec->num = NAN;
+    rec->row = row;
+    dec d = {data, (const uint8_t *)data + len, m};
+    uint64_t v, nmsg = 0, nattr = 0;
+    if (len < 18) goto bad;
+    rec->kind = (av_kind)*d.p++;
+    if (rec->kind < 1 || rec->kind > AV_KIND_MAX) goto bad;
+    memcpy(rec->cid.b, d.p, 16);
+    d.p += 16;
+    if (av_read_varint(&d.p, d.end, &v) < 0) goto bad;
+    rec->version = (uint32_t)v;
+    if (d.p >= d.end) goto bad;
+    uint8_t bits = *d.p++;
+    for (int i = 0; i < 3; i++)
+        if ((bits & (1 << i)) && av_read_varint(&d.p, d.end, &rec->ref[i]) < 0) goto bad;
+    if ((bits & P_MODEL) && av_read_varint(&d.p, d.end, &rec->model) < 0) goto bad;
+    if ((bits & P_RUN) && av_read_varint(&d.p, d.end, &rec->run) < 0) goto bad;
+    /* Size the buffer: every count is bounded by the bytes left. */
+    size_t need = 3 * len + 64;
+    need += (len) * (sizeof(av_msg) + sizeof(av_attr)); /* generous upper bound on array space */
+    if (need > m->cap) {
+        free(m->buf);
+        m->cap = need < 4096 ? 4096 : need;
+        m->buf = av_xmalloc(m->cap);
+    }
+    if (bits & P_NAME) {
+        if (!(rec->name = dec_str(&d))) goto bad;
+    }
+    if (bits & P_NUM) {
+        if (d.end - d.p < 8) goto bad;
+        uint64_t u = 0;
+        for (int i = 0; i < 8; i++) u |= (uint64_t)d.p[i] << (8 * i);
+        memcpy(&rec->num, &u, 8);
+        d.p += 8;
+    }
+    if (av_read_varint(&d.p, d.end, &nmsg) < 0 || nmsg > len) goto bad;
+    rec->nmsg = (uint32_t)nmsg;
+    rec->msg = mem_take(m, nmsg * sizeof(av_msg));
+    if (nmsg && !rec->msg) goto bad;
+    for (uint64_t i = 0; i < nmsg; i++) {
+        if (d.p >= d.end) goto bad;
+        uint8_t code = *d.p++;
+        if (code >= NROLES) goto bad;
+        rec->msg[i].role = code ? role_codes[code] : dec_str(&d);
+        if (!rec->msg[i].role || dec_val(&d, &rec->msg[i].text) < 0) goto bad;
+    }
+    if (av_read_varint(&d.p, d.end, &nattr) < 0 || nattr > len) goto bad;
+    rec->nattr = (uint32_t)nattr;
+    rec->attr = mem_take(m, nattr * sizeof(av_attr));
+    if (nattr && !rec->attr) goto bad;
+    for (uint64_t i = 0; i < nattr; i++) {
+        if (!(rec->attr[i].key = dec_str(&d)) || dec_val(&d, &rec->attr[i].json) < 0) goto bad;
+    }
+    if (d.p != d.end) goto bad;
+    return 0;
+bad:
+    rec->nmsg = rec->nattr = 0;
+    rec->msg = NULL;
+    rec->attr = NULL;
+    return av_error_set(AV_ECORRUPT, "record %llu is corrupt", (unsigned long long)row);
+}
+
+static void h_u64(XXH3_state_t *st, uint64_t v)
+{
+    uint8_t b[8];
+    av_be64(b, v);
+    XXH3_128bits_update(st, b, 8);
+}
+
+static void h_str(XXH3_state_t *st, const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    h_u64(st, s ? n : UINT64_MAX);
+    if (n) XXH3_128bits_update(st, s, n);
+}
+
+void av_record_cid(av_id *out, const av_record *rec, const av_id ref_cids[3], const av_id *model_cid)
+{
+    XXH3_state_t st;
+    XXH3_128bits_reset(&st);
+    XXH3_128bits_update(&st, "aviary-record-1", 15);
+    h_u64(&st, (uint64_t)rec->kind);
+    static const av_id zero;
+    for (int i = 0; i < 3; i++) XXH3_128bits_update(&st, (rec->ref[i] ? &ref_cids[i] : &zero)->b, 16);
+    XXH3_128bits_update(&st, (rec->model ? model_cid : &zero)->b, 16);
+    h_str(&st, rec->name);
+    if (isnan(rec->num)) {
+        h_u64(&st, 0);
+    } else {
+        uint64_t u;
+        double d = rec->num == 0 ? 0.0 : rec->num; /* -0 and 0 are one value */
+        memcpy(&u, &d, 8);
+        h_u64(&st, 1);
+        h_u64(&st, u);
+    }
+    h_u64(&st, rec->nmsg);
+    for (uint32_t i = 0; i < rec->nmsg; i++) {
+        h_str(&st, rec->msg[i].role);
+        XXH3_128bits_update(&st, rec->msg[i].text.hash.b, 16);
+    }
+    h_u64(&st, rec->nattr);
+    for (uint32_t i = 0; i < rec->nattr; i++) {
+        h_str(&st, rec->attr[i].key);
+        XXH3_128bits_update(&st, rec->attr[i].json.hash.b, 16);
+    }
+    canon_to_id(out, XXH3_128bits_digest(&st));
+}

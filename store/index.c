@@ -1,0 +1,360 @@
+/* index.c: the store's indexes and the iterators over them.
+ *
+ * An index entry is a posting chunk: key = term + first row (u64 BE), value =
+ * varint n, varint (last - first), then n-1 varint gaps. A writer batch
+ * writes one chunk per term it touched, so reading a term walks its chunks in
+ * key order. Chunks of one term normally follow each other (later batches
+ * hold later rows); a provenance link added later to an old record can make
+ * chunks overlap, and then the iterator reads the term whole and sorts it.
+ *
+ * Terms: 'k' kind (1 byte) | 'm'/'s'/'r' row (u64 BE: model, source, ref
+ * target) | 'a' key NUL json NUL (tag attributes, values up to
+ * AV_INDEX_VALUE_MAX bytes) | 'A' key NUL (tag attribute presence).
+ *
+ * Iterators yield rows visible at their reader's version, ascending. Costs:
+ * a chunk decode per ~batch of rows; seek is a B-tree lookup.
+ */
+#include "store/internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void av_term_kind(av_buf *b, av_kind k)
+{
+    av_buf_putc(b, 'k');
+    av_buf_putc(b, (char)k);
+}
+
+void av_term_row(av_buf *b, char type, uint64_t row)
+{
+    uint8_t k[8];
+    av_be64(k, row);
+    av_buf_putc(b, type);
+    av_buf_put(b, k, 8);
+}
+
+void av_term_attr(av_buf *b, const char *key, const char *json, size_t n)
+{
+    av_buf_putc(b, 'a');
+    av_buf_puts(b, key);
+    av_buf_putc(b, 0);
+    av_buf_put(b, json, n);
+    av_buf_putc(b, 0);
+}
+
+void av_term_attr_key(av_buf *b, const char *key)
+{
+    av_buf_putc(b, 'A');
+    av_buf_puts(b, key);
+    av_buf_putc(b, 0);
+}
+
+void av_chunk_encode(av_buf *b, const uint64_t *rows, size_t n)
+{
+    av_put_varint(b, n);
+    av_put_varint(b, n ? rows[n - 1] - rows[0] : 0);
+    for (size_t i = 1; i < n; i++) av_put_varint(b, rows[i] - rows[i - 1]);
+}
+
+enum { IT_ALL, IT_POSTINGS };
+
+struct av_iter {
+    av_reader *r;
+    int type;
+    MDB_cursor *cur;
+    av_buf term;
+    uint64_t *rows; /* the current chunk, or the whole term when materialized */
+    size_t n, cap, pos;
+    int materialized, done;
+    uint64_t next_all; /* IT_ALL: the next row to look at */
+};
+
+static int key_is_term(const av_iter *it, const MDB_val *k)
+{
+    return k->mv_size == it->term.len + 8 && !memcmp(k->mv_data, it->term.ptr, it->term.len);
+}
+
+/* Decodes the chunk at key/val, appending to it->rows when append is set. */
+static int decode_chunk(av_iter *it, const MDB_val *k, const MDB_val *v, int append)
+{
+    const uint8_t *p = v->mv_data, *end = p + v->mv_size;
+    uint64_t n, span, row = av_get_be64((const uint8_t *)k->mv_data + it->term.len);
+    if (av_read_varint(&p, end, &n) < 0 || av_read_varint(&p, end, &span) < 0 || n == 0 || n > v->mv_size)
+        return av_error_set(AV_ECORRUPT, "index chunk is corrupt");
+    if (!append) it->n = it->pos = 0;
+    if (it->n + n > it->cap) {
+        it->cap = (it->n + n) * 2;
+        it->rows = av_xrealloc(it->rows, it->cap * sizeof *it->rows);
+    }
+    it->rows[it->n++] = row;
+    for (uint64_t i = 1; i < n; i++) {
+        uint64_t gap;
+        if (av_read_varint(&p, end, &gap) < 0) return av_error_set(AV_ECORRUPT, "index chunk is corrupt");
+        row += gap;
+        it->rows[it->n++] = row;
+    }
+    return 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Positions on the term's first chunk; materializes when chunks overlap. */
+static int postings_open(av_iter *it)
+{
+    uint8_t zero[8] = {0};
+    av_buf seek = AV_BUF_INIT;
+    av_buf_put(&seek, it->term.ptr, it->term.len);
+    av_buf_put(&seek, zero, 8);
+    MDB_val k = {seek.len, seek.ptr}, v;
+    int rc = mdb_cursor_get(it->cur, &k, &v, MDB_SET_RANGE);
+    av_buf_free(&seek);
+    if (rc == MDB_NOTFOUND || (rc == 0 && !key_is_term(it, &k))) {
+        it->done = 1;
+        return 0;
+    }
+    if (rc) return av_mdb_error(rc, "reading an index");
+    /* Check the chunks' ranges for overlap (headers only). */
+    uint64_t prev_last = 0;
+    int first = 1, overlap = 0;
+    MDB_val k2 = k, v2 = v;
+    do {
+        const uint8_t *p = v2.mv_data, *end = p + v2.mv_size;
+        uint64_t n, span, row = av_get_be64((const uint8_t *)k2.mv_data + it->term.len);
+        if (av_read_varint(&p, end, &n) < 0 || av_read_varint(&p, end, &span) < 0)
+            return av_error_set(AV_ECORRUPT, "index chunk is corrupt");
+        if (!first && row <= prev_last) overlap = 1;
+        prev_last = row + span;
+        first = 0;
+        rc = mdb_cursor_get(it->cur, &k2, &v2, MDB_NEXT);
+    } while (!overlap && rc == 0 && key_is_term(it, &k2));
+    if (!overlap) {
+        k2 = k;
+        if ((rc = mdb_cursor_get(it->cur, &k2, &v2, MDB_SET_KEY))) return av_mdb_error(rc, "reading an index");
+        return decode_chunk(it, &k2, &v2, 0);
+    }
+    /* Materialize: read every chunk, sort, drop repeats. */
+    it->materialized = 1;
+    it->n = it->pos = 0;
+    k2 = k;
+    rc = mdb_cursor_get(it->cur, &k2, &v2, MDB_SET_KEY);
+    while (rc == 0 && key_is_term(it, &k2)) {
+        if ((rc = decode_chunk(it, &k2, &v2, 1)) < 0) return rc;
+        rc = mdb_cursor_get(it->cur, &k2, &v2, MDB_NEXT);
+    }
+    qsort(it->rows, it->n, sizeof *it->rows, cmp_u64);
+    size_t w = 0;
+    for (size_t i = 0; i < it->n; i++)
+        if (!w || it->rows[w - 1] != it->rows[i]) it->rows[w++] = it->rows[i];
+    it->n = w;
+    return 0;
+}
+
+static int next_chunk(av_iter *it)
+{
+    if (it->materialized) {
+        it->done = 1;
+        return 0;
+    }
+    MDB_val k, v;
+    int rc = mdb_cursor_get(it->cur, &k, &v, MDB_NEXT);
+    if (rc == MDB_NOTFOUND || (rc == 0 && !key_is_term(it, &k))) {
+        it->done = 1;
+        return 0;
+    }
+    if (rc) return av_mdb_error(rc, "reading an index");
+    return decode_chunk(it, &k, &v, 0);
+}
+
+static int iter_new(av_iter **out, av_reader *r, int type, MDB_dbi dbi)
+{
+    av_iter *it = av_xcalloc(1, sizeof *it);
+    it->r = r;
+    it->type = type;
+    int rc = mdb_cursor_open(r->txn, dbi, &it->cur);
+    if (rc) {
+        free(it);
+        return av_mdb_error(rc, "opening a cursor");
+    }
+    *out = it;
+    return 0;
+}
+
+int av_iter_all(av_iter **out, av_reader *r)
+{
+    int rc = iter_new(out, r, IT_ALL, r->s->dbi[DBI_REC]);
+    if (rc == 0) (*out)->next_all = 1;
+    return rc;
+}
+
+static int postings_iter(av_iter **out, av_reader *r, av_buf *term)
+{
+    int rc = iter_new(out, r, IT_POSTINGS, r->s->dbi[DBI_IDX]);
+    if (rc < 0) {
+        av_buf_free(term);
+        return rc;
+    }
+    (*out)->term = *term;
+    if ((rc = postings_open(*out)) < 0) {
+        av_iter_free(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+int av_iter_kind(av_iter **out, av_reader *r, av_kind kind)
+{
+    av_buf t = AV_BUF_INIT;
+    av_term_kind(&t, kind);
+    return postings_iter(out, r, &t);
+}
+
+int av_iter_refs(av_iter **out, av_reader *r, uint64_t target)
+{
+    av_buf t = AV_BUF_INIT;
+    av_term_row(&t, 'r', target);
+    return postings_iter(out, r, &t);
+}
+
+int av_iter_model(av_iter **out, av_reader *r, uint64_t model_row)
+{
+    av_buf t = AV_BUF_INIT;
+    av_term_row(&t, 'm', model_row);
+    return postings_iter(out, r, &t);
+}
+
+int av_iter_source(av_iter **out, av_reader *r, uint64_t source_row)
+{
+    av_buf t = AV_BUF_INIT;
+    av_term_row(&t, 's', source_row);
+    return postings_iter(out, r, &t);
+}
+
+int av_iter_attr(av_iter **out, av_reader *r, const char *key, const char *json, size_t json_len)
+{
+    av_buf t = AV_BUF_INIT;
+    av_term_attr(&t, key, json, json_len);
+    return postings_iter(out, r, &t);
+}
+
+int av_iter_attr_key(av_iter **out, av_reader *r, const char *key)
+{
+    av_buf t = AV_BUF_INIT;
+    av_term_attr_key(&t, key);
+    return postings_iter(out, r, &t);
+}
+
+static int visible_fast(av_iter *it, uint64_t row)
+{
+    return !av_is_hidden(it->r, row);
+}
+
+int av_iter_next(av_iter *it, uint64_t *out)
+{
+    if (it->type == IT_ALL) {
+        while (!it->done) {
+            uint8_t kb[8];
+            av_be64(kb, it->next_all);
+            MDB_val k = {8, kb}, v;
+            int rc = mdb_cursor_get(it->cur, &k, &v, MDB_SET_RANGE);
+            if (rc == MDB_NOTFOUND) break;
+            if (rc) return av_mdb_error(rc, "reading records");
+            uint64_t row = av_get_be64(k.mv_data);
+            if (row >= it->r->row_end) break;
+            it->next_all = row + 1;
+            if (visible_fast(it, row)) {
+                *out = row;
+                return 1;
+            }
+        }
+        it->done = 1;
+        return 0;
+    }
+    for (;;) {
+        if (it->done) return 0;
+        if (it->pos >= it->n) {
+            int rc = next_chunk(it);
+            if (rc < 0) return rc;
+            continue;
+        }
+        uint64_t row = it->rows[it->pos++];
+        if (row >= it->r->row_end) {
+            /* Rows ascend; everything after is invisible too. */
+            it->done = 1;
+            return 0;
+        }
+        if (visible_fast(it, row)) {
+            *out = row;
+            return 1;
+        }
+    }
+}
+
+int av_iter_seek(av_iter *it, uint64_t row)
+{
+    if (it->type == IT_ALL) {
+        if (row > it->next_all) it->next_all = row;
+        return 0;
+    }
+    if (it->done) return 0;
+    if (it->pos < it->n && it->rows[it->n - 1] >= row) {
+        /* Inside the current chunk: binary search. */
+        size_t lo = it->pos, hi = it->n;
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            if (it->rows[mid] < row) lo = mid + 1;
+            else hi = mid;
+        }
+        it->pos = lo;
+        return 0;
+    }
+    if (it->materialized) {
+        it->pos = it->n;
+        it->done = 1;
+        return 0;
+    }
+    /* Find the chunk that may hold row: the last one starting at or before it. */
+    av_buf seek = AV_BUF_INIT;
+    uint8_t rb[8];
+    av_be64(rb, row);
+    av_buf_put(&seek, it->term.ptr, it->term.len);
+    av_buf_put(&seek, rb, 8);
+    MDB_val k = {seek.len, seek.ptr}, v;
+    int rc = mdb_cursor_get(it->cur, &k, &v, MDB_SET_RANGE);
+    int exact = rc == 0 && k.mv_size == seek.len && !memcmp(k.mv_data, seek.ptr, seek.len);
+    av_buf_free(&seek);
+    if (!exact) {
+        rc = rc == MDB_NOTFOUND ? mdb_cursor_get(it->cur, &k, &v, MDB_LAST)
+                                : mdb_cursor_get(it->cur, &k, &v, MDB_PREV);
+        if (rc == 0 && key_is_term(it, &k)) {
+            const uint8_t *p = v.mv_data, *end = p + v.mv_size;
+            uint64_t n, span, first = av_get_be64((const uint8_t *)k.mv_data + it->term.len);
+            if (av_read_varint(&p, end, &n) < 0 || av_read_varint(&p, end, &span) < 0)
+                return av_error_set(AV_ECORRUPT, "index chunk is corrupt");
+            if (first + span < row) rc = mdb_cursor_get(it->cur, &k, &v, MDB_NEXT);
+        } else {
+            rc = rc == 0 || rc == MDB_NOTFOUND ? mdb_cursor_get(it->cur, &k, &v, MDB_NEXT) : rc;
+        }
+    }
+    if (rc == MDB_NOTFOUND || (rc == 0 && !key_is_term(it, &k))) {
+        it->done = 1;
+        it->n = it->pos = 0;
+        return 0;
+    }
+    if (rc) return av_mdb_error(rc, "reading an index");
+    if ((rc = decode_chunk(it, &k, &v, 0)) < 0) return rc;
+    while (it->pos < it->n && it->rows[it->pos] < row) it->pos++;
+    return 0;
+}
+
+void av_iter_free(av_iter *it)
+{
+    if (!it) return;
+    if (it->cur) mdb_cursor_close(it->cur);
+    av_buf_free(&it->term);
+    free(it->rows);
+    free(it);
+}

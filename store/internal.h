@@ -1,0 +1,156 @@
+/* internal.h: what the store's own files share and nothing outside store/
+ * may include: the LMDB keyspace, the record codec, the text store and the
+ * reader/writer structures.
+ *
+ * Keyspace (one LMDB environment, named databases):
+ *   meta    "format" -> magic + format version; "head" -> u32;
+ *           "next_row"/"next_block" -> u64 (never reused); "texts" -> stats
+ *   rec     row (u64 BE) -> encoded record (codec.c)
+ *   cid     content id (16) -> row (u64 BE)
+ *   txt     text hash (16) -> block (u64 BE), offset (u32), length (u32)
+ *   blk     block (u64 BE) -> block header + zstd frame (text.c)
+ *   dict    dictionary id (u32 BE) -> zstd dictionary
+ *   idx     term + first row (u64 BE) -> a chunk of ascending row ids (index.c)
+ *   prov    row + source row + line (3 x u64 BE) -> version (u32 BE)
+ *   tgl     row + version (u64 BE, u32 BE) -> "" : retract/restore toggles
+ *   evt     version + seq (u32 BE x2) -> event (links, toggles) for diff/dump
+ *   commit  version (u32 BE) -> encoded commit
+ *   label   name -> version (u32 BE)
+ *   aux     namespace NUL key -> value (modules' own data)
+ *   undo    seq (u64 BE) -> keys written by the uncommitted writer
+ */
+#ifndef AV_STORE_INTERNAL_H
+#define AV_STORE_INTERNAL_H
+
+#include "store/aviary.h"
+#include "util/util.h"
+
+#include <lmdb.h>
+
+enum av_dbi {
+    DBI_META, DBI_REC, DBI_CID, DBI_TXT, DBI_BLK, DBI_DICT, DBI_IDX, DBI_PROV,
+    DBI_TGL, DBI_EVT, DBI_COMMIT, DBI_LABEL, DBI_AUX, DBI_UNDO, DBI_COUNT
+};
+
+#define AV_INLINE_MAX 48      /* values up to this many bytes live in the record */
+#define AV_BLOCK_RAW 131072   /* texts are compressed together in blocks of about this size */
+#define AV_ZSTD_LEVEL 3
+#define AV_DICT_SIZE (110 * 1024)
+#define AV_DICT_FIRST (4u << 20) /* train the first dictionary after this many text bytes */
+
+struct av_store {
+    MDB_env *env;
+    MDB_dbi dbi[DBI_COUNT];
+    char *dir;
+    unsigned flags;
+    int lock_fd;        /* the writer lock file, open while a writer lives */
+    int nreaders;       /* open readers of this process (map growth waits for 0) */
+    size_t mapsize;
+};
+
+/* ---- little helpers (codec.c) ---- */
+static inline void av_be64(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8) p[i] = (uint8_t)v;
+}
+static inline uint64_t av_get_be64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++) v = v << 8 | p[i];
+    return v;
+}
+static inline void av_be32(uint8_t *p, uint32_t v)
+{
+    for (int i = 3; i >= 0; i--, v >>= 8) p[i] = (uint8_t)v;
+}
+static inline uint32_t av_get_be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+void av_put_varint(av_buf *b, uint64_t v);
+/* Reads a varint at *p (< end); returns 0 on success, -1 on truncation. */
+int av_read_varint(const uint8_t **p, const uint8_t *end, uint64_t *out);
+
+/* An LMDB error as an av error with context. */
+int av_mdb_error(int rc, const char *what);
+
+/* ---- record codec (codec.c) ---- */
+
+/* Encodes rec (whose values' hashes are set, long values flagged by
+ * ptr/len > AV_INLINE_MAX) into b. */
+void av_record_encode(av_buf *b, const av_record *rec);
+/* Decodes data into rec (rec's memory reused). AV_ECORRUPT on bad data. */
+int av_record_decode(av_record *rec, uint64_t row, const void *data, size_t len);
+/* The content id of rec given the content ids of its refs and model. */
+void av_record_cid(av_id *out, const av_record *rec, const av_id ref_cids[3], const av_id *model_cid);
+/* Copies a string into the record's own memory (for av_load results). */
+const char *av_record_keep(av_record *rec, const char *s, size_t n);
+
+/* ---- text store (text.c) ---- */
+typedef struct av_blockcache av_blockcache;
+av_blockcache *av_blockcache_new(void);
+void av_blockcache_free(av_blockcache *c);
+/* Looks up a text in txn: copies into a malloc'd NUL-terminated buffer. */
+int av_text_fetch(av_store *s, MDB_txn *txn, av_blockcache *cache, const av_id *hash, char **out, size_t *out_len);
+/* A block under construction. */
+typedef struct av_block_builder {
+    av_buf raw;      /* concatenated texts */
+    av_buf hdr;      /* per text: hash (16) + length (u32 BE) */
+    uint32_t ntexts;
+} av_block_builder;
+/* A zstd compression context with its prepared dictionary. */
+typedef struct av_compressor av_compressor;
+av_compressor *av_compressor_new(void);
+void av_compressor_free(av_compressor *z);
+/* Compresses the builder into a block value (with dictionary dict, may be
+ * NULL) into out. */
+int av_block_seal(av_compressor *z, av_buf *out, av_block_builder *bb, uint32_t dict_id, const void *dict,
+                  size_t dict_len);
+/* Parses a block value's header: text count and the hash/len table. */
+int av_block_header(const void *val, size_t len, uint32_t *out_ntexts, const uint8_t **out_table,
+                    uint32_t *out_dict);
+/* Trains a dictionary from samples; returns its size or 0 when training
+ * fails (too few samples: the caller goes on without one). */
+size_t av_dict_train(void *dict, size_t cap, const void *samples, const size_t *sizes, unsigned n);
+
+/* ---- index postings (index.c) ---- */
+/* Appends the term bytes of each kind of index to b. */
+void av_term_kind(av_buf *b, av_kind k);
+void av_term_row(av_buf *b, char type, uint64_t row); /* 'm' model, 's' source, 'r' ref */
+void av_term_attr(av_buf *b, const char *key, const char *json, size_t n);
+void av_term_attr_key(av_buf *b, const char *key);
+/* Encodes ascending rows as a chunk value. */
+void av_chunk_encode(av_buf *b, const uint64_t *rows, size_t n);
+
+/* ---- readers (reader.c) ---- */
+struct av_reader {
+    av_store *s;
+    MDB_txn *txn;
+    uint32_t version;
+    uint64_t row_end;
+    uint64_t *hidden;   /* sorted rows retracted at version */
+    size_t nhidden;
+    av_blockcache *cache;
+    av_record scratch;
+    int writer_owned;
+};
+/* Fills a reader's view (version, row_end, hidden set) for txn. */
+int av_reader_load_view(av_reader *r, uint32_t version, uint32_t head, uint64_t writer_row_end);
+int av_is_hidden(const av_reader *r, uint64_t row);
+/* Encoded record bytes of row in txn (pointer into the map). */
+int av_rec_raw(av_store *s, MDB_txn *txn, uint64_t row, MDB_val *out);
+/* The head version and its row_end as stored in meta / commits. */
+int av_meta_head(av_store *s, MDB_txn *txn, uint32_t *out);
+int av_meta_u64(av_store *s, MDB_txn *txn, const char *key, uint64_t *out);
+int av_commit_row_hi(av_store *s, MDB_txn *txn, uint32_t version, uint64_t *out);
+/* Begins a read txn, following another process's map growth. */
+int av_txn_begin_read(av_store *s, MDB_txn **out);
+/* Grows the map when no transaction of this process is active. */
+int av_store_grow(av_store *s, size_t need);
+
+/* ---- commits (reader.c) ---- */
+void av_commit_encode(av_buf *b, const av_commit *c);
+int av_commit_decode(av_commit *out, const void *data, size_t len);
+
+
+#endif

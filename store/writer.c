@@ -1,0 +1,1088 @@
+/* writer.c: making one new version.
+ *
+ * A writer collects records in memory and writes them to LMDB in batches
+ * (one LMDB transaction each, of at most ~32 MB or av_tune_batch records),
+ * so memory stays bounded however large the input. Nothing it writes is
+ * visible before av_writer_commit: readers see rows only below the row_end of
+ * a committed version, and the commit record plus meta["head"] are written
+ * last, in one transaction.
+ *
+ * Crash safety: every batch also records the keys it inserted in the undo
+ * table (every write of a writer is an insert of a new key). A writer that
+ * dies leaves its batches and their undo lists; the next writer (or abort)
+ * deletes those keys and empties undo, so the store holds no partial
+ * records. Row and block ids are never reused (meta next_row/next_block).
+ *
+ * The map grows by itself: a batch that meets MDB_MAP_FULL is aborted, the
+ * map doubled, and the batch written again from memory.
+ */
+#include "store/internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <time.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+static size_t batch_records = 100000;
+#define BATCH_BYTES (32u << 20)
+#define SAMPLE_BYTES (2u << 20)
+
+void av_tune_batch(size_t records) { batch_records = records ? records : 1; }
+
+/* ---- a small open-addressing map: 16-byte key -> 16-byte value ---- */
+
+typedef struct {
+    uint8_t key[16];
+    uint8_t val[16];
+    int used;
+} idslot;
+
+typedef struct {
+    idslot *slot;
+    size_t cap, n;
+} idmap;
+
+static uint64_t idhash(const uint8_t *k)
+{
+    uint64_t h;
+    memcpy(&h, k, 8);
+    return h;
+}
+
+static idslot *idmap_find(idmap *m, const uint8_t *key)
+{
+    if (!m->cap) return NULL;
+    for (size_t i = idhash(key) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+        if (!m->slot[i].used) return NULL;
+        if (!memcmp(m->slot[i].key, key, 16)) return &m->slot[i];
+    }
+}
+
+static void idmap_put(idmap *m, const uint8_t *key, const uint8_t *val)
+{
+    if ((m->n + 1) * 2 > m->cap) {
+        idmap old = *m;
+        m->cap = m->cap ? m->cap * 2 : 1024;
+        m->slot = av_xcalloc(m->cap, sizeof *m->slot);
+        m->n = 0;
+        for (size_t i = 0; i < old.cap; i++)
+            if (old.slot[i].used) idmap_put(m, old.slot[i].key, old.slot[i].val);
+        free(old.slot);
+    }
+    size_t i = idhash(key) & (m->cap - 1);
+    while (m->slot[i].used && memcmp(m->slot[i].key, key, 16)) i = (i + 1) & (m->cap - 1);
+    if (!m->slot[i].used) m->n++;
+    m->slot[i].used = 1;
+    memcpy(m->slot[i].key, key, 16);
+    memcpy(m->slot[i].val, val, 16);
+}
+
+static void idmap_clear(idmap *m)
+{
+    if (m->cap) memset(m->slot, 0, m->cap * sizeof *m->slot);
+    m->n = 0;
+}
+
+static void idmap_free(idmap *m)
+{
+    free(m->slot);
+    memset(m, 0, sizeof *m);
+}
+
+/* ---- postings being built: term -> rows ---- */
+
+typedef struct {
+    uint64_t hash;
+    size_t off, len; /* term bytes in termmap.arena */
+    uint64_t *rows;
+    size_t n, cap;
+} termslot;
+
+typedef struct {
+    termslot *slot;
+    size_t cap, n;
+    av_buf arena;
+} termmap;
+
+static void termmap_add(termmap *m, const char *term, size_t len, uint64_t row)
+{
+    if ((m->n + 1) * 2 > m->cap) {
+        termmap old = *m;
+        m->cap = m->cap ? m->cap * 2 : 256;
+        m->slot = av_xcalloc(m->cap, sizeof *m->slot);
+        for (size_t i = 0; i < old.cap; i++) {
+            if (!old.slot[i].rows) continue;
+            size_t j = old.slot[i].hash & (m->cap - 1);
+            while (m->slot[j].rows) j = (j + 1) & (m->cap - 1);
+            m->slot[j] = old.slot[i];
+        }
+        free(old.slot);
+    }
+    uint64_t h = XXH3_64bits(term, len);
+    size_t i = h & (m->cap - 1);
+    for (; m->slot[i].rows; i = (i + 1) & (m->cap - 1)) {
+        termslot *t = &m->slot[i];
+        if (t->hash == h && t->len == len && !memcmp(m->arena.ptr + t->off, term, len)) {
+            if (t->rows[t->n - 1] == row) return;
+            if (t->n == t->cap) t->rows = av_xrealloc(t->rows, (t->cap *= 2) * sizeof *t->rows);
+            t->rows[t->n++] = row;
+            return;
+        }
+    }
+    termslot *t = &m->slot[i];
+    t->hash = h;
+    t->off = m->arena.len;
+    t->len = len;
+    av_buf_put(&m->arena, term, len);
+    t->cap = 4;
+    t->rows = av_xmalloc(t->cap * sizeof *t->rows);
+    t->rows[0] = row;
+    t->n = 1;
+    m->n++;
+}
+
+static void termmap_clear(termmap *m)
+{
+    for (size_t i = 0; i < m->cap; i++) free(m->slot[i].rows);
+    if (m->cap) memset(m->slot, 0, m->cap * sizeof *m->slot);
+    m->n = 0;
+    av_buf_reset(&m->arena);
+}
+
+static void termmap_free(termmap *m)
+{
+    termmap_clear(m);
+    free(m->slot);
+    av_buf_free(&m->arena);
+    memset(m, 0, sizeof *m);
+}
+
+/* ---- the writer ---- */
+
+typedef struct {
+    uint8_t dbi;
+    size_t koff, klen, voff, vlen; /* in writer.kv */
+} pending_put;
+
+typedef struct {
+    uint64_t id;
+    av_buf val;
+} sealed_block;
+
+struct av_writer {
+    av_store *s;
+    uint32_t version, head;
+    uint64_t row_lo, next_row, next_block;
+    av_reader rd; /* the writer's own view: committed + flushed */
+    int rd_open;
+
+    /* the batch being collected */
+    av_buf recbuf;
+    uint64_t *rec_row;
+    size_t *rec_off, nrecs, caprecs;
+    idmap pend_cid;   /* cid -> row */
+    idmap pend_text;  /* text hash -> block (8), offset (4), length (4) */
+    idmap pend_prov;  /* hash of a link key -> 1 */
+    idmap pend_tgl;   /* row (8 bytes, padded) -> 1 */
+    termmap terms;
+    av_buf kv;
+    pending_put *puts;
+    size_t nputs, capputs;
+    av_block_builder bb;
+    sealed_block *sealed;
+    size_t nsealed, capsealed;
+    size_t batch_bytes;
+    av_buf new_dict;      /* a dictionary trained in this batch, to store */
+    uint32_t new_dict_id;
+
+    /* aux writes, applied at commit */
+    av_buf aux_kv;
+    pending_put *aux;
+    size_t naux, capaux;
+
+    /* dictionary state */
+    uint32_t dict_id;
+    av_buf dict;
+    uint64_t dict_at;    /* total text bytes when the dictionary was trained */
+    uint64_t text_total; /* text bytes in the store, committed + this writer */
+    av_buf samples;
+    size_t *sample_len;
+    unsigned nsamples, capsamples;
+    av_compressor *z;
+
+    /* what this commit did */
+    av_commit counts;
+    uint64_t text_count, text_raw, text_stored;
+    uint32_t evt_seq;
+    uint64_t undo_seq;
+    int changed;
+    int lock_fd;
+};
+
+static int writer_rd_open(av_writer *w)
+{
+    int rc = av_txn_begin_read(w->s, &w->rd.txn);
+    if (rc < 0) return rc;
+    w->rd_open = 1;
+    return av_reader_load_view(&w->rd, w->version, w->head, w->next_row);
+}
+
+static void writer_rd_close(av_writer *w)
+{
+    if (!w->rd_open) return;
+    mdb_txn_abort(w->rd.txn);
+    w->s->nreaders--;
+    w->rd_open = 0;
+}
+
+static void add_put(av_writer *w, uint8_t dbi, const void *k, size_t kl, const void *v, size_t vl)
+{
+    if (w->nputs == w->capputs) {
+        w->capputs = w->capputs ? w->capputs * 2 : 256;
+        w->puts = av_xrealloc(w->puts, w->capputs * sizeof *w->puts);
+    }
+    pending_put *p = &w->puts[w->nputs++];
+    p->dbi = dbi;
+    p->koff = w->kv.len;
+    p->klen = kl;
+    av_buf_put(&w->kv, k, kl);
+    p->voff = w->kv.len;
+    p->vlen = vl;
+    av_buf_put(&w->kv, v, vl);
+    w->batch_bytes += kl + vl + 32;
+}
+
+/* Deletes every key listed in undo, then empties it: what an unfinished
+ * writer left is gone. */
+static int rollback(av_store *s)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+    if (rc) return av_mdb_error(rc, "undoing an unfinished write");
+    MDB_cursor *c;
+    MDB_val k, v;
+    if ((rc = mdb_cursor_open(txn, s->dbi[DBI_UNDO], &c))) goto fail;
+    int any = 0;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        any = 1;
+        const uint8_t *p = v.mv_data, *end = p + v.mv_size;
+        while (p < end) {
+            uint8_t dbi = *p++;
+            uint64_t kl;
+            if (dbi >= DBI_COUNT || av_read_varint(&p, end, &kl) < 0 || kl > (uint64_t)(end - p)) {
+                mdb_cursor_close(c);
+                mdb_txn_abort(txn);
+                return av_error_set(AV_ECORRUPT, "the store's undo list is corrupt");
+            }
+            MDB_val dk = {(size_t)kl, (void *)p};
+            int drc = mdb_del(txn, s->dbi[dbi], &dk, NULL);
+            if (drc && drc != MDB_NOTFOUND) {
+                rc = drc;
+                mdb_cursor_close(c);
+                goto fail;
+            }
+            p += kl;
+        }
+    }
+    mdb_cursor_close(c);
+    if (rc != MDB_NOTFOUND) goto fail;
+    if (!any) {
+        mdb_txn_abort(txn);
+        return 0;
+    }
+    if ((rc = mdb_drop(txn, s->dbi[DBI_UNDO], 0))) goto fail;
+    if ((rc = mdb_txn_commit(txn))) return av_mdb_error(rc, "undoing an unfinished write");
+    return 0;
+fail:
+    mdb_txn_abort(txn);
+    return av_mdb_error(rc, "undoing an unfinished write");
+}
+
+static int meta_get_raw(av_store *s, MDB_txn *txn, const char *key, MDB_val *v)
+{
+    MDB_val k = {strlen(key), (void *)key};
+    return mdb_get(txn, s->dbi[DBI_META], &k, v);
+}
+
+int av_writer_open(av_writer **out, av_store *s)
+{
+    *out = NULL;
+    if (!(s->flags & AV_OPEN_RDWR)) return av_error_set(AV_EINVAL, "the store was opened read-only");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/writer.lock", s->dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return av_error_set(AV_EIO, "cannot open '%s': %s", path, strerror(errno));
+    if (flock(fd, LOCK_EX | ((s->flags & AV_OPEN_NOWAIT) ? LOCK_NB : 0)) != 0) {
+        int e = errno;
+        close(fd);
+        if (e == EWOULDBLOCK) return av_error_set(AV_EBUSY, "another aviary process is writing to '%s'", s->dir);
+        return av_error_set(AV_EIO, "cannot lock '%s': %s", path, strerror(e));
+    }
+    int rc = rollback(s);
+    if (rc < 0) {
+        close(fd);
+        return rc;
+    }
+    av_writer *w = av_xcalloc(1, sizeof *w);
+    w->s = s;
+    w->lock_fd = fd;
+    w->rd.s = s;
+    w->rd.writer_owned = 1;
+    w->rd.cache = av_blockcache_new();
+    av_record_init(&w->rd.scratch);
+    w->z = av_compressor_new();
+    MDB_txn *txn;
+    if ((rc = av_txn_begin_read(s, &txn)) < 0) goto fail;
+    uint64_t v;
+    av_meta_head(s, txn, &w->head);
+    av_meta_u64(s, txn, "next_row", &v);
+    w->next_row = v ? v : 1;
+    av_meta_u64(s, txn, "next_block", &v);
+    w->next_block = v ? v : 1;
+    av_meta_u64(s, txn, "dict_cur", &v);
+    w->dict_id = (uint32_t)v;
+    av_meta_u64(s, txn, "dict_at", &w->dict_at);
+    MDB_val mv;
+    if (meta_get_raw(s, txn, "texts", &mv) == 0 && mv.mv_size == 24)
+        w->text_total = av_get_be64((const uint8_t *)mv.mv_data + 8);
+    if (w->dict_id) {
+        uint8_t k[4];
+        av_be32(k, w->dict_id);
+        MDB_val dk = {4, k}, dv;
+        if (mdb_get(txn, s->dbi[DBI_DICT], &dk, &dv) == 0) av_buf_put(&w->dict, dv.mv_data, dv.mv_size);
+        else w->dict_id = 0;
+    }
+    mdb_txn_abort(txn);
+    s->nreaders--;
+    w->version = w->head + 1;
+    w->row_lo = w->next_row;
+    w->counts.version = w->version;
+    if ((rc = writer_rd_open(w)) < 0) goto fail;
+    *out = w;
+    return 0;
+fail:
+    av_writer_abort(w);
+    return rc;
+}
+
+uint32_t av_writer_version(const av_writer *w) { return w->version; }
+
+/* ---- texts ---- */
+
+static int seal_block(av_writer *w)
+{
+    if (!w->bb.ntexts) return 0;
+    if (w->nsealed == w->capsealed) {
+        w->capsealed = w->capsealed ? w->capsealed * 2 : 16;
+        w->sealed = av_xrealloc(w->sealed, w->capsealed * sizeof *w->sealed);
+    }
+    sealed_block *sb = &w->sealed[w->nsealed];
+    memset(sb, 0, sizeof *sb);
+    sb->id = w->next_block;
+    int rc = av_block_seal(w->z, &sb->val, &w->bb, w->dict_id, w->dict_id ? w->dict.ptr : NULL, w->dict.len);
+    if (rc < 0) {
+        av_buf_free(&sb->val);
+        return rc;
+    }
+    w->nsealed++;
+    w->next_block++;
+    w->text_stored += sb->val.len;
+    w->batch_bytes += sb->val.len;
+    av_buf_reset(&w->bb.raw);
+    av_buf_reset(&w->bb.hdr);
+    w->bb.ntexts = 0;
+    return 0;
+}
+
+static void maybe_train(av_writer *w)
+{
+    uint64_t next = w->dict_id ? w->dict_at * 16 : AV_DICT_FIRST;
+    if (w->text_total < next || w->nsamples < 64) return;
+    av_buf d = AV_BUF_INIT;
+    av_buf_grow(&d, AV_DICT_SIZE);
+    size_t n = av_dict_train(d.ptr, AV_DICT_SIZE, w->samples.ptr, w->sample_len, w->nsamples);
+    w->dict_at = w->text_total;
+    av_buf_reset(&w->samples);
+    w->nsamples = 0;
+    if (!n) {
+        av_buf_free(&d);
+        return;
+    }
+    /* Texts already in the open block were collected before: seal them with
+     * the old dictionary so a block never mixes two. */
+    seal_block(w);
+    d.len = n;
+    w->dict_id = w->dict_id + 1;
+    av_buf_free(&w->dict);
+    av_buf_put(&w->dict, d.ptr, n);
+    av_buf_free(&w->new_dict);
+    w->new_dict = d;
+    w->new_dict_id = w->dict_id;
+}
+
+static void keep_sample(av_writer *w, const char *p, size_t n)
+{
+    if (w->samples.len + n > SAMPLE_BYTES || n < 16) return;
+    if (n > 8192) n = 8192;
+    if (w->nsamples == w->capsamples) {
+        w->capsamples = w->capsamples ? w->capsamples * 2 : 1024;
+        w->sample_len = av_xrealloc(w->sample_len, w->capsamples * sizeof *w->sample_len);
+    }
+    av_buf_put(&w->samples, p, n);
+    w->sample_len[w->nsamples++] = n;
+}
+
+/* Stores a long value's bytes unless the store has them. */
+static int store_text(av_writer *w, const av_val *v)
+{
+    if (idmap_find(&w->pend_text, v->hash.b)) return 0;
+    MDB_val k = {16, (void *)v->hash.b}, got;
+    int rc = mdb_get(w->rd.txn, w->s->dbi[DBI_TXT], &k, &got);
+    if (rc == 0) return 0;
+    if (rc != MDB_NOTFOUND) return av_mdb_error(rc, "looking up a text");
+    if (v->len > UINT32_MAX) return av_error_set(AV_EINVAL, "a text of %zu bytes is too long (4 GiB at most)", v->len);
+    if (w->bb.raw.len + v->len > AV_BLOCK_RAW && w->bb.ntexts) {
+        if ((rc = seal_block(w)) < 0) return rc;
+    }
+    uint8_t loc[16];
+    av_be64(loc, w->next_block);
+    av_be32(loc + 8, (uint32_t)w->bb.raw.len);
+    av_be32(loc + 12, (uint32_t)v->len);
+    idmap_put(&w->pend_text, v->hash.b, loc);
+    uint8_t h[20];
+    memcpy(h, v->hash.b, 16);
+    av_be32(h + 16, (uint32_t)v->len);
+    av_buf_put(&w->bb.hdr, h, 20);
+    av_buf_put(&w->bb.raw, v->ptr, v->len);
+    w->bb.ntexts++;
+    w->batch_bytes += v->len + 60;
+    w->text_count++;
+    w->text_raw += v->len;
+    w->text_total += v->len;
+    keep_sample(w, v->ptr, v->len);
+    maybe_train(w);
+    return 0;
+}
+
+/* ---- flushing a batch ---- */
+
+static int meta_put_u64(MDB_txn *txn, av_store *s, const char *key, uint64_t v)
+{
+    uint8_t b[8];
+    av_be64(b, v);
+    MDB_val k = {strlen(key), (void *)key}, val = {8, b};
+    return mdb_put(txn, s->dbi[DBI_META], &k, &val, 0);
+}
+
+static int cmp_row(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+
+static int cmp_put_key(const void *a, const void *b, void *ctx)
+{
+    const av_writer *w = ctx;
+    const pending_put *x = a, *y = b;
+    if (x->dbi != y->dbi) return x->dbi - y->dbi;
+    size_t n = x->klen < y->klen ? x->klen : y->klen;
+    int c = memcmp(w->kv.ptr + x->koff, w->kv.ptr + y->koff, n);
+    return c ? c : (x->klen > y->klen) - (x->klen < y->klen);
+}
+
+static void undo_note(av_buf *undo, uint8_t dbi, const void *k, size_t kl)
+{
+    av_buf_putc(undo, (char)dbi);
+    av_put_varint(undo, kl);
+    av_buf_put(undo, k, kl);
+}
+
+static int put_logged(MDB_txn *txn, av_store *s, av_buf *undo, uint8_t dbi, const void *k, size_t kl, const void *v,
+                      size_t vl, unsigned flags)
+{
+    MDB_val key = {kl, (void *)k}, val = {vl, (void *)v};
+    int rc = mdb_put(txn, s->dbi[dbi], &key, &val, flags | MDB_NOOVERWRITE);
+    if (rc == MDB_KEYEXIST) return 0;
+    if (rc) return rc;
+    undo_note(undo, dbi, k, kl);
+    return 0;
+}
+
+/* 1 if row already has a provenance link to source (so it is in that
+ * source's index already). */
+static int linked_before(av_writer *w, uint64_t row, uint64_t source)
+{
+    MDB_cursor *c;
+    if (mdb_cursor_open(w->rd.txn, w->s->dbi[DBI_PROV], &c)) return 0;
+    uint8_t kb[24] = {0};
+    av_be64(kb, row);
+    av_be64(kb + 8, source);
+    MDB_val k = {24, kb}, v;
+    int hit = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE) == 0 && !memcmp(k.mv_data, kb, 16);
+    mdb_cursor_close(c);
+    return hit;
+}
+
+/* Turns the batch's texts, content ids and index terms into sorted puts.
+ * Runs once per batch, with the writer's reader open. */
+static void prepare_batch(av_writer *w)
+{
+    av_buf kb = AV_BUF_INIT, vb = AV_BUF_INIT;
+    uint8_t k8[8];
+    uint64_t first_new = w->nrecs ? w->rec_row[0] : w->next_row;
+    for (size_t i = 0; i < w->pend_text.cap; i++)
+        if (w->pend_text.slot[i].used)
+            add_put(w, DBI_TXT, w->pend_text.slot[i].key, 16, w->pend_text.slot[i].val, 16);
+    for (size_t i = 0; i < w->pend_cid.cap; i++)
+        if (w->pend_cid.slot[i].used) add_put(w, DBI_CID, w->pend_cid.slot[i].key, 16, w->pend_cid.slot[i].val, 8);
+    for (size_t i = 0; i < w->terms.cap; i++) {
+        termslot *t = &w->terms.slot[i];
+        if (!t->rows) continue;
+        const char *term = w->terms.arena.ptr + t->off;
+        /* Rows arrive ascending except links to older rows: sort, unique. */
+        int sorted = 1;
+        for (size_t j = 1; j < t->n; j++)
+            if (t->rows[j] <= t->rows[j - 1]) sorted = 0;
+        if (!sorted) {
+            qsort(t->rows, t->n, sizeof *t->rows, cmp_row);
+            size_t u = 0;
+            for (size_t j = 0; j < t->n; j++)
+                if (!u || t->rows[u - 1] != t->rows[j]) t->rows[u++] = t->rows[j];
+            t->n = u;
+        }
+        if (term[0] == 's') {
+            /* A row linked to this source before is in its index already;
+             * dropping it also keeps chunk keys (term, first row) unique. */
+            uint64_t src = av_get_be64((const uint8_t *)term + 1);
+            size_t u = 0;
+            for (size_t j = 0; j < t->n; j++)
+                if (t->rows[j] >= first_new || !linked_before(w, t->rows[j], src)) t->rows[u++] = t->rows[j];
+            t->n = u;
+            if (!u) continue;
+        }
+        av_buf_reset(&kb);
+        av_buf_reset(&vb);
+        av_buf_put(&kb, term, t->len);
+        av_be64(k8, t->rows[0]);
+        av_buf_put(&kb, k8, 8);
+        av_chunk_encode(&vb, t->rows, t->n);
+        add_put(w, DBI_IDX, kb.ptr, kb.len, vb.ptr, vb.len);
+    }
+    qsort_r(w->puts, w->nputs, sizeof *w->puts, cmp_put_key, w);
+    av_buf_free(&kb);
+    av_buf_free(&vb);
+}
+
+/* Writes the prepared batch in one transaction. Returns an MDB code
+ * (MDB_MAP_FULL for the caller to grow and retry) or 0. */
+static int flush_txn(av_writer *w, av_buf *undo)
+{
+    av_store *s = w->s;
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+    if (rc) return rc;
+    av_buf_reset(undo);
+    uint8_t k8[8];
+    if (w->new_dict.len) {
+        uint8_t k4[4];
+        av_be32(k4, w->new_dict_id);
+        if ((rc = put_logged(txn, s, undo, DBI_DICT, k4, 4, w->new_dict.ptr, w->new_dict.len, 0))) goto done;
+    }
+    for (size_t i = 0; i < w->nsealed; i++) {
+        av_be64(k8, w->sealed[i].id);
+        if ((rc = put_logged(txn, s, undo, DBI_BLK, k8, 8, w->sealed[i].val.ptr, w->sealed[i].val.len, MDB_APPEND)))
+            goto done;
+    }
+    for (size_t i = 0; i < w->nrecs; i++) {
+        av_be64(k8, w->rec_row[i]);
+        size_t end = i + 1 < w->nrecs ? w->rec_off[i + 1] : w->recbuf.len;
+        if ((rc = put_logged(txn, s, undo, DBI_REC, k8, 8, w->recbuf.ptr + w->rec_off[i], end - w->rec_off[i],
+                             MDB_APPEND)))
+            goto done;
+    }
+    for (size_t i = 0; i < w->nputs; i++) {
+        pending_put *p = &w->puts[i];
+        if ((rc = put_logged(txn, s, undo, p->dbi, w->kv.ptr + p->koff, p->klen, w->kv.ptr + p->voff, p->vlen, 0)))
+            goto done;
+    }
+    if ((rc = meta_put_u64(txn, s, "next_row", w->next_row))) goto done;
+    if ((rc = meta_put_u64(txn, s, "next_block", w->next_block))) goto done;
+    if (undo->len) {
+        MDB_cursor *c;
+        MDB_val lk, lv;
+        uint64_t seq = 1;
+        if ((rc = mdb_cursor_open(txn, s->dbi[DBI_UNDO], &c))) goto done;
+        if (mdb_cursor_get(c, &lk, &lv, MDB_LAST) == 0) seq = av_get_be64(lk.mv_data) + 1;
+        mdb_cursor_close(c);
+        av_be64(k8, seq);
+        MDB_val k = {8, k8}, v = {undo->len, undo->ptr};
+        if ((rc = mdb_put(txn, s->dbi[DBI_UNDO], &k, &v, 0))) goto done;
+    }
+    rc = mdb_txn_commit(txn);
+    txn = NULL;
+done:
+    if (txn) mdb_txn_abort(txn);
+    return rc;
+}
+
+static void batch_clear(av_writer *w)
+{
+    av_buf_reset(&w->recbuf);
+    w->nrecs = 0;
+    idmap_clear(&w->pend_cid);
+    idmap_clear(&w->pend_text);
+    idmap_clear(&w->pend_prov);
+    termmap_clear(&w->terms);
+    av_buf_reset(&w->kv);
+    w->nputs = 0;
+    for (size_t i = 0; i < w->nsealed; i++) av_buf_free(&w->sealed[i].val);
+    w->nsealed = 0;
+    av_buf_free(&w->new_dict);
+    w->batch_bytes = 0;
+}
+
+static int batch_empty(const av_writer *w)
+{
+    return !w->nrecs && !w->nputs && !w->bb.ntexts && !w->nsealed && !w->pend_cid.n && !w->terms.n;
+}
+
+static int flush(av_writer *w)
+{
+    if (batch_empty(w)) return 0;
+    int rc = seal_block(w);
+    if (rc < 0) return rc;
+    prepare_batch(w);
+    writer_rd_close(w);
+    av_buf undo = AV_BUF_INIT;
+    mdb_env_set_flags(w->s->env, MDB_NOSYNC, 1);
+    int err = 0;
+    for (int tries = 0;; tries++) {
+        rc = flush_txn(w, &undo);
+        if (rc != MDB_MAP_FULL || tries > 30) break;
+        if ((err = av_store_grow(w->s, w->batch_bytes * 4 + (8u << 20))) < 0) break;
+    }
+    mdb_env_set_flags(w->s->env, MDB_NOSYNC, 0);
+    av_buf_free(&undo);
+    if (err) return err;
+    if (rc) return av_mdb_error(rc, "writing a batch");
+    batch_clear(w);
+    return writer_rd_open(w);
+}
+
+/* ---- putting records ---- */
+
+static int row_cid(av_writer *w, uint64_t row, av_id *out, av_kind *kind)
+{
+    if (row >= w->next_row || row == 0)
+        return av_error_set(AV_EINVAL, "a record refers to row %llu, which does not exist", (unsigned long long)row);
+    /* pending rows of this batch */
+    if (w->nrecs && row >= w->rec_row[0]) {
+        size_t lo = 0, hi = w->nrecs;
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            if (w->rec_row[mid] < row) lo = mid + 1;
+            else hi = mid;
+        }
+        if (lo < w->nrecs && w->rec_row[lo] == row) {
+            const uint8_t *p = (const uint8_t *)w->recbuf.ptr + w->rec_off[lo];
+            if (kind) *kind = (av_kind)p[0];
+            memcpy(out->b, p + 1, 16);
+            return 0;
+        }
+    }
+    MDB_val v;
+    int rc = av_rec_raw(w->s, w->rd.txn, row, &v);
+    if (rc == AV_ENOTFOUND)
+        return av_error_set(AV_EINVAL, "a record refers to row %llu, which does not exist", (unsigned long long)row);
+    if (rc < 0) return rc;
+    if (v.mv_size < 17) return av_error_set(AV_ECORRUPT, "record %llu is corrupt", (unsigned long long)row);
+    if (kind) *kind = (av_kind)((const uint8_t *)v.mv_data)[0];
+    memcpy(out->b, (const uint8_t *)v.mv_data + 1, 16);
+    return 0;
+}
+
+static int pending_toggle(av_writer *w, uint64_t row)
+{
+    uint8_t k[16] = {0};
+    av_be64(k, row);
+    return idmap_find(&w->pend_tgl, k) != NULL;
+}
+
+/* Hidden as of this writer: at head, flipped by a toggle in this commit. */
+static int hidden_now(av_writer *w, uint64_t row)
+{
+    return av_is_hidden(&w->rd, row);
+}
+
+static int toggle(av_writer *w, uint64_t row, av_event_type type)
+{
+    uint8_t k[16] = {0};
+    av_be64(k, row);
+    if (idmap_find(&w->pend_tgl, k))
+        return av_error_set(AV_EINVAL, "record at row %llu is retracted or restored twice in one commit",
+                            (unsigned long long)row);
+    idmap_put(&w->pend_tgl, k, k);
+    uint8_t tk[12];
+    av_be64(tk, row);
+    av_be32(tk + 8, w->version);
+    add_put(w, DBI_TGL, tk, 12, "", 0);
+    uint8_t ek[8], ev[25] = {0};
+    av_be32(ek, w->version);
+    av_be32(ek + 4, ++w->evt_seq);
+    ev[0] = (uint8_t)type;
+    av_be64(ev + 1, row);
+    add_put(w, DBI_EVT, ek, 8, ev, 25);
+    if (type == AV_EVENT_RETRACT) w->counts.retracted++;
+    else w->counts.restored++;
+    w->changed = 1;
+    return 1;
+}
+
+static void index_record(av_writer *w, const av_record *rec, uint64_t row)
+{
+    av_buf t = AV_BUF_INIT;
+    av_term_kind(&t, rec->kind);
+    termmap_add(&w->terms, t.ptr, t.len, row);
+    if (rec->model) {
+        av_buf_reset(&t);
+        av_term_row(&t, 'm', rec->model);
+        termmap_add(&w->terms, t.ptr, t.len, row);
+    }
+    for (int i = 0; i < 3; i++) {
+        if (!rec->ref[i] || (i > 0 && rec->ref[i] == rec->ref[0]) || (i == 2 && rec->ref[2] == rec->ref[1])) continue;
+        av_buf_reset(&t);
+        av_term_row(&t, 'r', rec->ref[i]);
+        termmap_add(&w->terms, t.ptr, t.len, row);
+    }
+    if (rec->kind == AV_TAG) {
+        for (uint32_t i = 0; i < rec->nattr; i++) {
+            av_buf_reset(&t);
+            av_term_attr_key(&t, rec->attr[i].key);
+            termmap_add(&w->terms, t.ptr, t.len, row);
+            if (rec->attr[i].json.len <= AV_INDEX_VALUE_MAX) {
+                av_buf_reset(&t);
+                av_term_attr(&t, rec->attr[i].key, rec->attr[i].json.ptr, rec->attr[i].json.len);
+                termmap_add(&w->terms, t.ptr, t.len, row);
+            }
+        }
+    }
+    av_buf_free(&t);
+}
+
+static int check_refs(const av_record *rec)
+{
+    static const int need[AV_KIND_MAX + 1] = {0, 0, 1, 1, 3, 1, 0, 0, 0};
+    for (int i = 0; i < need[rec->kind]; i++)
+        if (!rec->ref[i])
+            return av_error_set(AV_EINVAL, "a %s record needs %s", av_kind_name(rec->kind),
+                                rec->kind == AV_PREFERENCE ? "a prompt and two responses" :
+                                rec->kind == AV_RESPONSE   ? "a prompt" :
+                                rec->kind == AV_RATING     ? "a response" : "a record to tag");
+    if ((rec->kind == AV_SOURCE || rec->kind == AV_MODEL || rec->kind == AV_RUN) && (!rec->name || !*rec->name))
+        return av_error_set(AV_EINVAL, "a %s record needs a name", av_kind_name(rec->kind));
+    return 0;
+}
+
+int av_writer_put(av_writer *w, av_record *rec)
+{
+    if (rec->kind < 1 || rec->kind > AV_KIND_MAX) return av_error_set(AV_EINVAL, "invalid record kind %d", rec->kind);
+    int rc = check_refs(rec);
+    if (rc < 0) return rc;
+    av_id ref_cid[3], model_cid;
+    for (int i = 0; i < 3; i++)
+        if (rec->ref[i] && (rc = row_cid(w, rec->ref[i], &ref_cid[i], NULL)) < 0) return rc;
+    if (rec->model) {
+        av_kind k;
+        if ((rc = row_cid(w, rec->model, &model_cid, &k)) < 0) return rc;
+        if (k != AV_MODEL)
+            return av_error_set(AV_EINVAL, "row %llu given as a model is a %s", (unsigned long long)rec->model,
+                                av_kind_name(k));
+    }
+    for (uint32_t i = 0; i < rec->nmsg; i++) {
+        if (!rec->msg[i].role || !*rec->msg[i].role) return av_error_set(AV_EINVAL, "a message has no role");
+        if (!rec->msg[i].text.ptr && rec->msg[i].text.len) return av_error_set(AV_EINVAL, "a message has no text");
+        av_hash(&rec->msg[i].text.hash, rec->msg[i].text.ptr ? rec->msg[i].text.ptr : "", rec->msg[i].text.len);
+    }
+    for (uint32_t i = 0; i < rec->nattr; i++) {
+        if (!rec->attr[i].key || !*rec->attr[i].key) return av_error_set(AV_EINVAL, "an attribute has no key");
+        if (!rec->attr[i].json.ptr || !rec->attr[i].json.len)
+            return av_error_set(AV_EINVAL, "attribute '%s' has no value (use JSON null)", rec->attr[i].key);
+        av_hash(&rec->attr[i].json.hash, rec->attr[i].json.ptr, rec->attr[i].json.len);
+    }
+    av_record_cid(&rec->cid, rec, ref_cid, &model_cid);
+
+    /* Already there? */
+    idslot *hit = idmap_find(&w->pend_cid, rec->cid.b);
+    if (hit) {
+        rec->row = av_get_be64(hit->val);
+        return 0;
+    }
+    MDB_val k = {16, rec->cid.b}, v;
+    rc = mdb_get(w->rd.txn, w->s->dbi[DBI_CID], &k, &v);
+    if (rc == 0) {
+        rec->row = av_get_be64(v.mv_data);
+        if (rec->row < w->row_lo && hidden_now(w, rec->row) && !pending_toggle(w, rec->row)) {
+            if ((rc = toggle(w, rec->row, AV_EVENT_RESTORE)) < 0) return rc;
+        }
+        return 0;
+    }
+    if (rc != MDB_NOTFOUND) return av_mdb_error(rc, "looking up a content id");
+
+    /* New: texts, then the record itself. */
+    for (uint32_t i = 0; i < rec->nmsg; i++)
+        if (rec->msg[i].text.len > AV_INLINE_MAX && (rc = store_text(w, &rec->msg[i].text)) < 0) return rc;
+    for (uint32_t i = 0; i < rec->nattr; i++)
+        if (rec->attr[i].json.len > AV_INLINE_MAX && (rc = store_text(w, &rec->attr[i].json)) < 0) return rc;
+    rec->row = w->next_row++;
+    rec->version = w->version;
+    if (w->nrecs == w->caprecs) {
+        w->caprecs = w->caprecs ? w->caprecs * 2 : 1024;
+        w->rec_row = av_xrealloc(w->rec_row, w->caprecs * sizeof *w->rec_row);
+        w->rec_off = av_xrealloc(w->rec_off, w->caprecs * sizeof *w->rec_off);
+    }
+    w->rec_row[w->nrecs] = rec->row;
+    w->rec_off[w->nrecs] = w->recbuf.len;
+    w->nrecs++;
+    av_record_encode(&w->recbuf, rec);
+    uint8_t rv[16] = {0};
+    av_be64(rv, rec->row);
+    idmap_put(&w->pend_cid, rec->cid.b, rv);
+    index_record(w, rec, rec->row);
+    w->counts.added[rec->kind]++;
+    w->changed = 1;
+    w->batch_bytes += (w->recbuf.len - w->rec_off[w->nrecs - 1]) + 128;
+    if (w->nrecs >= batch_records || w->batch_bytes >= BATCH_BYTES) {
+        if ((rc = flush(w)) < 0) return rc;
+    }
+    return 1;
+}
+
+int av_writer_model(av_writer *w, const char *name, uint64_t *out)
+{
+    av_record m;
+    av_record_init(&m);
+    m.kind = AV_MODEL;
+    m.name = name;
+    int rc = av_writer_put(w, &m);
+    if (rc < 0) return rc;
+    *out = m.row;
+    return 0;
+}
+
+int av_writer_link(av_writer *w, uint64_t row, uint64_t source_row, uint64_t line)
+{
+    av_id cid;
+    av_kind kind;
+    int rc;
+    if ((rc = row_cid(w, row, &cid, NULL)) < 0) return rc;
+    if ((rc = row_cid(w, source_row, &cid, &kind)) < 0) return rc;
+    if (kind != AV_SOURCE)
+        return av_error_set(AV_EINVAL, "row %llu given as a source is a %s", (unsigned long long)source_row,
+                            av_kind_name(kind));
+    uint8_t key[24];
+    av_be64(key, row);
+    av_be64(key + 8, source_row);
+    av_be64(key + 16, line);
+    av_id h;
+    av_hash(&h, key, 24);
+    if (idmap_find(&w->pend_prov, h.b)) return 0;
+    MDB_val k = {24, key}, v;
+    rc = mdb_get(w->rd.txn, w->s->dbi[DBI_PROV], &k, &v);
+    if (rc == 0) return 0;
+    if (rc != MDB_NOTFOUND) return av_mdb_error(rc, "reading provenance");
+    idmap_put(&w->pend_prov, h.b, h.b);
+    uint8_t ver[4];
+    av_be32(ver, w->version);
+    add_put(w, DBI_PROV, key, 24, ver, 4);
+    uint8_t ek[8], ev[25];
+    av_be32(ek, w->version);
+    av_be32(ek + 4, ++w->evt_seq);
+    ev[0] = AV_EVENT_LINK;
+    av_be64(ev + 1, row);
+    av_be64(ev + 9, source_row);
+    av_be64(ev + 17, line);
+    add_put(w, DBI_EVT, ek, 8, ev, 25);
+    av_buf t = AV_BUF_INIT;
+    av_term_row(&t, 's', source_row);
+    termmap_add(&w->terms, t.ptr, t.len, row);
+    av_buf_free(&t);
+    if (row < w->row_lo) w->counts.linked++;
+    w->changed = 1;
+    if (w->batch_bytes >= BATCH_BYTES && (rc = flush(w)) < 0) return rc;
+    return 1;
+}
+
+int av_writer_retract(av_writer *w, uint64_t row)
+{
+    av_id cid;
+    int rc = row_cid(w, row, &cid, NULL);
+    if (rc < 0) return rc;
+    if (row >= w->row_lo)
+        return av_error_set(AV_EINVAL, "record at row %llu was added in this same commit and cannot be retracted in it",
+                            (unsigned long long)row);
+    if (hidden_now(w, row) || pending_toggle(w, row)) return 0;
+    return toggle(w, row, AV_EVENT_RETRACT);
+}
+
+int av_writer_restore(av_writer *w, uint64_t row)
+{
+    av_id cid;
+    int rc = row_cid(w, row, &cid, NULL);
+    if (rc < 0) return rc;
+    if (row >= w->row_lo || !hidden_now(w, row) || pending_toggle(w, row)) return 0;
+    return toggle(w, row, AV_EVENT_RESTORE);
+}
+
+int av_writer_aux_put(av_writer *w, const char *ns, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    if (!ns || !*ns || strchr(ns, 0) == ns) return av_error_set(AV_EINVAL, "an aux namespace is needed");
+    if (strlen(ns) + 1 + klen > 500) return av_error_set(AV_EINVAL, "aux key too long (at most ~500 bytes)");
+    if (w->naux == w->capaux) {
+        w->capaux = w->capaux ? w->capaux * 2 : 64;
+        w->aux = av_xrealloc(w->aux, w->capaux * sizeof *w->aux);
+    }
+    pending_put *p = &w->aux[w->naux++];
+    p->dbi = val ? 1 : 0; /* 1 = put, 0 = delete */
+    p->koff = w->aux_kv.len;
+    av_buf_puts(&w->aux_kv, ns);
+    av_buf_putc(&w->aux_kv, 0);
+    av_buf_put(&w->aux_kv, key, klen);
+    p->klen = w->aux_kv.len - p->koff;
+    p->voff = w->aux_kv.len;
+    p->vlen = val ? vlen : 0;
+    if (val) av_buf_put(&w->aux_kv, val, vlen);
+    return 0;
+}
+
+av_reader *av_writer_reader(av_writer *w)
+{
+    if (!batch_empty(w) && flush(w) < 0) return NULL;
+    if (!w->rd_open && writer_rd_open(w) < 0) return NULL;
+    return &w->rd;
+}
+
+static void writer_free(av_writer *w)
+{
+    writer_rd_close(w);
+    av_blockcache_free(w->rd.cache);
+    av_record_free(&w->rd.scratch);
+    free(w->rd.hidden);
+    batch_clear(w);
+    av_buf_free(&w->recbuf);
+    free(w->rec_row);
+    free(w->rec_off);
+    idmap_free(&w->pend_cid);
+    idmap_free(&w->pend_text);
+    idmap_free(&w->pend_prov);
+    idmap_free(&w->pend_tgl);
+    termmap_free(&w->terms);
+    av_buf_free(&w->kv);
+    free(w->puts);
+    av_buf_free(&w->bb.raw);
+    av_buf_free(&w->bb.hdr);
+    free(w->sealed);
+    av_buf_free(&w->new_dict);
+    av_buf_free(&w->aux_kv);
+    free(w->aux);
+    av_buf_free(&w->dict);
+    av_buf_free(&w->samples);
+    free(w->sample_len);
+    av_compressor_free(w->z);
+    if (w->lock_fd > 0) {
+        flock(w->lock_fd, LOCK_UN);
+        close(w->lock_fd);
+    }
+    free(w);
+}
+
+void av_writer_abort(av_writer *w)
+{
+    if (!w) return;
+    writer_rd_close(w);
+    rollback(w->s);
+    writer_free(w);
+}
+
+static int commit_txn(av_writer *w, const av_commit_opts *opts, int make_version)
+{
+    av_store *s = w->s;
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+    if (rc) return rc;
+    for (size_t i = 0; i < w->naux; i++) {
+        pending_put *p = &w->aux[i];
+        MDB_val k = {p->klen, w->aux_kv.ptr + p->koff}, v = {p->vlen, w->aux_kv.ptr + p->voff};
+        rc = p->dbi ? mdb_put(txn, s->dbi[DBI_AUX], &k, &v, 0) : mdb_del(txn, s->dbi[DBI_AUX], &k, NULL);
+        if (rc && rc != MDB_NOTFOUND) goto fail;
+    }
+    if (make_version) {
+        av_commit c = w->counts;
+        c.version = w->version;
+        c.time = opts && opts->time ? opts->time : (int64_t)time(NULL);
+        c.message = opts && opts->message ? opts->message : "";
+        c.command = opts && opts->command ? opts->command : "";
+        c.row_lo = w->row_lo;
+        c.row_hi = w->next_row;
+        av_buf cb = AV_BUF_INIT;
+        av_commit_encode(&cb, &c);
+        uint8_t k4[4];
+        av_be32(k4, w->version);
+        MDB_val k = {4, k4}, v = {cb.len, cb.ptr};
+        rc = mdb_put(txn, s->dbi[DBI_COMMIT], &k, &v, MDB_NOOVERWRITE);
+        av_buf_free(&cb);
+        if (rc) goto fail;
+        if ((rc = meta_put_u64(txn, s, "head", w->version))) goto fail;
+        uint8_t t[24];
+        MDB_val tk = {5, "texts"}, tv;
+        uint64_t count = 0, raw = 0, stored = 0;
+        if (mdb_get(txn, s->dbi[DBI_META], &tk, &tv) == 0 && tv.mv_size == 24) {
+            count = av_get_be64(tv.mv_data);
+            raw = av_get_be64((const uint8_t *)tv.mv_data + 8);
+            stored = av_get_be64((const uint8_t *)tv.mv_data + 16);
+        }
+        av_be64(t, count + w->text_count);
+        av_be64(t + 8, raw + w->text_raw);
+        av_be64(t + 16, stored + w->text_stored);
+        tv.mv_size = 24;
+        tv.mv_data = t;
+        if ((rc = mdb_put(txn, s->dbi[DBI_META], &tk, &tv, 0))) goto fail;
+        if ((rc = meta_put_u64(txn, s, "dict_cur", w->dict_id))) goto fail;
+        if ((rc = meta_put_u64(txn, s, "dict_at", w->dict_at))) goto fail;
+    }
+    if ((rc = mdb_drop(txn, s->dbi[DBI_UNDO], 0))) goto fail;
+    return mdb_txn_commit(txn);
+fail:
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+int av_writer_commit(av_writer *w, const av_commit_opts *opts, uint32_t *out_version)
+{
+    int rc = flush(w);
+    if (rc < 0) {
+        av_writer_abort(w);
+        return rc;
+    }
+    int make = w->changed || (opts && opts->allow_empty);
+    writer_rd_close(w);
+    int err = 0;
+    for (int tries = 0;; tries++) {
+        rc = commit_txn(w, opts, make);
+        if (rc != MDB_MAP_FULL || tries > 30) break;
+        if ((err = av_store_grow(w->s, (8u << 20) + w->aux_kv.len * 2)) < 0) break;
+    }
+    if (err || rc) {
+        if (!err) err = av_mdb_error(rc, "committing");
+        av_writer_abort(w);
+        return err;
+    }
+    if (out_version) *out_version = make ? w->version : w->head;
+    writer_free(w);
+    return make ? 1 : 0;
+}
