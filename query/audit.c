@@ -593,10 +593,10 @@ int av_audit_run(av_audit **out, av_reader *r, const av_licreg *reg, const uint6
             }
         }
     }
-    qsort(au->combos.g, au->combos.n, sizeof(group), cmp_group_rows);
-    qsort(au->lics.g, au->lics.n, sizeof(group), cmp_group_rows);
-    qsort(au->sources.g, au->sources.n, sizeof(group), cmp_group_rows);
-    qsort(au->models.g, au->models.n, sizeof(group), cmp_group_rows);
+    if (au->combos.n) qsort(au->combos.g, au->combos.n, sizeof(group), cmp_group_rows);
+    if (au->lics.n) qsort(au->lics.g, au->lics.n, sizeof(group), cmp_group_rows);
+    if (au->sources.n) qsort(au->sources.g, au->sources.n, sizeof(group), cmp_group_rows);
+    if (au->models.n) qsort(au->models.g, au->models.n, sizeof(group), cmp_group_rows);
     /* The maps now point at old positions; only lookups by string remain
      * (av_audit_combination_rows), which scan instead. */
     u64map_free(&au->combos.map);
@@ -605,7 +605,7 @@ int av_audit_run(av_audit **out, av_reader *r, const av_licreg *reg, const uint6
     u64map_free(&au->models.map);
     au->licids = av_xcalloc(au->lics.n + 1, sizeof *au->licids);
     for (size_t i = 0; i < au->lics.n; i++) au->licids[au->nlicids++] = au->lics.g[i].key;
-    qsort(au->licids, au->nlicids, sizeof *au->licids, cmp_str);
+    if (au->nlicids) qsort(au->licids, au->nlicids, sizeof *au->licids, cmp_str);
     rc = 0;
 done:
     av_record_free(&rec);
