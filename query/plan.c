@@ -1,0 +1,784 @@
+/* plan.c: compiling a query and answering it: the planner over the store's
+ * indexes, av_query_run, and the field-value API the CLI prints with.
+ *
+ * The plan: the top-level `and` of the expression is split into conjuncts.
+ * A conjunct of equality or `in` on kind, id, model, source or tag.<key>
+ * (or an `or` of such) can be answered from an index: tag and source index
+ * hits are mapped to the units that see them (a tag on a prompt reaches the
+ * prompt's responses), model hits are intersected with the unit kind's
+ * index by av_iter_seek. The planner estimates each such conjunct by
+ * counting its raw index entries (stopping at the smallest count so far),
+ * materialises the most selective one as a sorted set of unit rows, and
+ * checks the other conjuncts on each candidate with metadata reads. Without
+ * an indexable conjunct it scans the unit kind's index. Version conditions
+ * narrow either to the row range of the matching commits (rows are assigned
+ * in commit order). Texts are read only by text predicates.
+ *
+ * AV_QUERY_NO_INDEX (or AVIARY_QUERY_NO_INDEX=1) forces the scan, so tests
+ * can check that both give the same answer. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+
+#include "query/qint.h"
+#include "query/query.h"
+
+struct av_query {
+    qnode *root;
+    av_kind unit;
+    unsigned flags;
+    qfield *fields;
+    size_t nfields, fields_cap;
+    qeval *ev;
+    av_reader *ev_r;
+    uint32_t ev_version;
+    uint64_t ev_row; /* the row the evaluator holds, or 0 */
+};
+
+int av_query_compile(av_query **out, const char *expr, av_kind unit, char **errmsg)
+{
+    *out = NULL;
+    if (errmsg) *errmsg = NULL;
+    if (unit < AV_KIND_NONE || unit > AV_KIND_MAX) {
+        if (errmsg) *errmsg = av_xstrdup("invalid unit kind");
+        return AV_EINVAL;
+    }
+    qnode *root;
+    int rc = q_parse(&root, expr, errmsg);
+    if (rc < 0) return rc;
+    av_query *q = av_xcalloc(1, sizeof *q);
+    q->root = root;
+    q->unit = unit;
+    const char *env = getenv("AVIARY_QUERY_NO_INDEX");
+    if (env && *env && strcmp(env, "0")) q->flags |= AV_QUERY_NO_INDEX;
+    *out = q;
+    return 0;
+}
+
+void av_query_free(av_query *q)
+{
+    if (!q) return;
+    q_node_free(q->root);
+    for (size_t i = 0; i < q->nfields; i++) q_field_release(&q->fields[i]);
+    free(q->fields);
+    q_eval_free(q->ev);
+    free(q);
+}
+
+void av_query_set_flags(av_query *q, unsigned flags)
+{
+    q->flags = flags;
+}
+
+/* The evaluator for reader r (made anew when the reader changes). */
+static int eval_for(av_query *q, av_reader *r, qeval **out)
+{
+    if (!q->ev || q->ev_r != r || q->ev_version != av_reader_version(r)) {
+        q_eval_free(q->ev);
+        q->ev = NULL;
+        int rc = q_eval_new(&q->ev, r, q->unit);
+        if (rc < 0) return rc;
+        q->ev_r = r;
+        q->ev_version = av_reader_version(r);
+        q->ev_row = 0;
+    }
+    *out = q->ev;
+    return 0;
+}
+
+static int eval_at(av_query *q, av_reader *r, uint64_t row, qeval **out)
+{
+    int rc = eval_for(q, r, out);
+    if (rc < 0) return rc;
+    if (q->ev_row == row && row) return 0;
+    q->ev_row = 0;
+    if ((rc = q_eval_set(*out, row)) < 0) return rc;
+    q->ev_row = row;
+    return 0;
+}
+
+/* ---- row sets -------------------------------------------------------- */
+
+typedef struct rowset {
+    uint64_t *v;
+    size_t n, cap;
+} rowset;
+
+static void rs_add(rowset *s, uint64_t row)
+{
+    if (s->n == s->cap) {
+        s->cap = s->cap ? s->cap * 2 : 64;
+        s->v = av_xrealloc(s->v, s->cap * sizeof *s->v);
+    }
+    s->v[s->n++] = row;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void rs_sort(rowset *s)
+{
+    int sorted = 1;
+    for (size_t i = 1; i < s->n && sorted; i++)
+        if (s->v[i - 1] >= s->v[i]) sorted = 0;
+    if (sorted) return;
+    qsort(s->v, s->n, sizeof *s->v, cmp_u64);
+    size_t m = 0;
+    for (size_t i = 0; i < s->n; i++)
+        if (!m || s->v[m - 1] != s->v[i]) s->v[m++] = s->v[i];
+    s->n = m;
+}
+
+/* ---- the planner ----------------------------------------------------- */
+
+enum ix { IX_NONE, IX_KIND, IX_ID, IX_MODEL, IX_SOURCE, IX_TAG, IX_EMPTY, IX_OR };
+
+typedef struct plan {
+    av_query *q;
+    av_reader *r;
+    av_record rec[8];
+    av_buf json;
+    uint64_t row_lo, row_hi; /* candidate rows lie in [row_lo, row_hi) */
+    av_iter *kind_it;        /* the unit kind's index, for model hits */
+    int fallback;            /* an index could not answer (an ambiguous id): scan */
+} plan;
+
+/* The JSON spellings under which a tag literal may be stored; 0 if it
+ * cannot be looked up (a long string, a fractional number). */
+static int lit_jsons(const qval *v, av_buf *b, size_t *off, size_t *len)
+{
+    av_buf_reset(b);
+    if (v->t == QV_STR) {
+        av_buf_json_str(b, v->s, v->len);
+        if (b->len > AV_INDEX_VALUE_MAX) return 0;
+        off[0] = 0;
+        len[0] = b->len;
+        return 1;
+    }
+    if (v->t == QV_NUM) {
+        if (v->num != floor(v->num) || fabs(v->num) > 1e15) return 0;
+        av_buf_printf(b, "%.0f", v->num);
+        off[0] = 0;
+        len[0] = b->len;
+        av_buf_printf(b, "%.0f.0", v->num);
+        off[1] = len[0];
+        len[1] = b->len - len[0];
+        return 2;
+    }
+    q_val_json(b, v);
+    off[0] = 0;
+    len[0] = b->len;
+    return 1;
+}
+
+static enum ix leaf_ix(const av_query *q, const qnode *n)
+{
+    if (n->k == QN_OR) {
+        enum ix a = leaf_ix(q, n->a), b = leaf_ix(q, n->b);
+        return a != IX_NONE && b != IX_NONE ? IX_OR : IX_NONE;
+    }
+    if (!(n->k == QN_IN || (n->k == QN_CMP && n->op == QOP_EQ))) return IX_NONE;
+    switch (n->field.f) {
+    case QF_KIND: {
+        if (q->unit == AV_KIND_NONE) return IX_KIND;
+        size_t same = 0;
+        for (size_t i = 0; i < n->nlit; i++)
+            if (av_kind_parse(n->lits[i].v.s) == q->unit) same++;
+        return same == 0 ? IX_EMPTY : IX_NONE;
+    }
+    case QF_ID: return IX_ID;
+    case QF_MODEL: return IX_MODEL;
+    case QF_SOURCE: return IX_SOURCE;
+    case QF_TAG: {
+        av_buf b = AV_BUF_INIT;
+        size_t off[2], len[2];
+        int ok = 1;
+        for (size_t i = 0; i < n->nlit && ok; i++) ok = lit_jsons(&n->lits[i].v, &b, off, len) > 0;
+        av_buf_free(&b);
+        return ok ? IX_TAG : IX_NONE;
+    }
+    default: return IX_NONE;
+    }
+}
+
+/* Can a record of kind k have, below it along ref[0], a unit of kind u? */
+static int reaches(av_kind k, av_kind u)
+{
+    if (u == AV_KIND_NONE || u == AV_TAG) return 1;
+    if (k == AV_PROMPT) return u == AV_RESPONSE || u == AV_RATING || u == AV_PREFERENCE;
+    if (k == AV_RESPONSE) return u == AV_RATING;
+    return 0;
+}
+
+/* Adds the units that see record x (of kind k): x itself if it is one, and
+ * the units below it along ref[0]. */
+static int units_below(plan *p, uint64_t x, av_kind k, int depth, rowset *out)
+{
+    av_kind u = p->q->unit;
+    if ((u == AV_KIND_NONE || k == u) && av_visible(p->r, x)) rs_add(out, x);
+    if (depth >= 6 || !reaches(k, u) || (k == u && u != AV_TAG && u != AV_KIND_NONE)) return 0;
+    av_iter *it;
+    int rc = av_iter_refs(&it, p->r, x);
+    if (rc < 0) return rc;
+    uint64_t c;
+    av_record *rec = &p->rec[depth + 1];
+    while ((rc = av_iter_next(it, &c)) == 1) {
+        if ((rc = av_get(p->r, c, 0, rec)) < 0) break;
+        if (rec->ref[0] != x) continue;
+        av_kind ck = rec->kind;
+        if (ck == u || reaches(ck, u))
+            if ((rc = units_below(p, c, ck, depth + 1, out)) < 0) break;
+    }
+    av_iter_free(it);
+    return rc < 0 ? rc : 0;
+}
+
+static int units_of(plan *p, uint64_t x, rowset *out)
+{
+    int rc = av_get(p->r, x, AV_GET_ANY, &p->rec[0]);
+    if (rc == AV_ENOTFOUND) return 0;
+    if (rc < 0) return rc;
+    return units_below(p, x, p->rec[0].kind, 0, out);
+}
+
+/* Source rows named name (a dataset may come from several files). */
+static int sources_named(plan *p, const char *name, rowset *out)
+{
+    av_iter *it;
+    int rc = av_iter_kind(&it, p->r, AV_SOURCE);
+    if (rc < 0) return rc;
+    uint64_t s;
+    while ((rc = av_iter_next(it, &s)) == 1) {
+        if ((rc = av_get(p->r, s, 0, &p->rec[7])) < 0) break;
+        if (p->rec[7].name && !strcmp(p->rec[7].name, name)) rs_add(out, s);
+    }
+    av_iter_free(it);
+    return rc < 0 ? rc : 0;
+}
+
+static int model_named(plan *p, const char *name, uint64_t *out)
+{
+    *out = 0;
+    uint64_t m;
+    int rc = av_find_model(p->r, name, &m);
+    if (rc == AV_ENOTFOUND) return 0;
+    if (rc < 0) return rc;
+    if ((rc = av_get(p->r, m, AV_GET_ANY, &p->rec[7])) < 0) return rc;
+    if (p->rec[7].kind == AV_MODEL) {
+        *out = m;
+        return 0;
+    }
+    /* a source of that name came first: look through the models */
+    av_iter *it;
+    if ((rc = av_iter_kind(&it, p->r, AV_MODEL)) < 0) return rc;
+    while ((rc = av_iter_next(it, &m)) == 1) {
+        if ((rc = av_get(p->r, m, 0, &p->rec[7])) < 0) break;
+        if (p->rec[7].name && !strcmp(p->rec[7].name, name)) {
+            *out = m;
+            break;
+        }
+    }
+    av_iter_free(it);
+    return rc < 0 ? rc : 0;
+}
+
+/* The raw iterators of one literal of a leaf (up to 2). */
+static int leaf_iters(plan *p, const qnode *n, const qlit *l, av_iter **its, int *nits)
+{
+    *nits = 0;
+    int rc = 0;
+    switch (n->field.f) {
+    case QF_KIND:
+        rc = av_iter_kind(&its[0], p->r, av_kind_parse(l->v.s));
+        if (rc == 0) *nits = 1;
+        return rc;
+    case QF_MODEL: {
+        uint64_t m;
+        if ((rc = model_named(p, l->v.s, &m)) < 0 || !m) return rc;
+        if ((rc = av_iter_model(&its[0], p->r, m)) == 0) *nits = 1;
+        return rc;
+    }
+    case QF_TAG: {
+        size_t off[2], len[2];
+        int k = lit_jsons(&l->v, &p->json, off, len);
+        for (int i = 0; i < k; i++) {
+            if ((rc = av_iter_attr(&its[i], p->r, n->field.key, p->json.ptr + off[i], len[i])) < 0) {
+                for (int j = 0; j < i; j++) av_iter_free(its[j]);
+                return rc;
+            }
+        }
+        *nits = k;
+        return 0;
+    }
+    default: return 0;
+    }
+}
+
+/* Counts raw index entries of a conjunct, stopping at cap. */
+static int estimate(plan *p, const qnode *n, size_t cap, size_t *out)
+{
+    *out = 0;
+    if (n->k == QN_OR) {
+        size_t a, b;
+        int rc = estimate(p, n->a, cap, &a);
+        if (rc < 0) return rc;
+        if ((rc = estimate(p, n->b, cap, &b)) < 0) return rc;
+        *out = a + b < cap ? a + b : cap;
+        return 0;
+    }
+    enum ix t = leaf_ix(p->q, n);
+    if (t == IX_EMPTY) return 0;
+    if (t == IX_ID) {
+        *out = n->nlit;
+        return 0;
+    }
+    size_t total = 0;
+    int rc = 0;
+    for (size_t i = 0; i < n->nlit && total < cap; i++) {
+        if (t == IX_SOURCE) {
+            rowset srcs = {0};
+            if ((rc = sources_named(p, n->lits[i].v.s, &srcs)) < 0) return rc;
+            for (size_t s = 0; s < srcs.n && total < cap && rc >= 0; s++) {
+                av_iter *it;
+                if ((rc = av_iter_source(&it, p->r, srcs.v[s])) < 0) break;
+                uint64_t x;
+                while (total < cap && (rc = av_iter_next(it, &x)) == 1) total++;
+                av_iter_free(it);
+            }
+            free(srcs.v);
+            if (rc < 0) return rc;
+            continue;
+        }
+        av_iter *its[2];
+        int nits;
+        if ((rc = leaf_iters(p, n, &n->lits[i], its, &nits)) < 0) return rc;
+        for (int k = 0; k < nits; k++) {
+            uint64_t x;
+            if (p->row_lo > 1 && (rc = av_iter_seek(its[k], p->row_lo)) < 0) {}
+            while (rc >= 0 && total < cap && (rc = av_iter_next(its[k], &x)) == 1) {
+                if (x >= p->row_hi) break;
+                total++;
+            }
+            av_iter_free(its[k]);
+        }
+        if (rc < 0) return rc;
+    }
+    *out = total < cap ? total : cap;
+    return 0;
+}
+
+/* Is unit-kind row x in the unit kind's index? (model hits) */
+static int unit_kind_has(plan *p, uint64_t x)
+{
+    if (p->q->unit == AV_KIND_NONE) return 1;
+    int rc;
+    if (!p->kind_it && (rc = av_iter_kind(&p->kind_it, p->r, p->q->unit)) < 0) return rc;
+    if ((rc = av_iter_seek(p->kind_it, x)) < 0) return rc;
+    uint64_t y;
+    rc = av_iter_next(p->kind_it, &y);
+    if (rc < 0) return rc;
+    return rc == 1 && y == x;
+}
+
+/* The units a conjunct selects, sorted. */
+static int materialise(plan *p, const qnode *n, rowset *out)
+{
+    int rc = 0;
+    if (n->k == QN_OR) {
+        if ((rc = materialise(p, n->a, out)) < 0) return rc;
+        if ((rc = materialise(p, n->b, out)) < 0) return rc;
+        rs_sort(out);
+        return 0;
+    }
+    enum ix t = leaf_ix(p->q, n);
+    if (t == IX_EMPTY) return 0;
+    for (size_t i = 0; i < n->nlit && rc >= 0; i++) {
+        const qlit *l = &n->lits[i];
+        if (t == IX_ID) {
+            uint64_t x;
+            rc = av_find_hex(p->r, l->v.s, &x);
+            if (rc == AV_EAMBIGUOUS) {
+                p->fallback = 1;
+                return 0;
+            }
+            if (rc == AV_ENOTFOUND || rc == AV_EINVAL) {
+                rc = 0;
+                continue;
+            }
+            if (rc < 0) return rc;
+            if ((rc = av_get(p->r, x, 0, &p->rec[0])) < 0) return rc == AV_ENOTFOUND ? 0 : rc;
+            if (p->q->unit == AV_KIND_NONE || p->rec[0].kind == p->q->unit) rs_add(out, x);
+            continue;
+        }
+        if (t == IX_SOURCE) {
+            rowset srcs = {0};
+            if ((rc = sources_named(p, l->v.s, &srcs)) < 0) return rc;
+            for (size_t s = 0; s < srcs.n && rc >= 0; s++) {
+                av_iter *it;
+                if ((rc = av_iter_source(&it, p->r, srcs.v[s])) < 0) break;
+                uint64_t x;
+                while ((rc = av_iter_next(it, &x)) == 1)
+                    if ((rc = units_of(p, x, out)) < 0) break;
+                av_iter_free(it);
+            }
+            free(srcs.v);
+            continue;
+        }
+        av_iter *its[2];
+        int nits;
+        if ((rc = leaf_iters(p, n, l, its, &nits)) < 0) return rc;
+        for (int k = 0; k < nits; k++) {
+            uint64_t x;
+            while (rc >= 0 && (rc = av_iter_next(its[k], &x)) == 1) {
+                if (t == IX_KIND) {
+                    rs_add(out, x);
+                } else if (t == IX_MODEL) {
+                    int has = unit_kind_has(p, x);
+                    if (has < 0) rc = has;
+                    else if (has) rs_add(out, x);
+                } else { /* IX_TAG: the tag's target and what sees it */
+                    if ((rc = av_get(p->r, x, 0, &p->rec[0])) < 0) break;
+                    uint64_t target = p->rec[0].ref[0];
+                    if (target && (rc = units_of(p, target, out)) < 0) break;
+                }
+            }
+            av_iter_free(its[k]);
+        }
+    }
+    if (rc < 0) return rc;
+    rs_sort(out);
+    return 0;
+}
+
+/* Top-level conjuncts of n. */
+static void conjuncts(const qnode *n, const qnode ***v, size_t *nv, size_t *cap)
+{
+    while (n && n->k == QN_AND) {
+        conjuncts(n->b, v, nv, cap);
+        n = n->a;
+    }
+    if (!n) return;
+    if (*nv == *cap) {
+        *cap = *cap ? *cap * 2 : 8;
+        *v = av_xrealloc(*v, *cap * sizeof **v);
+    }
+    (*v)[(*nv)++] = n;
+}
+
+/* Narrows [row_lo, row_hi) by the version conditions among the conjuncts. */
+static void version_range(plan *p, const qnode **cj, size_t ncj)
+{
+    double lo = 1, hi = av_reader_version(p->r);
+    for (size_t i = 0; i < ncj; i++) {
+        const qnode *n = cj[i];
+        if (n->k != QN_CMP || n->field.f != QF_VERSION || n->lits[0].v.t != QV_NUM) continue;
+        double x = n->lits[0].v.num;
+        switch (n->op) {
+        case QOP_EQ: if (ceil(x) > lo) lo = ceil(x); if (floor(x) < hi) hi = floor(x); break;
+        case QOP_GE: if (ceil(x) > lo) lo = ceil(x); break;
+        case QOP_GT: if (floor(x) + 1 > lo) lo = floor(x) + 1; break;
+        case QOP_LE: if (floor(x) < hi) hi = floor(x); break;
+        case QOP_LT: if (ceil(x) - 1 < hi) hi = ceil(x) - 1; break;
+        default: break;
+        }
+    }
+    if (lo > hi) {
+        p->row_lo = p->row_hi = 0;
+        return;
+    }
+    if (lo <= 1 && hi >= av_reader_version(p->r)) return;
+    av_commit c;
+    if (av_commit_get(p->r, (uint32_t)lo, &c) == 0) {
+        if (c.row_lo > p->row_lo) p->row_lo = c.row_lo;
+        av_commit_free(&c);
+    }
+    if (av_commit_get(p->r, (uint32_t)hi, &c) == 0) {
+        if (c.row_hi < p->row_hi) p->row_hi = c.row_hi;
+        av_commit_free(&c);
+    }
+}
+
+/* The plan for q on r: the driver conjunct (or none: scan) and its rows. */
+typedef struct chosen {
+    const qnode **cj;
+    size_t ncj;
+    ssize_t driver; /* index into cj, or -1 */
+    rowset rows;
+    size_t estimate;
+} chosen;
+
+static void plan_init(plan *p, av_query *q, av_reader *r)
+{
+    memset(p, 0, sizeof *p);
+    p->q = q;
+    p->r = r;
+    for (int i = 0; i < 8; i++) av_record_init(&p->rec[i]);
+    p->row_lo = 1;
+    p->row_hi = av_reader_row_end(r);
+}
+
+static void plan_release(plan *p)
+{
+    for (int i = 0; i < 8; i++) av_record_free(&p->rec[i]);
+    av_buf_free(&p->json);
+    av_iter_free(p->kind_it);
+}
+
+static int choose(plan *p, chosen *c)
+{
+    memset(c, 0, sizeof *c);
+    c->driver = -1;
+    size_t cap = 0;
+    conjuncts(p->q->root, &c->cj, &c->ncj, &cap);
+    version_range(p, c->cj, c->ncj);
+    if (p->q->flags & AV_QUERY_NO_INDEX) return 0;
+    size_t best = (size_t)-1;
+    for (size_t i = 0; i < c->ncj; i++) {
+        if (leaf_ix(p->q, c->cj[i]) == IX_NONE) continue;
+        size_t est;
+        int rc = estimate(p, c->cj[i], best, &est);
+        if (rc < 0) return rc;
+        if (c->driver < 0 || est < best) {
+            best = est;
+            c->driver = (ssize_t)i;
+        }
+    }
+    c->estimate = best;
+    if (c->driver < 0) return 0;
+    int rc = materialise(p, c->cj[c->driver], &c->rows);
+    if (rc < 0) return rc;
+    if (p->fallback) {
+        free(c->rows.v);
+        memset(&c->rows, 0, sizeof c->rows);
+        c->driver = -1;
+    }
+    return 0;
+}
+
+/* Checks every conjunct but the driver on the evaluator's current row. */
+static int check_rest(qeval *e, const chosen *c)
+{
+    for (size_t i = 0; i < c->ncj; i++) {
+        if ((ssize_t)i == c->driver) continue;
+        int r = q_eval_node(e, c->cj[i]);
+        if (r <= 0) return r;
+    }
+    return 1;
+}
+
+int av_query_run(av_query *q, av_reader *r, int (*fn)(void *ctx, uint64_t row), void *ctx)
+{
+    qeval *e;
+    int rc = eval_for(q, r, &e);
+    if (rc < 0) return rc;
+    plan p;
+    plan_init(&p, q, r);
+    chosen c;
+    if ((rc = choose(&p, &c)) < 0) goto done;
+    if (p.row_lo >= p.row_hi) goto done;
+    if (c.driver >= 0) {
+        for (size_t i = 0; i < c.rows.n; i++) {
+            uint64_t row = c.rows.v[i];
+            if (row < p.row_lo || row >= p.row_hi) continue;
+            q->ev_row = 0;
+            if ((rc = q_eval_set(e, row)) < 0) {
+                if (rc == AV_ENOTFOUND) continue;
+                goto done;
+            }
+            q->ev_row = row;
+            if ((rc = check_rest(e, &c)) < 0) goto done;
+            if (rc && (rc = fn(ctx, row)) != 0) goto done;
+        }
+        rc = 0;
+        goto done;
+    }
+    /* the scan */
+    av_iter *it;
+    rc = q->unit == AV_KIND_NONE ? av_iter_all(&it, r) : av_iter_kind(&it, r, q->unit);
+    if (rc < 0) goto done;
+    if (p.row_lo > 1 && (rc = av_iter_seek(it, p.row_lo)) < 0) {
+        av_iter_free(it);
+        goto done;
+    }
+    uint64_t row;
+    while ((rc = av_iter_next(it, &row)) == 1) {
+        if (row >= p.row_hi) {
+            rc = 0;
+            break;
+        }
+        q->ev_row = 0;
+        if ((rc = q_eval_set(e, row)) < 0) break;
+        q->ev_row = row;
+        if ((rc = check_rest(e, &c)) < 0) break;
+        if (rc && (rc = fn(ctx, row)) != 0) break;
+        rc = 0;
+    }
+    av_iter_free(it);
+done:
+    free(c.cj);
+    free(c.rows.v);
+    plan_release(&p);
+    return rc;
+}
+
+int av_query_match(av_query *q, av_reader *r, uint64_t row)
+{
+    qeval *e;
+    int rc = eval_at(q, r, row, &e);
+    if (rc == AV_ENOTFOUND) return 0;
+    if (rc < 0) return rc;
+    if (q->unit != AV_KIND_NONE && q_eval_kind(e) != q->unit) return 0;
+    if (!q->root) return 1;
+    return q_eval_node(e, q->root);
+}
+
+static int collect(void *ctx, uint64_t row)
+{
+    rs_add(ctx, row);
+    return 0;
+}
+
+int av_query_rows(av_query *q, av_reader *r, uint64_t **out, size_t *out_n)
+{
+    rowset s = {0};
+    int rc = av_query_run(q, r, collect, &s);
+    if (rc < 0) {
+        free(s.v);
+        *out = NULL;
+        *out_n = 0;
+        return rc;
+    }
+    *out = s.v ? s.v : av_xmalloc(1);
+    *out_n = s.n;
+    return 0;
+}
+
+/* ---- explain --------------------------------------------------------- */
+
+static void node_str(av_buf *b, const qnode *n, int top)
+{
+    static const char *const ops[] = {"=", "!=", "<", "<=", ">", ">="};
+    switch (n->k) {
+    case QN_AND:
+    case QN_OR:
+        if (!top) av_buf_putc(b, '(');
+        node_str(b, n->a, 0);
+        av_buf_puts(b, n->k == QN_AND ? " and " : " or ");
+        node_str(b, n->b, 0);
+        if (!top) av_buf_putc(b, ')');
+        return;
+    case QN_NOT:
+        av_buf_puts(b, "not ");
+        node_str(b, n->a, 0);
+        return;
+    case QN_EXISTS: av_buf_printf(b, "exists %s", n->field.name); return;
+    case QN_CMP: av_buf_printf(b, "%s %s ", n->field.name, ops[n->op]); break;
+    case QN_IN: av_buf_printf(b, "%s in ", n->field.name); break;
+    case QN_CONTAINS: av_buf_printf(b, "%s contains ", n->field.name); break;
+    case QN_MATCHES: av_buf_printf(b, "%s matches ", n->field.name); break;
+    }
+    if (n->k == QN_IN) av_buf_putc(b, '(');
+    for (size_t i = 0; i < n->nlit; i++) {
+        if (i) av_buf_puts(b, ", ");
+        q_val_json(b, &n->lits[i].v);
+    }
+    if (n->k == QN_IN) av_buf_putc(b, ')');
+}
+
+int av_query_explain(av_query *q, av_reader *r, char **out)
+{
+    plan p;
+    plan_init(&p, q, r);
+    chosen c;
+    int rc = choose(&p, &c);
+    av_buf b = AV_BUF_INIT;
+    const char *unit = q->unit == AV_KIND_NONE ? "all records" : av_kind_name(q->unit);
+    if (rc >= 0) {
+        if (c.driver >= 0) {
+            av_buf_puts(&b, "index ");
+            node_str(&b, c.cj[c.driver], 1);
+            av_buf_printf(&b, " -> %zu %s", c.rows.n, unit);
+        } else {
+            av_buf_printf(&b, "scan %s", unit);
+        }
+        if (p.row_lo > 1 || p.row_hi < av_reader_row_end(r))
+            av_buf_printf(&b, " in rows [%llu, %llu)", (unsigned long long)p.row_lo, (unsigned long long)p.row_hi);
+        int first = 1;
+        for (size_t i = 0; i < c.ncj; i++) {
+            if ((ssize_t)i == c.driver) continue;
+            av_buf_puts(&b, first ? "; check " : " and ");
+            node_str(&b, c.cj[i], 0);
+            first = 0;
+        }
+    }
+    free(c.cj);
+    free(c.rows.v);
+    plan_release(&p);
+    if (rc < 0) {
+        av_buf_free(&b);
+        return rc;
+    }
+    *out = av_buf_detach(&b);
+    return 0;
+}
+
+/* ---- field values ---------------------------------------------------- */
+
+int av_query_field_add(av_query *q, const char *name, char **errmsg)
+{
+    qfield f;
+    int rc = q_field_parse(&f, name, errmsg);
+    if (rc < 0) return rc;
+    if (q->nfields == q->fields_cap) {
+        q->fields_cap = q->fields_cap ? q->fields_cap * 2 : 8;
+        q->fields = av_xrealloc(q->fields, q->fields_cap * sizeof *q->fields);
+    }
+    q->fields[q->nfields] = f;
+    return (int)q->nfields++;
+}
+
+const char *av_query_field_name(const av_query *q, int field)
+{
+    return field >= 0 && (size_t)field < q->nfields ? q->fields[field].name : NULL;
+}
+
+int av_query_field_numeric(const av_query *q, int field)
+{
+    return field >= 0 && (size_t)field < q->nfields && q->fields[field].type == QT_NUM;
+}
+
+typedef struct field_cb {
+    int (*fn)(void *ctx, const av_qvalue *v);
+    void *ctx;
+} field_cb;
+
+static int field_value(void *ctx, const qval *v)
+{
+    field_cb *c = ctx;
+    av_qvalue o = {(av_qtype)v->t, v->num, v->s, v->len};
+    return c->fn(c->ctx, &o);
+}
+
+int av_query_field_each(av_query *q, av_reader *r, uint64_t row, int field,
+                        int (*fn)(void *ctx, const av_qvalue *v), void *ctx)
+{
+    if (field < 0 || (size_t)field >= q->nfields) return av_error_set(AV_EINVAL, "no output field %d", field);
+    qeval *e;
+    int rc = eval_at(q, r, row, &e);
+    if (rc < 0) return rc;
+    field_cb c = {fn, ctx};
+    return q_eval_values(e, &q->fields[field], field_value, &c);
+}
+
+int av_query_tags_each(av_query *q, av_reader *r, uint64_t row,
+                       int (*fn)(void *ctx, const char *key, const char *json, size_t len), void *ctx)
+{
+    qeval *e;
+    int rc = eval_at(q, r, row, &e);
+    if (rc < 0) return rc;
+    return q_eval_tags(e, fn, ctx);
+}
