@@ -66,6 +66,8 @@ typedef struct add_ctx {
     size_t models_cap, models_n;
     pend *pend;
     size_t npend, pcap;
+    cache_slot *skipped;
+    size_t skipped_n, skipped_cap;
     av_native_add_result *res;
     av_progress prog;
     uint64_t bytes;
@@ -159,6 +161,44 @@ static void forget_all(add_ctx *a)
     a->npend = 0;
 }
 
+/* The content ids a merge left out (retracted in the dump): an open hash set. */
+static int skipped_has(add_ctx *a, const av_id *cid)
+{
+    if (!a->skipped_cap) return 0;
+    uint64_t h;
+    memcpy(&h, cid->b, 8);
+    for (size_t j = h & (a->skipped_cap - 1);; j = (j + 1) & (a->skipped_cap - 1)) {
+        if (!a->skipped[j].row) return 0;
+        if (!memcmp(a->skipped[j].cid.b, cid->b, 16)) return 1;
+    }
+}
+
+static void skipped_add(add_ctx *a, const av_id *cid)
+{
+    if (a->skipped_n * 2 >= a->skipped_cap) {
+        size_t ncap = a->skipped_cap ? a->skipped_cap * 2 : 64;
+        cache_slot *n = av_xcalloc(ncap, sizeof *n);
+        for (size_t i = 0; i < a->skipped_cap; i++) {
+            if (!a->skipped[i].row) continue;
+            uint64_t h;
+            memcpy(&h, a->skipped[i].cid.b, 8);
+            size_t j = h & (ncap - 1);
+            while (n[j].row) j = (j + 1) & (ncap - 1);
+            n[j] = a->skipped[i];
+        }
+        free(a->skipped);
+        a->skipped = n;
+        a->skipped_cap = ncap;
+    }
+    uint64_t h;
+    memcpy(&h, cid->b, 8);
+    size_t j = h & (a->skipped_cap - 1);
+    while (a->skipped[j].row) j = (j + 1) & (a->skipped_cap - 1);
+    a->skipped[j].cid = *cid;
+    a->skipped[j].row = 1;
+    a->skipped_n++;
+}
+
 /* ---- replay ------------------------------------------------------------- */
 
 static void pend_add(add_ctx *a, uint32_t version, int type, uint64_t row, uint64_t source, uint64_t line)
@@ -199,6 +239,9 @@ static int finish_version(add_ctx *a, uint32_t c)
     size_t i = 0;
     for (; i < a->npend && a->pend[i].version == c; i++) {
         pend *p = &a->pend[i];
+        /* the checking pass has one writer for all versions, and a store
+           cannot hide a row in the commit that adds it: toggles wait */
+        if (a->dry && p->type != PEND_LINK) continue;
         switch (p->type) {
         case PEND_RETRACT:
             rc = av_writer_retract(a->w, p->row);
@@ -210,7 +253,7 @@ static int finish_version(add_ctx *a, uint32_t c)
         if (rc < 0) {
             char msg[512];
             snprintf(msg, sizeof msg, "%s", av_errmsg());
-            return av_error_set(rc, "%s: replaying version %u: %s", a->name, c, msg);
+            return av_error_set(rc, "replaying version %u: %s", c, msg);
         }
     }
     memmove(a->pend, a->pend + i, (a->npend - i) * sizeof *a->pend);
@@ -266,11 +309,20 @@ static int put_record(add_ctx *a, av_native_line *l)
         }
         while (a->cur < l->version)
             if ((rc = finish_version(a, a->cur++)) < 0) return rc;
-    } else if (hidden) {
-        /* retracted in the dump: keep the store's own state if it has it */
-        rc = av_find(av_writer_reader(a->w), &l->id, &row);
-        if (rc == 0) goto links;
-        if (rc != AV_ENOTFOUND) return rc;
+    } else {
+        /* retracted in the dump: the store keeps its own state if it has it,
+           else the record is left out, and so is whatever refers to it */
+        int dep = 0;
+        for (int i = 0; i < l->nref; i++)
+            if (l->ref_set[i] && skipped_has(a, &l->ref[i])) dep = 1;
+        if (hidden || dep) {
+            rc = av_find(av_writer_reader(a->w), &l->id, &row);
+            if (rc == 0) goto links;
+            if (rc != AV_ENOTFOUND) return rc;
+            skipped_add(a, &l->id);
+            a->res->skipped++;
+            return 0;
+        }
     }
 
     rec.kind = l->kind;
@@ -300,7 +352,6 @@ static int put_record(add_ctx *a, av_native_line *l)
         av_id_hex(hex, &l->id);
         return av_error_set(AV_EINVAL, "record '%s' appears twice", hex);
     }
-    if (!a->replay && hidden && (rc = av_writer_retract(a->w, row)) < 0) return rc;
     remember(a, &l->id, row);
 
 links:
@@ -384,7 +435,11 @@ static int records_pass(add_ctx *a, const char *first, size_t first_len, uint64_
     }
     if (a->replay) {
         while (a->cur <= a->ncommits)
-            if ((rc = finish_version(a, a->cur++)) < 0) return rc;
+            if ((rc = finish_version(a, a->cur++)) < 0) {
+                char msg[512];
+                snprintf(msg, sizeof msg, "%s", av_errmsg());
+                return av_error_set(rc, "%s: %s", a->name, msg);
+            }
         if (a->dry) {
             av_writer_abort(a->w);
             a->w = NULL;
@@ -591,6 +646,7 @@ done:
     for (size_t i = 0; i < a.models_cap; i++) free(a.models[i].name);
     free(a.models);
     free(a.pend);
+    free(a.skipped);
     if (out) *out = res;
     return rc < 0 ? rc : 0;
 }

@@ -3,7 +3,8 @@
  * the fuzz target drives); av_native_add streams a whole dump into a store:
  * into an empty store (or one whose history is a prefix of the dump's) it
  * replays the dump's commits one by one; into any other store it makes one
- * new commit of the records not already there. */
+ * new commit of the records not already there (records retracted in the dump
+ * are left out, with whatever refers to them). */
 #ifndef AV_INGEST_NATIVE_H
 #define AV_INGEST_NATIVE_H
 
@@ -82,6 +83,8 @@ typedef struct av_native_add_result {
     uint32_t first, last;    /* versions made (0, 0 when none) */
     uint64_t lines, records; /* lines and record lines read */
     uint64_t added;          /* records new to the store */
+    uint64_t skipped;        /* merge: records retracted in the dump (or
+                                referring to one) that the store lacks */
 } av_native_add_result;
 
 /* Reads a dump from in (any size, streamed) into s (opened AV_OPEN_RDWR).

@@ -374,7 +374,9 @@ static int parse_record(av_native_line *l, line_mem *m, member *mb, size_t n, co
                 if (!strcmp(ev->valuestring, "retract")) h->restore = 0;
                 else if (!strcmp(ev->valuestring, "restore")) h->restore = 1;
                 else return av_error_set(AV_EINVAL, "unknown history event '%.40s'", ev->valuestring);
-                if (l->nhist > 1 && h->version < h[-1].version)
+                if ((int)((l->nhist - 1) & 1) != h->restore)
+                    return av_error_set(AV_EINVAL, "'history' must alternate retract, restore, retract, ...");
+                if (l->nhist > 1 && h->version <= h[-1].version)
                     return av_error_set(AV_EINVAL, "'history' is not in version order");
             }
         } else {
