@@ -101,6 +101,9 @@ int cmd_log(int argc, char **argv, av_cli *ctx)
             val = argv[++i];
         } else if (!strncmp(a, "--at=", 5) || !strncmp(a, "--format=", 9)) {
             val = strchr(a, '=') + 1;
+        } else if (!strncmp(a, "-n", 2)) {
+            val = a + 2;
+            a = "-n";
         } else {
             return cli_usage_error(usage, a[0] == '-' ? "unknown option '%s'" : "unexpected argument '%s'", a);
         }

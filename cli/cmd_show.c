@@ -164,6 +164,9 @@ static int show_prov(show_ctx *s, const av_record *rec)
             av_buf_printf(&s->b, ",\"line\":%llu,\"version\":%u}", (unsigned long long)p[i].line, p[i].version);
         } else {
             printf("  source %s", name);
+            /* a plain JSON string is shown without its quotes */
+            if (file && file_len >= 2 && file[0] == '"' && file[file_len - 1] == '"' && !memchr(file, '\\', file_len))
+                file++, file_len -= 2;
             if (file) printf(" (file %.*s)", (int)file_len, file);
             printf(" line %llu, version %u\n", (unsigned long long)p[i].line, p[i].version);
         }
