@@ -212,6 +212,21 @@ void av_policy_free(av_policy *p)
 
 const char *av_policy_name(const av_policy *p) { return p->name; }
 
+/* What a licence with the property does, for violation reasons. */
+static const char *prop_phrase(unsigned bit)
+{
+    switch (bit) {
+    case AV_LP_NONCOMMERCIAL: return "forbids commercial use";
+    case AV_LP_LIMITED_COMMERCIAL: return "limits commercial use";
+    case AV_LP_ATTRIBUTION: return "requires attribution";
+    case AV_LP_SHARE_ALIKE: return "requires share-alike";
+    case AV_LP_NAMING: return "sets a naming rule for derivatives";
+    case AV_LP_OUTPUT_RESTRICTION: return "restricts training models with its outputs";
+    case AV_LP_USE_POLICY: return "has an acceptable-use policy";
+    default: return "has unknown terms";
+    }
+}
+
 static int in_list(char *const *ids, size_t n, const char *id)
 {
     for (size_t i = 0; i < n; i++)
@@ -258,9 +273,11 @@ int av_policy_check(const av_policy *p, const av_licreg *reg, const char *const 
         for (unsigned bit = 1; bit < (1u << AV_LP_COUNT); bit <<= 1) {
             if (!(props & bit)) continue;
             if (p->prop_deny & bit)
-                reason(reasons, &count, "licence '%s' is %s, which is denied", id, av_licprop_name(bit));
+                reason(reasons, &count, "licence '%s' %s (property '%s' is denied)", id, prop_phrase(bit),
+                       av_licprop_name(bit));
             else if (p->has_prop_allow && !(p->prop_allow & bit))
-                reason(reasons, &count, "licence '%s' is %s, which is not allowed", id, av_licprop_name(bit));
+                reason(reasons, &count, "licence '%s' %s (property '%s' is not allowed)", id, prop_phrase(bit),
+                       av_licprop_name(bit));
         }
     }
     return count;

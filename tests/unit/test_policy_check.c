@@ -59,10 +59,11 @@ static void test_policy__properties(void)
     CHECK_EQ_STR(av_policy_name(p), "commercial");
     CHECK_EQ_INT(check(p, &why, 3, "llama3.1", "mit", "unknown"), 0);
     CHECK_EQ_INT(check(p, &why, 1, "cc-by-nc-4.0"), 1);
-    CHECK_EQ_STR(why.ptr, "licence 'cc-by-nc-4.0' is non-commercial, which is denied");
+    CHECK_EQ_STR(why.ptr, "licence 'cc-by-nc-4.0' forbids commercial use (property 'non-commercial' is denied)");
     CHECK_EQ_INT(check(p, &why, 2, "llama3", "openai-terms"), 2);
-    CHECK_EQ_STR(why.ptr, "licence 'llama3' is output-restriction, which is denied; "
-                          "licence 'openai-terms' is output-restriction, which is denied");
+    CHECK_EQ_STR(why.ptr, "licence 'llama3' restricts training models with its outputs (property "
+                          "'output-restriction' is denied); licence 'openai-terms' restricts training models with "
+                          "its outputs (property 'output-restriction' is denied)");
     CHECK_EQ_INT(check(p, &why, 1, "not-in-registry"), 0); /* unknown allowed */
     av_policy_free(p);
 
@@ -72,7 +73,7 @@ static void test_policy__properties(void)
     if (!p) return;
     CHECK_EQ_INT(check(p, &why, 3, "mit", "cc-by-4.0", "cc0-1.0"), 0);
     CHECK_EQ_INT(check(p, &why, 1, "cc-by-sa-4.0"), 1);
-    CHECK_EQ_STR(why.ptr, "licence 'cc-by-sa-4.0' is share-alike, which is not allowed");
+    CHECK_EQ_STR(why.ptr, "licence 'cc-by-sa-4.0' requires share-alike (property 'share-alike' is not allowed)");
     CHECK_EQ_INT(check(p, &why, 1, "gemma"), 2); /* output-restriction and use-policy */
     CHECK_EQ_INT(check(p, &why, 1, "not-in-registry"), 1);
     CHECK_EQ_STR(why.ptr, "licence 'not-in-registry' is not in the registry");
