@@ -1,0 +1,376 @@
+/* plan.c: row plans and their templates (see plan.h). Cost per row: one
+ * walk of the parsed row; each string leaf is compared with the row's
+ * message texts (a handful) by length first. Memory: arrays and a block
+ * arena reused from row to row. */
+#include "ingest/plan.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct pl_block {
+    struct pl_block *next;
+    size_t used, cap;
+    char data[];
+};
+
+#define GROW(arr, n, cap)                                        \
+    do {                                                         \
+        if ((n) == (cap)) {                                      \
+            (cap) = (cap) ? (cap) * 2 : 16;                      \
+            (arr) = av_xrealloc((arr), (cap) * sizeof *(arr));   \
+        }                                                        \
+    } while (0)
+
+void av_plan_init(av_plan *p)
+{
+    memset(p, 0, sizeof *p);
+    p->main = -1;
+}
+
+void av_plan_free(av_plan *p)
+{
+    if (!p) return;
+    free(p->rec);
+    free(p->msg);
+    free(p->attr);
+    free(p->sub);
+    free(p->refs);
+    free(p->tag);
+    av_buf_free(&p->tpl);
+    av_buf_free(&p->scratch);
+    while (p->arena) {
+        struct pl_block *n = p->arena->next;
+        free(p->arena);
+        p->arena = n;
+    }
+    memset(p, 0, sizeof *p);
+}
+
+void av_plan_reset(av_plan *p, const char *format)
+{
+    p->format = format;
+    p->nrec = p->nmsg = p->nattr = p->nsub = p->nrefs = p->ntag = 0;
+    p->main = -1;
+    p->err[0] = 0;
+    av_buf_reset(&p->tpl);
+    /* keep the first (largest kept) block, free the rest */
+    if (p->arena) {
+        struct pl_block *b = p->arena->next;
+        while (b) {
+            struct pl_block *n = b->next;
+            free(b);
+            b = n;
+        }
+        p->arena->next = NULL;
+        p->arena->used = 0;
+    }
+}
+
+char *pl_alloc(av_plan *p, size_t n)
+{
+    n = (n + 7) & ~(size_t)7;
+    if (!p->arena || p->arena->cap - p->arena->used < n) {
+        size_t cap = n > 65536 ? n : 65536;
+        struct pl_block *b = av_xmalloc(sizeof *b + cap);
+        b->cap = cap;
+        b->used = 0;
+        /* new blocks go behind the head so the head stays the one kept */
+        if (p->arena && p->arena->cap - p->arena->used >= 4096) {
+            b->next = p->arena->next;
+            p->arena->next = b;
+        } else {
+            b->next = p->arena;
+            p->arena = b;
+        }
+        b->used = n;
+        return b->data;
+    }
+    char *r = p->arena->data + p->arena->used;
+    p->arena->used += n;
+    return r;
+}
+
+const char *pl_strdup(av_plan *p, const char *s, size_t n)
+{
+    char *r = pl_alloc(p, n + 1);
+    memcpy(r, s, n);
+    r[n] = 0;
+    return r;
+}
+
+int pl_add(av_plan *p, av_kind kind)
+{
+    GROW(p->rec, p->nrec, p->rcap);
+    pl_rec *r = &p->rec[p->nrec];
+    memset(r, 0, sizeof *r);
+    r->kind = kind;
+    r->ref[0] = r->ref[1] = r->ref[2] = -1;
+    r->num = NAN;
+    r->slot = -1;
+    r->msg0 = (uint32_t)p->nmsg;
+    r->attr0 = (uint32_t)p->nattr;
+    return (int)p->nrec++;
+}
+
+void pl_set_ref(av_plan *p, int rec, int slot, int target)
+{
+    p->rec[rec].ref[slot] = target;
+}
+
+void pl_set_model(av_plan *p, int rec, const char *name, size_t n)
+{
+    p->rec[rec].model = name;
+    p->rec[rec].model_n = n;
+}
+
+void pl_set_name(av_plan *p, int rec, const char *name)
+{
+    p->rec[rec].name = name;
+}
+
+/* Messages and attributes of a record must be added while it is the last
+ * record to get them: they are contiguous ranges. */
+void pl_add_msg(av_plan *p, int rec, const char *role, const char *s, size_t n)
+{
+    pl_rec *r = &p->rec[rec];
+    if (r->nmsg == 0) r->msg0 = (uint32_t)p->nmsg;
+    GROW(p->msg, p->nmsg, p->mcap);
+    p->msg[p->nmsg++] = (pl_msg){role, s, n};
+    r->nmsg++;
+}
+
+void pl_add_attr_json(av_plan *p, int rec, const char *key, const char *json)
+{
+    pl_rec *r = &p->rec[rec];
+    if (r->nattr == 0) r->attr0 = (uint32_t)p->nattr;
+    GROW(p->attr, p->nattr, p->acap);
+    p->attr[p->nattr++] = (pl_attr){key, json, strlen(json)};
+    r->nattr++;
+}
+
+void pl_add_attr_node(av_plan *p, int rec, const char *key, const jnode *v)
+{
+    av_buf_reset(&p->scratch);
+    json_write(&p->scratch, v);
+    pl_add_attr_json(p, rec, key, pl_strdup(p, p->scratch.ptr, p->scratch.len));
+}
+
+static void add_sub(av_plan *p, const jnode *node, int rec, char what, char style)
+{
+    GROW(p->sub, p->nsub, p->scap);
+    p->sub[p->nsub++] = (pl_sub){node, rec, what, style};
+}
+
+int pl_render_num(av_buf *b, double num, char style)
+{
+    switch (style) {
+    case 'f':
+        if (!isfinite(num)) return -1;
+        av_buf_json_num(b, num);
+        return 0;
+    case 'i':
+        if (!isfinite(num) || num != floor(num) || fabs(num) > 9007199254740992.0) return -1;
+        av_buf_printf(b, "%.0f", num);
+        return 0;
+    case 's':
+        if (isnan(num)) {
+            av_buf_puts(b, "\"N/A\"");
+            return 0;
+        }
+        if (!isfinite(num)) return -1;
+        av_buf_putc(b, '"');
+        if (num == floor(num) && fabs(num) < 1e15) av_buf_printf(b, "%.0f", num);
+        else av_buf_json_num(b, num);
+        av_buf_putc(b, '"');
+        return 0;
+    case 'b':
+        if (num == 1) av_buf_puts(b, "true");
+        else if (num == 0) av_buf_puts(b, "false");
+        else return -1;
+        return 0;
+    }
+    return -1;
+}
+
+void pl_set_num(av_plan *p, int rec, double num, const jnode *node, char style)
+{
+    p->rec[rec].num = num;
+    if (!node) return;
+    av_buf_reset(&p->scratch);
+    if (pl_render_num(&p->scratch, num, style)) return;
+    size_t mark = p->scratch.len;
+    json_write(&p->scratch, node);
+    if (p->scratch.len - mark == mark && !memcmp(p->scratch.ptr, p->scratch.ptr + mark, mark))
+        add_sub(p, node, rec, 'N', style);
+}
+
+void pl_render_hh(av_buf *b, const pl_msg *msg, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        av_buf_puts(b, strcmp(msg[i].role, "assistant") ? "\n\nHuman: " : "\n\nAssistant: ");
+        av_buf_put(b, msg[i].s, msg[i].n);
+    }
+    av_buf_puts(b, "\n\nAssistant: ");
+}
+
+void pl_sub_hh(av_plan *p, int rec, const jnode *node)
+{
+    if (!node || node->type != J_STR) return;
+    av_buf_reset(&p->scratch);
+    pl_render_hh(&p->scratch, p->msg + p->rec[rec].msg0, p->rec[rec].nmsg);
+    if (p->scratch.len == node->n && !memcmp(p->scratch.ptr, node->s, node->n)) add_sub(p, node, rec, 'H', 0);
+}
+
+int pl_fail(av_plan *p, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(p->err, sizeof p->err, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* The template number of plan record i, assigning one if needed. */
+static int slot_of(av_plan *p, int i)
+{
+    pl_rec *r = &p->rec[i];
+    if (r->slot < 0) {
+        GROW(p->refs, p->nrefs, p->refcap);
+        p->refs[p->nrefs] = i;
+        r->slot = 4 + (int)p->nrefs++;
+    }
+    return r->slot;
+}
+
+static int order_cmp_slot(const av_plan *p, int a, int b)
+{
+    int sa = p->rec[a].slot, sb = p->rec[b].slot;
+    if (sa < 0) sa = 1 << 20;
+    if (sb < 0) sb = 1 << 20;
+    return sa - sb;
+}
+
+/* Finds a message with exactly these bytes, preferring records that already
+ * have a template number. */
+static int find_text(av_plan *p, const char *s, size_t n, int *out_rec, uint32_t *out_msg)
+{
+    int best = -1;
+    uint32_t best_m = 0;
+    for (size_t i = 0; i < p->nrec; i++) {
+        pl_rec *r = &p->rec[i];
+        for (uint32_t m = 0; m < r->nmsg; m++) {
+            const pl_msg *g = &p->msg[r->msg0 + m];
+            if (g->n != n || memcmp(g->s, s, n)) continue;
+            if (best < 0 || order_cmp_slot(p, (int)i, best) < 0) {
+                best = (int)i;
+                best_m = m;
+            }
+            break;
+        }
+    }
+    if (best < 0) return 0;
+    *out_rec = best;
+    *out_msg = best_m;
+    return 1;
+}
+
+static void put_placeholder(av_buf *b, char what, int slot, const char *rest)
+{
+    av_buf_printf(b, "\"\\u0000%c%d%s\"", what, slot, rest ? rest : "");
+}
+
+/* Writes v into b with substitutions; returns the number made. */
+static int walk(av_plan *p, av_buf *b, const jnode *v)
+{
+    for (size_t i = 0; i < p->nsub; i++) {
+        if (p->sub[i].node != v) continue;
+        int k = slot_of(p, p->sub[i].rec);
+        char st[2] = {p->sub[i].style, 0};
+        put_placeholder(b, p->sub[i].what, k, p->sub[i].what == 'N' ? st : NULL);
+        return 1;
+    }
+    switch (v->type) {
+    case J_STR: {
+        int rec;
+        uint32_t m;
+        if (v->n > 0 && find_text(p, v->s, v->n, &rec, &m)) {
+            char rest[16];
+            snprintf(rest, sizeof rest, ".%u", m);
+            put_placeholder(b, 'T', slot_of(p, rec), rest);
+            return 1;
+        }
+        json_write(b, v);
+        return 0;
+    }
+    case J_ARR: {
+        int subs = 0;
+        av_buf_putc(b, '[');
+        const jnode *c = v + 1;
+        for (uint32_t i = 0; i < v->n; i++) {
+            if (i) av_buf_putc(b, ',');
+            subs += walk(p, b, c);
+            c += c->skip;
+        }
+        av_buf_putc(b, ']');
+        return subs;
+    }
+    case J_OBJ: {
+        int subs = 0;
+        av_buf_putc(b, '{');
+        const jnode *c = v + 1;
+        for (uint32_t i = 0; i < v->n; i++) {
+            if (i) av_buf_putc(b, ',');
+            av_buf_json_str(b, c->s, c->n);
+            av_buf_putc(b, ':');
+            subs += walk(p, b, c + 1);
+            c = c + 1 + c[1].skip;
+        }
+        av_buf_putc(b, '}');
+        return subs;
+    }
+    default: json_write(b, v); return 0;
+    }
+}
+
+int pl_finish(av_plan *p, const jnode *row)
+{
+    if (p->main < 0) return pl_fail(p, "nothing to store in this row");
+    for (size_t i = 0; i < p->nrec; i++) p->rec[i].slot = -1;
+    pl_rec *m = &p->rec[p->main];
+    m->slot = 0;
+    for (int j = 0; j < 3; j++)
+        if (m->ref[j] >= 0 && p->rec[m->ref[j]].slot < 0) p->rec[m->ref[j]].slot = 1 + j;
+    av_buf_reset(&p->tpl);
+    av_buf_putc(&p->tpl, '{');
+    const jnode *c = row + 1;
+    for (uint32_t i = 0; i < row->n; i++) {
+        const jnode *k = c, *v = c + 1;
+        for (const jnode *q = row + 1; q != k; q = q + 1 + q[1].skip)
+            if (q->n == k->n && !memcmp(q->s, k->s, k->n))
+                return pl_fail(p, "duplicate key '%.*s'", (int)(k->n > 60 ? 60 : k->n), k->s);
+        if (i) av_buf_putc(&p->tpl, ',');
+        av_buf_json_str(&p->tpl, k->s, k->n);
+        av_buf_putc(&p->tpl, ':');
+        size_t mark = p->tpl.len;
+        if (!walk(p, &p->tpl, v)) {
+            /* not modelled: the value goes to the row tag; keys starting
+             * with '_' get one more, so they never clash with "_fmt" etc. */
+            size_t kn = k->n + (k->n && k->s[0] == '_');
+            char *key = pl_alloc(p, kn + 1);
+            key[0] = '_';
+            memcpy(key + (kn - k->n), k->s, k->n);
+            key[kn] = 0;
+            GROW(p->tag, p->ntag, p->tcap);
+            p->tag[p->ntag++] = (pl_attr){key, pl_strdup(p, p->tpl.ptr + mark, p->tpl.len - mark),
+                                          p->tpl.len - mark};
+            p->tpl.len = mark;
+            av_buf_puts(&p->tpl, "\"\\u0000@\"");
+        }
+        c = v + v->skip;
+    }
+    av_buf_putc(&p->tpl, '}');
+    return 0;
+}

@@ -1,0 +1,343 @@
+/* rows_source.c: export/rows.h's source-shaped row producer, the inverse of
+ * the ingest mappers. Each ingested row left a row tag (attrs "_fmt",
+ * "_tpl", "_refs" and the unmodelled fields, see plan.h) linked to its
+ * source and line; this finds the row tags of the selected units, orders
+ * them by (source, line) and fills each template back in from the records,
+ * so a file ingested in format F comes back in F with the same JSON values,
+ * keys in the source's order. Cost: per row, a template parse and one
+ * av_get per record it names. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "export/rows.h"
+#include "ingest/ingest.h"
+
+int av_rows_source_known(const char *format)
+{
+    return format && av_format_find(format) != NULL;
+}
+
+typedef struct entry {
+    uint64_t source, line, tag, unit;
+} entry;
+
+typedef struct collect {
+    entry *e;
+    size_t n, cap;
+    uint64_t *seen; /* tag rows already collected */
+    size_t nseen, capseen;
+} collect;
+
+static int seen_has(const collect *c, uint64_t tag)
+{
+    for (size_t i = c->nseen; i-- > 0;)
+        if (c->seen[i] == tag) return 1;
+    return 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int cmp_entry(const void *a, const void *b)
+{
+    const entry *x = a, *y = b;
+    if (x->source != y->source) return x->source < y->source ? -1 : 1;
+    if (x->line != y->line) return x->line < y->line ? -1 : 1;
+    return x->tag < y->tag ? -1 : x->tag > y->tag;
+}
+
+/* 1 if attr key of rec is the JSON string s. */
+static int attr_is(const av_record *rec, const char *key, const char *s)
+{
+    const av_attr *a = av_record_attr(rec, key);
+    size_t l = strlen(s);
+    return a && a->json.ptr && a->json.len == l + 2 && a->json.ptr[0] == '"' && !memcmp(a->json.ptr + 1, s, l);
+}
+
+/* 1 if unit is among the records row tag t names (main, its refs, _refs). */
+static int tag_names(av_reader *r, const av_record *t, uint64_t unit)
+{
+    if (t->ref[0] == unit) return 1;
+    av_record m;
+    av_record_init(&m);
+    int yes = 0;
+    if (av_get(r, t->ref[0], AV_GET_ANY, &m) == 0)
+        for (int j = 0; j < 3; j++)
+            if (m.ref[j] == unit) yes = 1;
+    av_record_free(&m);
+    if (yes) return 1;
+    const av_attr *refs = av_record_attr(t, "_refs");
+    if (!refs || !refs->json.ptr) return 0;
+    av_record u;
+    av_record_init(&u);
+    if (av_get(r, unit, AV_GET_ANY, &u) == 0) {
+        char hex[33];
+        av_id_hex(hex, &u.cid);
+        if (memmem(refs->json.ptr, refs->json.len, hex, 32)) yes = 1;
+    }
+    av_record_free(&u);
+    return yes;
+}
+
+static int add_tags_of(av_reader *r, collect *c, const char *format, uint64_t target, uint64_t unit)
+{
+    av_iter *it;
+    int rc = av_iter_refs(&it, r, target);
+    if (rc < 0) return rc;
+    av_record t;
+    av_record_init(&t);
+    uint64_t row;
+    while ((rc = av_iter_next(it, &row)) == 1) {
+        if (seen_has(c, row)) continue;
+        if (av_get(r, row, AV_GET_TEXT, &t) < 0 || t.kind != AV_TAG || t.ref[0] != target) continue;
+        if (!attr_is(&t, "_fmt", format)) continue;
+        if (target != unit && !tag_names(r, &t, unit)) continue;
+        if (c->nseen == c->capseen) {
+            c->capseen = c->capseen ? c->capseen * 2 : 64;
+            c->seen = av_xrealloc(c->seen, c->capseen * sizeof *c->seen);
+        }
+        c->seen[c->nseen++] = row;
+        av_prov pv[16];
+        size_t np = 0;
+        if ((rc = av_prov_get(r, row, pv, 16, &np)) < 0) break;
+        size_t have = np < 16 ? np : 16;
+        if (np > 16) {
+            av_prov *all = av_xmalloc(np * sizeof *all);
+            if ((rc = av_prov_get(r, row, all, np, &np)) < 0) {
+                free(all);
+                break;
+            }
+            for (size_t i = 0; i < np; i++) {
+                if (c->n == c->cap) {
+                    c->cap = c->cap ? c->cap * 2 : 256;
+                    c->e = av_xrealloc(c->e, c->cap * sizeof *c->e);
+                }
+                c->e[c->n++] = (entry){all[i].source, all[i].line, row, unit};
+            }
+            free(all);
+            continue;
+        }
+        if (!have) pv[0] = (av_prov){0, 0, 0}, have = 1;
+        for (size_t i = 0; i < have; i++) {
+            if (c->n == c->cap) {
+                c->cap = c->cap ? c->cap * 2 : 256;
+                c->e = av_xrealloc(c->e, c->cap * sizeof *c->e);
+            }
+            c->e[c->n++] = (entry){pv[i].source, pv[i].line, row, unit};
+        }
+    }
+    av_record_free(&t);
+    av_iter_free(it);
+    return rc < 0 ? rc : 0;
+}
+
+/* ---- rendering one row ------------------------------------------------ */
+
+#define MAXREC 256
+
+typedef struct render {
+    av_reader *r;
+    av_record tag;
+    uint64_t rows[MAXREC];
+    av_record rec[MAXREC];
+    int loaded[MAXREC];
+    size_t nrows;
+    av_buf out;
+} render;
+
+static av_record *rec_at(render *x, long k)
+{
+    if (k < 0 || (size_t)k >= x->nrows || !x->rows[k]) return NULL;
+    if (!x->loaded[k]) {
+        if (av_get(x->r, x->rows[k], AV_GET_TEXT | AV_GET_ANY, &x->rec[k]) < 0) return NULL;
+        x->loaded[k] = 1;
+    }
+    return &x->rec[k];
+}
+
+static int fill(render *x, const jnode *v, const jnode *key, int top)
+{
+    if (v->type == J_STR && v->n >= 2 && v->s[0] == 0) {
+        char what = v->s[1];
+        if (what == '@') {
+            if (!top || !key) return av_error_set(AV_ECORRUPT, "row template: '@' below the top level");
+            char k[512];
+            size_t kn = key->n + (key->n && key->s[0] == '_');
+            if (kn >= sizeof k) return av_error_set(AV_ECORRUPT, "row template: key too long");
+            k[0] = '_';
+            memcpy(k + (kn - key->n), key->s, key->n);
+            k[kn] = 0;
+            const av_attr *a = av_record_attr(&x->tag, k);
+            if (!a || !a->json.ptr) return av_error_set(AV_ECORRUPT, "row tag has no field '%s'", k);
+            av_buf_put(&x->out, a->json.ptr, a->json.len);
+            return 0;
+        }
+        char tmp[40];
+        size_t l = v->n - 2 < sizeof tmp - 1 ? v->n - 2 : sizeof tmp - 1;
+        memcpy(tmp, v->s + 2, l);
+        tmp[l] = 0;
+        char *end;
+        long k = strtol(tmp, &end, 10);
+        av_record *rc = rec_at(x, k);
+        if (!rc) return av_error_set(AV_ECORRUPT, "row template names a missing record (%s)", tmp);
+        if (what == 'T') {
+            long i = *end == '.' ? strtol(end + 1, NULL, 10) : -1;
+            if (i < 0 || (uint32_t)i >= rc->nmsg || !rc->msg[i].text.ptr)
+                return av_error_set(AV_ECORRUPT, "row template names a missing message");
+            av_buf_json_str(&x->out, rc->msg[i].text.ptr, rc->msg[i].text.len);
+            return 0;
+        }
+        if (what == 'N') {
+            if (pl_render_num(&x->out, rc->num, *end) < 0)
+                return av_error_set(AV_ECORRUPT, "row template: a number that cannot be rendered");
+            return 0;
+        }
+        if (what == 'H') {
+            pl_msg m[64];
+            if (rc->nmsg > 64) return av_error_set(AV_ECORRUPT, "row template: too many turns");
+            for (uint32_t i = 0; i < rc->nmsg; i++)
+                m[i] = (pl_msg){rc->msg[i].role, rc->msg[i].text.ptr ? rc->msg[i].text.ptr : "", rc->msg[i].text.len};
+            av_buf s = AV_BUF_INIT;
+            pl_render_hh(&s, m, rc->nmsg);
+            av_buf_json_str(&x->out, s.ptr, s.len);
+            av_buf_free(&s);
+            return 0;
+        }
+        return av_error_set(AV_ECORRUPT, "row template: unknown placeholder");
+    }
+    if (v->type == J_ARR || v->type == J_OBJ) {
+        int obj = v->type == J_OBJ;
+        av_buf_putc(&x->out, obj ? '{' : '[');
+        const jnode *c = v + 1;
+        for (uint32_t i = 0; i < v->n; i++) {
+            if (i) av_buf_putc(&x->out, ',');
+            const jnode *k = NULL;
+            if (obj) {
+                k = c;
+                av_buf_json_str(&x->out, c->s, c->n);
+                av_buf_putc(&x->out, ':');
+                c++;
+            }
+            int rc = fill(x, c, k, 0);
+            if (rc < 0) return rc;
+            c = json_next(c);
+        }
+        av_buf_putc(&x->out, obj ? '}' : ']');
+        return 0;
+    }
+    json_write(&x->out, v);
+    return 0;
+}
+
+static int render_row(render *x, jdoc *d, uint64_t tag)
+{
+    int rc = av_get(x->r, tag, AV_GET_TEXT | AV_GET_ANY, &x->tag);
+    if (rc < 0) return rc;
+    const av_attr *tpl = av_record_attr(&x->tag, "_tpl");
+    if (!tpl || !tpl->json.ptr) return av_error_set(AV_ECORRUPT, "row tag %llu has no template", (unsigned long long)tag);
+    memset(x->rows, 0, sizeof x->rows);
+    x->nrows = 4;
+    x->rows[0] = x->tag.ref[0];
+    av_record *m = rec_at(x, 0);
+    if (!m) return av_error_set(AV_ECORRUPT, "row tag %llu: its record is missing", (unsigned long long)tag);
+    for (int j = 0; j < 3; j++) x->rows[1 + j] = m->ref[j];
+    const av_attr *refs = av_record_attr(&x->tag, "_refs");
+    if (refs && refs->json.ptr) {
+        if (json_parse(d, refs->json.ptr, refs->json.len, 0) || json_root(d)->type != J_ARR)
+            return av_error_set(AV_ECORRUPT, "row tag %llu: bad _refs", (unsigned long long)tag);
+        const jnode *a = json_root(d), *c = a + 1;
+        for (uint32_t i = 0; i < a->n; i++, c = json_next(c)) {
+            if (x->nrows >= MAXREC) return av_error_set(AV_ECORRUPT, "row tag names too many records");
+            char hex[33];
+            av_id id;
+            if (c->type != J_STR || c->n != 32) return av_error_set(AV_ECORRUPT, "bad content id in _refs");
+            memcpy(hex, c->s, 32);
+            hex[32] = 0;
+            if (av_id_parse(&id, hex) < 0 || av_find(x->r, &id, &x->rows[x->nrows]) < 0)
+                return av_error_set(AV_ECORRUPT, "row tag %llu names a record this store lacks (%s)",
+                                    (unsigned long long)tag, hex);
+            x->nrows++;
+        }
+    }
+    if (json_parse(d, tpl->json.ptr, tpl->json.len, JSON_ALLOW_NUL) || json_root(d)->type != J_OBJ)
+        return av_error_set(AV_ECORRUPT, "row tag %llu: bad template", (unsigned long long)tag);
+    av_buf_reset(&x->out);
+    const jnode *root = json_root(d), *c = root + 1;
+    av_buf_putc(&x->out, '{');
+    for (uint32_t i = 0; i < root->n; i++) {
+        if (i) av_buf_putc(&x->out, ',');
+        av_buf_json_str(&x->out, c->s, c->n);
+        av_buf_putc(&x->out, ':');
+        if ((rc = fill(x, c + 1, c, 1)) < 0) return rc;
+        c = json_next(c + 1);
+    }
+    av_buf_putc(&x->out, '}');
+    return 0;
+}
+
+int av_rows_source(av_reader *r, const char *format, const uint64_t *units, size_t n, av_row_fn fn, void *ctx)
+{
+    if (!av_rows_source_known(format))
+        return av_error_set(AV_EINVAL, "'%s' is not a source format (known: %s)", format ? format : "",
+                            av_format_names());
+    collect c = {0};
+    av_record u;
+    av_record_init(&u);
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if ((rc = av_get(r, units[i], 0, &u)) < 0) break;
+        if ((rc = add_tags_of(r, &c, format, units[i], units[i])) < 0) break;
+        if (u.kind == AV_RESPONSE && u.ref[0] && (rc = add_tags_of(r, &c, format, u.ref[0], units[i])) < 0) break;
+        /* preferences that involve the unit carry the preference formats' rows */
+        av_iter *it;
+        if ((rc = av_iter_refs(&it, r, units[i])) < 0) break;
+        uint64_t row;
+        av_record p;
+        av_record_init(&p);
+        uint64_t *prefs = NULL;
+        size_t np = 0, cp = 0;
+        while ((rc = av_iter_next(it, &row)) == 1) {
+            if (av_get(r, row, 0, &p) == 0 && p.kind == AV_PREFERENCE) {
+                if (np == cp) prefs = av_xrealloc(prefs, (cp = cp ? cp * 2 : 8) * sizeof *prefs);
+                prefs[np++] = row;
+            }
+        }
+        av_iter_free(it);
+        av_record_free(&p);
+        if (rc < 0) {
+            free(prefs);
+            break;
+        }
+        rc = 0;
+        for (size_t k = 0; k < np && rc == 0; k++) rc = add_tags_of(r, &c, format, prefs[k], prefs[k]);
+        free(prefs);
+    }
+    av_record_free(&u);
+    if (rc == 0) {
+        qsort(c.e, c.n, sizeof *c.e, cmp_entry);
+        render *x = av_xcalloc(1, sizeof *x);
+        x->r = r;
+        av_record_init(&x->tag);
+        for (size_t i = 0; i < MAXREC; i++) av_record_init(&x->rec[i]);
+        jdoc d;
+        json_doc_init(&d);
+        for (size_t i = 0; i < c.n && rc == 0; i++) {
+            memset(x->loaded, 0, sizeof x->loaded);
+            if ((rc = render_row(x, &d, c.e[i].tag)) < 0) break;
+            rc = fn(ctx, x->out.ptr, x->out.len, x->tag.ref[0]);
+        }
+        json_doc_free(&d);
+        for (size_t i = 0; i < MAXREC; i++) av_record_free(&x->rec[i]);
+        av_record_free(&x->tag);
+        av_buf_free(&x->out);
+        free(x);
+    }
+    (void)cmp_u64;
+    free(c.e);
+    free(c.seen);
+    return rc;
+}
