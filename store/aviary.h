@@ -279,10 +279,13 @@ int av_iter_refs(av_iter **out, av_reader *r, uint64_t target);
 int av_iter_model(av_iter **out, av_reader *r, uint64_t model_row);
 /* Records with a provenance link to source_row. */
 int av_iter_source(av_iter **out, av_reader *r, uint64_t source_row);
-/* Tag records with attribute key whose JSON value is exactly json (values
- * up to AV_INDEX_VALUE_MAX bytes are indexed; longer ones never match here). */
+/* Tag records with attribute key whose JSON value is exactly json. Only
+ * values for which av_attr_indexed() is 1 are indexed (strings, true, false
+ * and null up to AV_INDEX_VALUE_MAX bytes); for others this finds nothing,
+ * and a query must scan instead. */
 #define AV_INDEX_VALUE_MAX 64
 int av_iter_attr(av_iter **out, av_reader *r, const char *key, const char *json, size_t json_len);
+int av_attr_indexed(const char *json, size_t json_len);
 /* Tag records having attribute key at all. */
 int av_iter_attr_key(av_iter **out, av_reader *r, const char *key);
 /* Next row: returns 1 and sets *out, 0 at the end, negative on error. */

@@ -49,6 +49,13 @@ void av_term_attr_key(av_buf *b, const char *key)
     av_buf_putc(b, 0);
 }
 
+int av_attr_indexed(const char *json, size_t n)
+{
+    if (n == 0 || n > AV_INDEX_VALUE_MAX) return 0;
+    if (json[0] == '"') return 1;
+    return (n == 4 && (!memcmp(json, "true", 4) || !memcmp(json, "null", 4))) || (n == 5 && !memcmp(json, "false", 5));
+}
+
 void av_chunk_encode(av_buf *b, const uint64_t *rows, size_t n)
 {
     av_put_varint(b, n);

@@ -204,7 +204,7 @@ int av_meta_u64(av_store *s, MDB_txn *txn, const char *key, uint64_t *out)
 
 int av_meta_head(av_store *s, MDB_txn *txn, uint32_t *out)
 {
-    uint64_t v;
+    uint64_t v = 0;
     int rc = av_meta_u64(s, txn, "head", &v);
     *out = (uint32_t)v;
     return rc;

@@ -150,7 +150,7 @@ int av_text_fetch(av_store *s, MDB_txn *txn, av_blockcache *cache, const av_id *
     const uint8_t *v = val.mv_data;
     uint64_t block = av_get_be64(v);
     uint32_t off = av_get_be32(v + 8), len = av_get_be32(v + 12);
-    struct cached_block *b;
+    struct cached_block *b = NULL;
     if ((rc = load_block(s, txn, cache, block, &b)) < 0) return rc;
     if ((size_t)off + len > b->len) return av_error_set(AV_ECORRUPT, "text entry points past its block");
     *out = av_xstrndup(b->raw + off, len);

@@ -19,6 +19,7 @@
 #include "store/internal.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
@@ -31,6 +32,7 @@
 static size_t batch_records = 100000;
 #define BATCH_BYTES (32u << 20)
 #define SAMPLE_BYTES (2u << 20)
+#define DEFERRED_BYTES (48u << 20) /* text/cid/index entries held back for a full flush */
 
 void av_tune_batch(size_t records) { batch_records = records ? records : 1; }
 
@@ -105,7 +107,7 @@ typedef struct {
 
 typedef struct {
     termslot *slot;
-    size_t cap, n;
+    size_t cap, n, nrows;
     av_buf arena;
 } termmap;
 
@@ -123,6 +125,7 @@ static void termmap_add(termmap *m, const char *term, size_t len, uint64_t row)
         }
         free(old.slot);
     }
+    m->nrows++;
     uint64_t h = XXH3_64bits(term, len);
     size_t i = h & (m->cap - 1);
     for (; m->slot[i].rows; i = (i + 1) & (m->cap - 1)) {
@@ -150,7 +153,7 @@ static void termmap_clear(termmap *m)
 {
     for (size_t i = 0; i < m->cap; i++) free(m->slot[i].rows);
     if (m->cap) memset(m->slot, 0, m->cap * sizeof *m->slot);
-    m->n = 0;
+    m->n = m->nrows = 0;
     av_buf_reset(&m->arena);
 }
 
@@ -169,9 +172,15 @@ typedef struct {
     size_t koff, klen, voff, vlen; /* in writer.kv */
 } pending_put;
 
+/* A block handed to the compression thread: raw texts in, value out. */
 typedef struct {
     uint64_t id;
-    av_buf val;
+    av_buf raw, hdr, val;
+    uint32_t ntexts, dict_id;
+    const void *dict;
+    size_t dict_len;
+    int rc;
+    char err[200];
 } sealed_block;
 
 struct av_writer {
@@ -194,8 +203,14 @@ struct av_writer {
     pending_put *puts;
     size_t nputs, capputs;
     av_block_builder bb;
-    sealed_block *sealed;
-    size_t nsealed, capsealed;
+    sealed_block **sealed; /* this batch's blocks, compressed by the worker */
+    size_t nsealed, capsealed, next_job, ndone;
+    pthread_t worker;
+    int worker_started, worker_stop;
+    pthread_mutex_t mu;
+    pthread_cond_t cv_job, cv_done;
+    av_buf *dicts; /* every dictionary this writer used (blocks point into them) */
+    size_t ndicts;
     size_t batch_bytes;
     av_buf new_dict;      /* a dictionary trained in this batch, to store */
     uint32_t new_dict_id;
@@ -257,8 +272,10 @@ static void add_put(av_writer *w, uint8_t dbi, const void *k, size_t kl, const v
     w->batch_bytes += kl + vl + 32;
 }
 
-/* Deletes every key listed in undo, then empties it: what an unfinished
- * writer left is gone. */
+/* Undoes what an unfinished writer left: walks the undo lists newest first,
+ * deleting inserted keys and putting back overwritten values, then empties
+ * undo. An undo entry is: u8 dbi (| 0x80 when an old value follows),
+ * varint key length, key, [varint value length, value]. */
 static int rollback(av_store *s)
 {
     MDB_txn *txn;
@@ -268,26 +285,54 @@ static int rollback(av_store *s)
     MDB_val k, v;
     if ((rc = mdb_cursor_open(txn, s->dbi[DBI_UNDO], &c))) goto fail;
     int any = 0;
-    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_LAST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_PREV)) {
         any = 1;
+        /* entries of one list, newest last: index them, then go backwards */
         const uint8_t *p = v.mv_data, *end = p + v.mv_size;
+        const uint8_t **ent = NULL;
+        size_t n = 0, cap = 0;
         while (p < end) {
+            if (n == cap) ent = av_xrealloc(ent, (cap = cap ? cap * 2 : 256) * sizeof *ent);
+            ent[n++] = p;
             uint8_t dbi = *p++;
-            uint64_t kl;
-            if (dbi >= DBI_COUNT || av_read_varint(&p, end, &kl) < 0 || kl > (uint64_t)(end - p)) {
-                mdb_cursor_close(c);
-                mdb_txn_abort(txn);
-                return av_error_set(AV_ECORRUPT, "the store's undo list is corrupt");
+            uint64_t kl, vl = 0;
+            if ((dbi & 0x7f) >= DBI_COUNT || av_read_varint(&p, end, &kl) < 0 || kl > (uint64_t)(end - p)) goto corrupt;
+            p += kl;
+            if (dbi & 0x80) {
+                if (av_read_varint(&p, end, &vl) < 0 || vl > (uint64_t)(end - p)) goto corrupt;
+                p += vl;
             }
+            continue;
+        corrupt:
+            free(ent);
+            mdb_cursor_close(c);
+            mdb_txn_abort(txn);
+            return av_error_set(AV_ECORRUPT, "the store's undo list is corrupt");
+        }
+        while (n > 0) {
+            p = ent[--n];
+            uint8_t dbi = *p++;
+            uint64_t kl, vl = 0;
+            av_read_varint(&p, end, &kl);
             MDB_val dk = {(size_t)kl, (void *)p};
-            int drc = mdb_del(txn, s->dbi[dbi], &dk, NULL);
-            if (drc && drc != MDB_NOTFOUND) {
-                rc = drc;
+            p += kl;
+            int drc;
+            if (dbi & 0x80) {
+                av_read_varint(&p, end, &vl);
+                MDB_val dv = {(size_t)vl, (void *)p};
+                drc = mdb_put(txn, s->dbi[dbi & 0x7f], &dk, &dv, 0);
+            } else {
+                drc = mdb_del(txn, s->dbi[dbi], &dk, NULL);
+                if (drc == MDB_NOTFOUND) drc = 0;
+            }
+            if (drc) {
+                free(ent);
                 mdb_cursor_close(c);
+                rc = drc;
                 goto fail;
             }
-            p += kl;
         }
+        free(ent);
     }
     mdb_cursor_close(c);
     if (rc != MDB_NOTFOUND) goto fail;
@@ -331,6 +376,9 @@ int av_writer_open(av_writer **out, av_store *s)
     av_writer *w = av_xcalloc(1, sizeof *w);
     w->s = s;
     w->lock_fd = fd;
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv_job, NULL);
+    pthread_cond_init(&w->cv_done, NULL);
     w->rd.s = s;
     w->rd.writer_owned = 1;
     w->rd.cache = av_blockcache_new();
@@ -374,28 +422,72 @@ uint32_t av_writer_version(const av_writer *w) { return w->version; }
 
 /* ---- texts ---- */
 
+/* The compression thread: takes sealed blocks in order and compresses them,
+ * so zstd runs on the second core while the caller parses and puts. */
+static void *compress_worker(void *arg)
+{
+    av_writer *w = arg;
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        while (!w->worker_stop && w->next_job >= w->nsealed) pthread_cond_wait(&w->cv_job, &w->mu);
+        if (w->next_job >= w->nsealed) break;
+        sealed_block *sb = w->sealed[w->next_job++];
+        pthread_mutex_unlock(&w->mu);
+        av_block_builder bb = {sb->raw, sb->hdr, sb->ntexts};
+        sb->rc = av_block_seal(w->z, &sb->val, &bb, sb->dict_id, sb->dict, sb->dict_len);
+        if (sb->rc < 0) snprintf(sb->err, sizeof sb->err, "%s", av_errmsg());
+        av_buf_free(&sb->raw);
+        av_buf_free(&sb->hdr);
+        pthread_mutex_lock(&w->mu);
+        w->ndone++;
+        pthread_cond_broadcast(&w->cv_done);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+/* Hands the open block to the compression thread. */
 static int seal_block(av_writer *w)
 {
     if (!w->bb.ntexts) return 0;
+    sealed_block *sb = av_xcalloc(1, sizeof *sb);
+    sb->id = w->next_block++;
+    sb->raw = w->bb.raw;
+    sb->hdr = w->bb.hdr;
+    sb->ntexts = w->bb.ntexts;
+    sb->dict_id = w->dict_id;
+    sb->dict = w->dict_id ? w->dict.ptr : NULL;
+    sb->dict_len = w->dict.len;
+    memset(&w->bb, 0, sizeof w->bb);
+    pthread_mutex_lock(&w->mu);
+    if (!w->worker_started) {
+        if (pthread_create(&w->worker, NULL, compress_worker, w) != 0) {
+            pthread_mutex_unlock(&w->mu);
+            av_buf_free(&sb->raw);
+            av_buf_free(&sb->hdr);
+            free(sb);
+            return av_error_set(AV_ERROR, "cannot start the compression thread");
+        }
+        w->worker_started = 1;
+    }
     if (w->nsealed == w->capsealed) {
         w->capsealed = w->capsealed ? w->capsealed * 2 : 16;
         w->sealed = av_xrealloc(w->sealed, w->capsealed * sizeof *w->sealed);
     }
-    sealed_block *sb = &w->sealed[w->nsealed];
-    memset(sb, 0, sizeof *sb);
-    sb->id = w->next_block;
-    int rc = av_block_seal(w->z, &sb->val, &w->bb, w->dict_id, w->dict_id ? w->dict.ptr : NULL, w->dict.len);
-    if (rc < 0) {
-        av_buf_free(&sb->val);
-        return rc;
-    }
-    w->nsealed++;
-    w->next_block++;
-    w->text_stored += sb->val.len;
-    w->batch_bytes += sb->val.len;
-    av_buf_reset(&w->bb.raw);
-    av_buf_reset(&w->bb.hdr);
-    w->bb.ntexts = 0;
+    w->sealed[w->nsealed++] = sb;
+    pthread_cond_signal(&w->cv_job);
+    pthread_mutex_unlock(&w->mu);
+    return 0;
+}
+
+/* Waits for the compression thread to finish this batch's blocks. */
+static int sealed_wait(av_writer *w)
+{
+    pthread_mutex_lock(&w->mu);
+    while (w->ndone < w->nsealed) pthread_cond_wait(&w->cv_done, &w->mu);
+    pthread_mutex_unlock(&w->mu);
+    for (size_t i = 0; i < w->nsealed; i++)
+        if (w->sealed[i]->rc < 0) return av_error_set(w->sealed[i]->rc, "%s", w->sealed[i]->err);
     return 0;
 }
 
@@ -418,7 +510,10 @@ static void maybe_train(av_writer *w)
     seal_block(w);
     d.len = n;
     w->dict_id = w->dict_id + 1;
-    av_buf_free(&w->dict);
+    /* Blocks queued for compression point at the old dictionary: keep it. */
+    w->dicts = av_xrealloc(w->dicts, (w->ndicts + 1) * sizeof *w->dicts);
+    w->dicts[w->ndicts++] = w->dict;
+    memset(&w->dict, 0, sizeof w->dict);
     av_buf_put(&w->dict, d.ptr, n);
     av_buf_free(&w->new_dict);
     w->new_dict = d;
@@ -503,45 +598,76 @@ static void undo_note(av_buf *undo, uint8_t dbi, const void *k, size_t kl)
     av_buf_put(undo, k, kl);
 }
 
+static void chunk_rows(const MDB_val *key, const MDB_val *val, uint64_t **rows, size_t *n, size_t *cap)
+{
+    const uint8_t *p = val->mv_data, *end = p + val->mv_size;
+    uint64_t cnt, span, row = av_get_be64((const uint8_t *)key->mv_data + key->mv_size - 8);
+    if (av_read_varint(&p, end, &cnt) < 0 || av_read_varint(&p, end, &span) < 0) return;
+    for (uint64_t i = 0; i < cnt; i++) {
+        uint64_t gap = 0;
+        if (i && av_read_varint(&p, end, &gap) < 0) return;
+        row += gap;
+        if (*n == *cap) *rows = av_xrealloc(*rows, (*cap = *cap ? *cap * 2 : 64) * sizeof **rows);
+        (*rows)[(*n)++] = row;
+    }
+}
+
+/* Two batches wrote a chunk with the same (term, first row): an old row got
+ * a new link. Merge the rows and keep the old value for undo. */
+static int merge_chunk(MDB_txn *txn, av_store *s, av_buf *undo, MDB_val *key, MDB_val *val)
+{
+    MDB_val old;
+    int rc = mdb_get(txn, s->dbi[DBI_IDX], key, &old);
+    if (rc) return rc;
+    uint64_t *rows = NULL;
+    size_t n = 0, cap = 0;
+    chunk_rows(key, &old, &rows, &n, &cap);
+    chunk_rows(key, val, &rows, &n, &cap);
+    qsort(rows, n, sizeof *rows, cmp_row);
+    size_t u = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!u || rows[u - 1] != rows[i]) rows[u++] = rows[i];
+    av_buf_putc(undo, (char)(DBI_IDX | 0x80));
+    av_put_varint(undo, key->mv_size);
+    av_buf_put(undo, key->mv_data, key->mv_size);
+    av_put_varint(undo, old.mv_size);
+    av_buf_put(undo, old.mv_data, old.mv_size);
+    av_buf nv = AV_BUF_INIT;
+    av_chunk_encode(&nv, rows, u);
+    MDB_val v2 = {nv.len, nv.ptr};
+    rc = mdb_put(txn, s->dbi[DBI_IDX], key, &v2, 0);
+    av_buf_free(&nv);
+    free(rows);
+    return rc;
+}
+
 static int put_logged(MDB_txn *txn, av_store *s, av_buf *undo, uint8_t dbi, const void *k, size_t kl, const void *v,
                       size_t vl, unsigned flags)
 {
     MDB_val key = {kl, (void *)k}, val = {vl, (void *)v};
     int rc = mdb_put(txn, s->dbi[dbi], &key, &val, flags | MDB_NOOVERWRITE);
+    /* on MDB_KEYEXIST, LMDB points val at the existing item */
+    MDB_val mine = {vl, (void *)v};
+    if (rc == MDB_KEYEXIST && dbi == DBI_IDX) return merge_chunk(txn, s, undo, &key, &mine);
     if (rc == MDB_KEYEXIST) return 0;
     if (rc) return rc;
     undo_note(undo, dbi, k, kl);
     return 0;
 }
 
-/* 1 if row already has a provenance link to source (so it is in that
- * source's index already). */
-static int linked_before(av_writer *w, uint64_t row, uint64_t source)
-{
-    MDB_cursor *c;
-    if (mdb_cursor_open(w->rd.txn, w->s->dbi[DBI_PROV], &c)) return 0;
-    uint8_t kb[24] = {0};
-    av_be64(kb, row);
-    av_be64(kb + 8, source);
-    MDB_val k = {24, kb}, v;
-    int hit = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE) == 0 && !memcmp(k.mv_data, kb, 16);
-    mdb_cursor_close(c);
-    return hit;
-}
-
-/* Turns the batch's texts, content ids and index terms into sorted puts.
- * Runs once per batch, with the writer's reader open. */
-static void prepare_batch(av_writer *w)
+/* Turns the batch's texts, content ids and index terms into sorted puts
+ * (on a full flush; a small one writes only records, blocks and the puts
+ * already listed). Runs once per flush. */
+static void prepare_batch(av_writer *w, int full)
 {
     av_buf kb = AV_BUF_INIT, vb = AV_BUF_INIT;
     uint8_t k8[8];
-    uint64_t first_new = w->nrecs ? w->rec_row[0] : w->next_row;
-    for (size_t i = 0; i < w->pend_text.cap; i++)
+    for (size_t i = 0; full && i < w->pend_text.cap; i++)
         if (w->pend_text.slot[i].used)
             add_put(w, DBI_TXT, w->pend_text.slot[i].key, 16, w->pend_text.slot[i].val, 16);
-    for (size_t i = 0; i < w->pend_cid.cap; i++)
+    for (size_t i = 0; full && i < w->pend_cid.cap; i++)
         if (w->pend_cid.slot[i].used) add_put(w, DBI_CID, w->pend_cid.slot[i].key, 16, w->pend_cid.slot[i].val, 8);
-    for (size_t i = 0; i < w->terms.cap; i++) {
+    for (size_t i = 0; full && i < w->terms.cap; i++) {
         termslot *t = &w->terms.slot[i];
         if (!t->rows) continue;
         const char *term = w->terms.arena.ptr + t->off;
@@ -555,16 +681,6 @@ static void prepare_batch(av_writer *w)
             for (size_t j = 0; j < t->n; j++)
                 if (!u || t->rows[u - 1] != t->rows[j]) t->rows[u++] = t->rows[j];
             t->n = u;
-        }
-        if (term[0] == 's') {
-            /* A row linked to this source before is in its index already;
-             * dropping it also keeps chunk keys (term, first row) unique. */
-            uint64_t src = av_get_be64((const uint8_t *)term + 1);
-            size_t u = 0;
-            for (size_t j = 0; j < t->n; j++)
-                if (t->rows[j] >= first_new || !linked_before(w, t->rows[j], src)) t->rows[u++] = t->rows[j];
-            t->n = u;
-            if (!u) continue;
         }
         av_buf_reset(&kb);
         av_buf_reset(&vb);
@@ -595,8 +711,8 @@ static int flush_txn(av_writer *w, av_buf *undo)
         if ((rc = put_logged(txn, s, undo, DBI_DICT, k4, 4, w->new_dict.ptr, w->new_dict.len, 0))) goto done;
     }
     for (size_t i = 0; i < w->nsealed; i++) {
-        av_be64(k8, w->sealed[i].id);
-        if ((rc = put_logged(txn, s, undo, DBI_BLK, k8, 8, w->sealed[i].val.ptr, w->sealed[i].val.len, MDB_APPEND)))
+        av_be64(k8, w->sealed[i]->id);
+        if ((rc = put_logged(txn, s, undo, DBI_BLK, k8, 8, w->sealed[i]->val.ptr, w->sealed[i]->val.len, MDB_APPEND)))
             goto done;
     }
     for (size_t i = 0; i < w->nrecs; i++) {
@@ -631,33 +747,51 @@ done:
     return rc;
 }
 
-static void batch_clear(av_writer *w)
+static void batch_clear(av_writer *w, int full)
 {
     av_buf_reset(&w->recbuf);
     w->nrecs = 0;
-    idmap_clear(&w->pend_cid);
-    idmap_clear(&w->pend_text);
+    if (full) {
+        idmap_clear(&w->pend_cid);
+        idmap_clear(&w->pend_text);
+        termmap_clear(&w->terms);
+    }
     idmap_clear(&w->pend_prov);
-    termmap_clear(&w->terms);
     av_buf_reset(&w->kv);
     w->nputs = 0;
-    for (size_t i = 0; i < w->nsealed; i++) av_buf_free(&w->sealed[i].val);
-    w->nsealed = 0;
+    for (size_t i = 0; i < w->nsealed; i++) {
+        av_buf_free(&w->sealed[i]->val);
+        free(w->sealed[i]);
+    }
+    w->nsealed = w->next_job = w->ndone = 0;
     av_buf_free(&w->new_dict);
     w->batch_bytes = 0;
 }
 
-static int batch_empty(const av_writer *w)
+static int batch_empty(const av_writer *w, int full)
 {
-    return !w->nrecs && !w->nputs && !w->bb.ntexts && !w->nsealed && !w->pend_cid.n && !w->terms.n;
+    return !w->nrecs && !w->nputs && !w->bb.ntexts && !w->nsealed && !w->new_dict.len &&
+           (!full || (!w->pend_cid.n && !w->pend_text.n && !w->terms.n));
 }
 
-static int flush(av_writer *w)
+/* Memory held by entries a full flush writes. */
+static size_t deferred_bytes(const av_writer *w)
 {
-    if (batch_empty(w)) return 0;
+    return (w->pend_cid.cap + w->pend_text.cap) * sizeof(idslot) + w->terms.nrows * 8 + w->terms.arena.len +
+           w->terms.cap * sizeof(termslot);
+}
+
+/* Writes what was collected: records, blocks and listed puts always; the
+ * text, content-id and index entries too when full (their tables take
+ * random keys, so writing them rarely keeps LMDB from copying their pages
+ * again and again). */
+static int flush(av_writer *w, int full)
+{
+    if (batch_empty(w, full)) return 0;
     int rc = seal_block(w);
-    if (rc < 0) return rc;
-    prepare_batch(w);
+    if (rc < 0 || (rc = sealed_wait(w)) < 0) return rc;
+    for (size_t i = 0; i < w->nsealed; i++) w->text_stored += w->sealed[i]->val.len;
+    prepare_batch(w, full);
     writer_rd_close(w);
     av_buf undo = AV_BUF_INIT;
     mdb_env_set_flags(w->s->env, MDB_NOSYNC, 1);
@@ -671,7 +805,7 @@ static int flush(av_writer *w)
     av_buf_free(&undo);
     if (err) return err;
     if (rc) return av_mdb_error(rc, "writing a batch");
-    batch_clear(w);
+    batch_clear(w, full);
     return writer_rd_open(w);
 }
 
@@ -765,7 +899,7 @@ static void index_record(av_writer *w, const av_record *rec, uint64_t row)
             av_buf_reset(&t);
             av_term_attr_key(&t, rec->attr[i].key);
             termmap_add(&w->terms, t.ptr, t.len, row);
-            if (rec->attr[i].json.len <= AV_INDEX_VALUE_MAX) {
+            if (av_attr_indexed(rec->attr[i].json.ptr, rec->attr[i].json.len)) {
                 av_buf_reset(&t);
                 av_term_attr(&t, rec->attr[i].key, rec->attr[i].json.ptr, rec->attr[i].json.len);
                 termmap_add(&w->terms, t.ptr, t.len, row);
@@ -858,7 +992,7 @@ int av_writer_put(av_writer *w, av_record *rec)
     w->changed = 1;
     w->batch_bytes += (w->recbuf.len - w->rec_off[w->nrecs - 1]) + 128;
     if (w->nrecs >= batch_records || w->batch_bytes >= BATCH_BYTES) {
-        if ((rc = flush(w)) < 0) return rc;
+        if ((rc = flush(w, deferred_bytes(w) >= DEFERRED_BYTES || w->nrecs >= batch_records)) < 0) return rc;
     }
     return 1;
 }
@@ -914,7 +1048,7 @@ int av_writer_link(av_writer *w, uint64_t row, uint64_t source_row, uint64_t lin
     av_buf_free(&t);
     if (row < w->row_lo) w->counts.linked++;
     w->changed = 1;
-    if (w->batch_bytes >= BATCH_BYTES && (rc = flush(w)) < 0) return rc;
+    if (w->batch_bytes >= BATCH_BYTES && (rc = flush(w, deferred_bytes(w) >= DEFERRED_BYTES)) < 0) return rc;
     return 1;
 }
 
@@ -962,18 +1096,30 @@ int av_writer_aux_put(av_writer *w, const char *ns, const void *key, size_t klen
 
 av_reader *av_writer_reader(av_writer *w)
 {
-    if (!batch_empty(w) && flush(w) < 0) return NULL;
+    if (flush(w, 1) < 0) return NULL;
     if (!w->rd_open && writer_rd_open(w) < 0) return NULL;
     return &w->rd;
 }
 
 static void writer_free(av_writer *w)
 {
+    if (w->worker_started) {
+        pthread_mutex_lock(&w->mu);
+        w->worker_stop = 1;
+        pthread_cond_broadcast(&w->cv_job);
+        pthread_mutex_unlock(&w->mu);
+        pthread_join(w->worker, NULL);
+    }
+    pthread_mutex_destroy(&w->mu);
+    pthread_cond_destroy(&w->cv_job);
+    pthread_cond_destroy(&w->cv_done);
+    for (size_t i = 0; i < w->ndicts; i++) av_buf_free(&w->dicts[i]);
+    free(w->dicts);
     writer_rd_close(w);
     av_blockcache_free(w->rd.cache);
     av_record_free(&w->rd.scratch);
     free(w->rd.hidden);
-    batch_clear(w);
+    batch_clear(w, 1);
     av_buf_free(&w->recbuf);
     free(w->rec_row);
     free(w->rec_off);
@@ -1064,7 +1210,7 @@ fail:
 
 int av_writer_commit(av_writer *w, const av_commit_opts *opts, uint32_t *out_version)
 {
-    int rc = flush(w);
+    int rc = flush(w, 1);
     if (rc < 0) {
         av_writer_abort(w);
         return rc;

@@ -429,6 +429,57 @@ static void test_store__killed_writer_rolls_back(void)
     av_tune_batch(100000);
 }
 
+/* A killed writer that linked an old row again (merging an index chunk)
+ * leaves the old chunk as it was. */
+static void test_store__rollback_restores_merged_index(void)
+{
+    av_store *s = fresh();
+    av_writer *w;
+    CHECK_EQ_INT(av_writer_open(&w, s), 0);
+    av_record src;
+    av_record_init(&src);
+    src.kind = AV_SOURCE;
+    src.name = "data";
+    CHECK_EQ_INT(av_writer_put(w, &src), 1);
+    uint64_t p = put_prompt(w, "old");
+    CHECK_EQ_INT(av_writer_link(w, p, src.row, 1), 1);
+    CHECK_EQ_INT(commit(w, "v1"), 1);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        av_store *cs;
+        av_writer *cw;
+        if (av_store_open(&cs, av_store_dir(s), AV_OPEN_RDWR) || av_writer_open(&cw, cs)) _exit(2);
+        uint64_t q = put_prompt(cw, "new");
+        av_writer_link(cw, p, src.row, 5);
+        av_writer_link(cw, q, src.row, 6);
+        if (!av_writer_reader(cw)) _exit(3); /* forces the batch to disk */
+        _exit(0);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CHECK_EQ_INT(av_writer_open(&w, s), 0); /* rolls back */
+    av_writer_abort(w);
+    av_reader *r;
+    CHECK_EQ_INT(av_reader_open(&r, s, 0), 0);
+    av_iter *it;
+    uint64_t row, n = 0;
+    CHECK_EQ_INT(av_iter_source(&it, r, src.row), 0);
+    while (av_iter_next(it, &row) > 0) {
+        CHECK_EQ_INT(row, p);
+        n++;
+    }
+    av_iter_free(it);
+    CHECK_EQ_INT(n, 1);
+    av_prov pv[4];
+    size_t np;
+    CHECK_EQ_INT(av_prov_get(r, p, pv, 4, &np), 0);
+    CHECK_EQ_INT(np, 1);
+    av_reader_close(r);
+    av_store_close(s);
+}
+
 /* A reader keeps its snapshot while a writer commits. */
 static void test_store__reader_snapshot(void)
 {
@@ -511,6 +562,7 @@ int main(void)
     RUN(test_store__provenance_and_events);
     RUN(test_store__texts_dictionary_growth);
     RUN(test_store__killed_writer_rolls_back);
+    RUN(test_store__rollback_restores_merged_index);
     RUN(test_store__reader_snapshot);
     RUN(test_store__ambiguous_prefix);
     return tap_done();
