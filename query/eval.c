@@ -426,19 +426,11 @@ typedef struct pctx {
     int err; /* a type error from a test (its code), so arrays pass it up */
 } pctx;
 
-/* "record 0123456789ab" for messages. */
-static void record_label(qeval *e, char out[40])
-{
-    char hex[33];
-    av_id_hex(hex, &e->chain[0].cid);
-    snprintf(out, 40, "record %.12s", hex);
-}
-
-static int type_error(qeval *e, const qnode *n, const qval *v, const qlit *l)
+int q_type_error(const qnode *n, const qval *v, const qlit *l, const av_id *cid)
 {
     av_buf b = AV_BUF_INIT, lit = AV_BUF_INIT;
-    char where[40];
-    record_label(e, where);
+    char hex[33];
+    av_id_hex(hex, cid);
     q_val_json(&b, v);
     if (b.len > 60) {
         b.len = 57;
@@ -447,15 +439,20 @@ static int type_error(qeval *e, const qnode *n, const qval *v, const qlit *l)
     if (l) q_val_json(&lit, &l->v);
     int rc;
     if (l)
-        rc = av_error_set(AV_EINVAL, "cannot compare %s with %s: %s is %s (%s) in %s%s", n->field.name, lit.ptr,
-                          n->field.name, q_type_name(v->t), b.ptr, where,
+        rc = av_error_set(AV_EINVAL, "cannot compare %s with %s: %s is %s (%s) in record %.12s%s", n->field.name,
+                          lit.ptr, n->field.name, q_type_name(v->t), b.ptr, hex,
                           v->t == QV_ARRAY ? "; use contains to look inside an array" : "");
     else
-        rc = av_error_set(AV_EINVAL, "'%s' needs text, but %s is %s (%s) in %s",
-                          n->k == QN_MATCHES ? "matches" : "contains", n->field.name, q_type_name(v->t), b.ptr, where);
+        rc = av_error_set(AV_EINVAL, "'%s' needs text, but %s is %s (%s) in record %.12s",
+                          n->k == QN_MATCHES ? "matches" : "contains", n->field.name, q_type_name(v->t), b.ptr, hex);
     av_buf_free(&b);
     av_buf_free(&lit);
     return rc;
+}
+
+static int type_error(qeval *e, const qnode *n, const qval *v, const qlit *l)
+{
+    return q_type_error(n, v, l, &e->chain[0].cid);
 }
 
 /* 1 if v op l holds, 0 if not, negative on a type error. */

@@ -147,32 +147,68 @@ typedef struct plan {
     int fallback;            /* an index could not answer (an ambiguous id): scan */
 } plan;
 
-/* The JSON spellings under which a tag literal may be stored; 0 if it
- * cannot be looked up (a long string, a fractional number). */
+/* A string as JSON with every non-ASCII character escaped (\u00e9, surrogate
+ * pairs above U+FFFF): how Python's json.dumps writes it by default. */
+static void json_ascii(av_buf *b, const char *s, size_t n)
+{
+    av_buf tmp = AV_BUF_INIT;
+    av_buf_json_str(&tmp, s, n);
+    for (size_t i = 0; i < tmp.len;) {
+        unsigned char c = (unsigned char)tmp.ptr[i];
+        if (c < 0x80) {
+            av_buf_putc(b, (char)c);
+            i++;
+            continue;
+        }
+        unsigned cp;
+        size_t k;
+        if (c >= 0xf0) { cp = c & 0x07; k = 3; }
+        else if (c >= 0xe0) { cp = c & 0x0f; k = 2; }
+        else { cp = c & 0x1f; k = 1; }
+        for (size_t j = 1; j <= k && i + j < tmp.len; j++) cp = (cp << 6) | ((unsigned char)tmp.ptr[i + j] & 0x3f);
+        i += k + 1;
+        if (cp >= 0x10000) {
+            cp -= 0x10000;
+            av_buf_printf(b, "\\u%04x\\u%04x", 0xd800 + (cp >> 10), 0xdc00 + (cp & 0x3ff));
+        } else {
+            av_buf_printf(b, "\\u%04x", cp);
+        }
+    }
+    av_buf_free(&tmp);
+}
+
+/* The JSON spellings under which a tag literal may be stored and indexed
+ * (the store indexes strings, true, false and null of up to
+ * AV_INDEX_VALUE_MAX bytes, not numbers): a string as is and, when it has
+ * non-ASCII characters, \u-escaped. 0 if the literal cannot be looked up
+ * exactly (a number, a string too long in some spelling). */
 static int lit_jsons(const qval *v, av_buf *b, size_t *off, size_t *len)
 {
     av_buf_reset(b);
     if (v->t == QV_STR) {
         av_buf_json_str(b, v->s, v->len);
-        if (b->len > AV_INDEX_VALUE_MAX) return 0;
+        off[0] = 0;
+        len[0] = b->len;
+        int ascii = 1;
+        for (size_t i = 0; i < v->len && ascii; i++) ascii = (unsigned char)v->s[i] < 0x80;
+        int k = 1;
+        if (!ascii) {
+            json_ascii(b, v->s, v->len);
+            off[1] = len[0];
+            len[1] = b->len - len[0];
+            k = 2;
+        }
+        for (int i = 0; i < k; i++)
+            if (len[i] > AV_INDEX_VALUE_MAX) return 0;
+        return k;
+    }
+    if (v->t == QV_BOOL || v->t == QV_NULL) {
+        q_val_json(b, v);
         off[0] = 0;
         len[0] = b->len;
         return 1;
     }
-    if (v->t == QV_NUM) {
-        if (v->num != floor(v->num) || fabs(v->num) > 1e15) return 0;
-        av_buf_printf(b, "%.0f", v->num);
-        off[0] = 0;
-        len[0] = b->len;
-        av_buf_printf(b, "%.0f.0", v->num);
-        off[1] = len[0];
-        len[1] = b->len - len[0];
-        return 2;
-    }
-    q_val_json(b, v);
-    off[0] = 0;
-    len[0] = b->len;
-    return 1;
+    return 0;
 }
 
 static enum ix leaf_ix(const av_query *q, const qnode *n)
@@ -454,14 +490,15 @@ static int materialise(plan *p, const qnode *n, rowset *out)
     return 0;
 }
 
-/* Top-level conjuncts of n. */
+/* Top-level conjuncts of n, left to right. */
 static void conjuncts(const qnode *n, const qnode ***v, size_t *nv, size_t *cap)
 {
-    while (n && n->k == QN_AND) {
-        conjuncts(n->b, v, nv, cap);
-        n = n->a;
-    }
     if (!n) return;
+    if (n->k == QN_AND) {
+        conjuncts(n->a, v, nv, cap);
+        conjuncts(n->b, v, nv, cap);
+        return;
+    }
     if (*nv == *cap) {
         *cap = *cap ? *cap * 2 : 8;
         *v = av_xrealloc(*v, *cap * sizeof **v);
@@ -502,6 +539,48 @@ static void version_range(plan *p, const qnode **cj, size_t ncj)
     }
 }
 
+/* Checks the tag comparisons of n against the type of the first stored
+ * value of their key, so that comparing a string with a number fails the
+ * same way whether the answer comes from an index (which may never look at
+ * such a value) or from a scan. */
+static int probe_types(plan *p, const qnode *n)
+{
+    int rc;
+    if (!n) return 0;
+    if (n->k == QN_AND || n->k == QN_OR) {
+        if ((rc = probe_types(p, n->a)) < 0) return rc;
+        return probe_types(p, n->b);
+    }
+    if (n->k == QN_NOT) return probe_types(p, n->a);
+    if (n->field.f != QF_TAG || n->k == QN_EXISTS) return 0;
+    av_iter *it;
+    if ((rc = av_iter_attr_key(&it, p->r, n->field.key)) < 0) return rc;
+    uint64_t row;
+    rc = av_iter_next(it, &row);
+    av_iter_free(it);
+    if (rc <= 0) return rc;
+    av_record *rec = &p->rec[7];
+    if ((rc = av_get(p->r, row, 0, rec)) < 0) return rc;
+    for (uint32_t a = 0; a < rec->nattr; a++) {
+        if (strcmp(rec->attr[a].key, n->field.key)) continue;
+        av_val *v = &rec->attr[a].json;
+        if (!v->ptr && (rc = av_load(p->r, rec, v)) < 0) return rc;
+        qval qv;
+        if (q_json_value(v->ptr, v->len, &qv, &p->json) < 0) return 0; /* the scan reports it */
+        if (qv.t == QV_NULL) return 0;
+        if (n->k == QN_CONTAINS || n->k == QN_MATCHES) {
+            if (qv.t != QV_STR && qv.t != QV_ARRAY) return q_type_error(n, &qv, NULL, &rec->cid);
+            return 0;
+        }
+        for (size_t i = 0; i < n->nlit; i++) {
+            if (n->lits[i].v.t == QV_NULL) continue;
+            if (qv.t != n->lits[i].v.t) return q_type_error(n, &qv, &n->lits[i], &rec->cid);
+        }
+        return 0;
+    }
+    return 0;
+}
+
 /* The plan for q on r: the driver conjunct (or none: scan) and its rows. */
 typedef struct chosen {
     const qnode **cj;
@@ -534,6 +613,8 @@ static int choose(plan *p, chosen *c)
     c->driver = -1;
     size_t cap = 0;
     conjuncts(p->q->root, &c->cj, &c->ncj, &cap);
+    int rc = probe_types(p, p->q->root);
+    if (rc < 0) return rc;
     version_range(p, c->cj, c->ncj);
     if (p->q->flags & AV_QUERY_NO_INDEX) return 0;
     size_t best = (size_t)-1;
@@ -549,7 +630,7 @@ static int choose(plan *p, chosen *c)
     }
     c->estimate = best;
     if (c->driver < 0) return 0;
-    int rc = materialise(p, c->cj[c->driver], &c->rows);
+    rc = materialise(p, c->cj[c->driver], &c->rows);
     if (rc < 0) return rc;
     if (p->fallback) {
         free(c->rows.v);

@@ -110,6 +110,10 @@ av_kind q_eval_kind(const qeval *e);
 /* Disables the cheap text-length bounds (tests). */
 av_reader *q_eval_reader(const qeval *e);
 
+/* Sets and returns the error for comparing value v (of the record with
+ * content id cid) with literal l, or for a text test (l NULL) on a non-text
+ * value: AV_EINVAL. */
+int q_type_error(const qnode *n, const qval *v, const qlit *l, const av_id *cid);
 /* Every tag attribute the current unit sees. */
 int q_eval_tags(qeval *e, int (*fn)(void *ctx, const char *key, const char *json, size_t len), void *ctx);
 
