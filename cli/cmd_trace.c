@@ -136,7 +136,10 @@ static int print_model(trace *t, uint64_t model, const char *role)
     return rc;
 }
 
-static int print_run(trace *t, uint64_t run)
+static int print_model(trace *t, uint64_t model, const char *role);
+
+/* The run's attributes; with_model: also the licence of the model it names. */
+static int print_run(trace *t, uint64_t run, int with_model)
 {
     av_record rec;
     av_record_init(&rec);
@@ -153,9 +156,26 @@ static int print_run(trace *t, uint64_t run)
         attr_json(t, &rec, &rec.attr[k], &t->out);
         av_buf_putc(&t->out, '\n');
     }
+    int rc = 0;
+    const av_attr *m = with_model ? av_record_attr(&rec, "model") : NULL;
+    if (m) {
+        av_buf name = AV_BUF_INIT;
+        attr_json(t, &rec, m, &name);
+        uint64_t mrow = 0;
+        /* The attribute is a JSON string; a plain one needs no unescaping. */
+        if (name.len >= 2 && name.ptr[0] == '"' && name.ptr[name.len - 1] == '"' && !memchr(name.ptr, '\\', name.len)) {
+            name.ptr[name.len - 1] = 0;
+            if (av_find_model(t->r, name.ptr + 1, &mrow) == 0) rc = print_model(t, mrow, "run model");
+            else {
+                indent(t);
+                av_buf_printf(&t->out, "model %s has no model record: licence unknown\n", name.ptr + 1);
+            }
+        }
+        av_buf_free(&name);
+    }
     t->depth--;
     av_record_free(&rec);
-    return 0;
+    return rc;
 }
 
 /* One record: header, its model, run and sources, then (attach = 2) its
@@ -203,7 +223,7 @@ static int print_record(trace *t, const char *label, uint64_t row, int attach)
             av_buf_putc(&t->out, '\n');
         }
     if (rec.model && (rc = print_model(t, rec.model, role_of(rec.kind))) < 0) goto done;
-    if (rec.run && (rc = print_run(t, rec.run)) < 0) goto done;
+    if (rec.run && (rc = print_run(t, rec.run, !rec.model)) < 0) goto done;
     if ((rc = print_sources(t, row)) < 0) goto done;
     if (!rec.model && !rec.run) {
         av_prov p;
