@@ -156,7 +156,7 @@ static int print_run(trace *t, uint64_t run, int with_model)
         attr_json(t, &rec, &rec.attr[k], &t->out);
         av_buf_putc(&t->out, '\n');
     }
-    int rc = 0;
+    rc = 0;
     const av_attr *m = with_model ? av_record_attr(&rec, "model") : NULL;
     if (m) {
         av_buf name = AV_BUF_INIT;
