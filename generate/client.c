@@ -301,10 +301,11 @@ static void req_free(req *r)
     free(r);
 }
 
-static void free_list(req *r)
+static void free_list(req *r, void (*drop)(void *ctx, void *tag), void *ctx)
 {
     while (r) {
         req *n = r->next;
+        if (drop) drop(ctx, r->tag);
         req_free(r);
         r = n;
     }
@@ -312,17 +313,18 @@ static void free_list(req *r)
 
 static void easy_put(gen_client *c, CURL *e);
 
-void gen_client_cancel_all(gen_client *c)
+void gen_client_cancel_all(gen_client *c, void (*drop)(void *ctx, void *tag), void *ctx)
 {
     if (!c) return;
-    free_list(c->qhead);
+    free_list(c->qhead, drop, ctx);
     c->qhead = c->qtail = NULL;
-    free_list(c->waiting);
+    free_list(c->waiting, drop, ctx);
     c->waiting = NULL;
     while (c->running) {
         req *r = c->run[--c->running];
         curl_multi_remove_handle(c->multi, r->easy);
         easy_put(c, r->easy);
+        if (drop) drop(ctx, r->tag);
         req_free(r);
     }
     c->pending = 0;
@@ -331,7 +333,7 @@ void gen_client_cancel_all(gen_client *c)
 void gen_client_free(gen_client *c)
 {
     if (!c) return;
-    gen_client_cancel_all(c);
+    gen_client_cancel_all(c, NULL, NULL);
     for (size_t i = 0; i < c->npool; i++) curl_easy_cleanup(c->pool[i]);
     free(c->pool);
     free(c->run);

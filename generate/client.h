@@ -74,8 +74,9 @@ size_t gen_client_pending(const gen_client *c);
  * finished) and calls fn for each request that finished. Returns the number
  * finished, or -1 on a curl multi error. */
 int gen_client_poll(gen_client *c, int timeout_ms, gen_done_fn fn, void *ctx);
-/* Drops every request not finished (their callbacks are not called). */
-void gen_client_cancel_all(gen_client *c);
+/* Drops every request not finished; their callbacks are not called, drop
+ * (if not NULL) gets each one's tag instead. */
+void gen_client_cancel_all(gen_client *c, void (*drop)(void *ctx, void *tag), void *ctx);
 /* Transfers made so far, retries included, and retries alone. */
 uint64_t gen_client_transfers(const gen_client *c);
 uint64_t gen_client_retries(const gen_client *c);
