@@ -162,7 +162,7 @@ static int write_record(dump_ctx *d, av_buf *b, const av_record *rec, av_prov **
         av_buf_putc(b, ']');
     }
     if (rec->model) {
-        const char *name;
+        const char *name = NULL;
         if ((rc = model_name(d, rec->model, &name)) < 0) return rc;
         av_buf_puts(b, ",\"model\":");
         av_buf_json_str(b, name, strlen(name));

@@ -112,7 +112,7 @@ static int find_cid(add_ctx *a, const av_id *cid, const char *what, uint64_t *ou
     if (rc == AV_ENOTFOUND) {
         char hex[33];
         av_id_hex(hex, cid);
-        return av_error_set(AV_EINVAL, "%s '%s' is neither in the store nor earlier in the file", what, hex);
+        return av_error_set(AV_EINVAL, "%s '%s', which is neither in the store nor earlier in the file", what, hex);
     }
     if (rc < 0) return rc;
     remember(a, cid, *out);
@@ -235,7 +235,7 @@ static int restore_row(add_ctx *a, uint64_t row)
 static int finish_version(add_ctx *a, uint32_t c)
 {
     int rc = 0;
-    qsort(a->pend, a->npend, sizeof *a->pend, pend_cmp);
+    if (a->npend) qsort(a->pend, a->npend, sizeof *a->pend, pend_cmp);
     size_t i = 0;
     for (; i < a->npend && a->pend[i].version == c; i++) {
         pend *p = &a->pend[i];
@@ -256,7 +256,7 @@ static int finish_version(add_ctx *a, uint32_t c)
             return av_error_set(rc, "replaying version %u: %s", c, msg);
         }
     }
-    memmove(a->pend, a->pend + i, (a->npend - i) * sizeof *a->pend);
+    if (i) memmove(a->pend, a->pend + i, (a->npend - i) * sizeof *a->pend);
     a->npend -= i;
     if (a->dry) return 0;
     const dump_commit *dc = &a->commits[c - 1];
@@ -282,6 +282,8 @@ static int put_record(add_ctx *a, av_native_line *l)
     int rc, hidden = l->nhist && !l->hist[l->nhist - 1].restore;
 
     if (a->replay) {
+        if (!l->has_version) return av_error_set(AV_EINVAL, "a record needs 'version' when the dump has commits");
+        if (!l->has_id) return av_error_set(AV_EINVAL, "a record needs 'id' when the dump has commits");
         if (l->version > a->ncommits)
             return av_error_set(AV_EINVAL, "record version %u is past the dump's last commit %u", l->version,
                                 a->ncommits);
@@ -315,7 +317,7 @@ static int put_record(add_ctx *a, av_native_line *l)
         int dep = 0;
         for (int i = 0; i < l->nref; i++)
             if (l->ref_set[i] && skipped_has(a, &l->ref[i])) dep = 1;
-        if (hidden || dep) {
+        if ((hidden || dep) && l->has_id) {
             rc = av_find(av_writer_reader(a->w), &l->id, &row);
             if (rc == 0) goto links;
             if (rc != AV_ENOTFOUND) return rc;
@@ -329,7 +331,7 @@ static int put_record(add_ctx *a, av_native_line *l)
     for (int i = 0; i < l->nref; i++)
         if (l->ref_set[i] && (rc = find_cid(a, &l->ref[i], "it refers to", &rec.ref[i])) < 0) return rc;
     if (l->model && (rc = model_row(a, l->model, &rec.model)) < 0) return rc;
-    if (l->has_run && (rc = find_cid(a, &l->run, "its run", &rec.run)) < 0) return rc;
+    if (l->has_run && (rc = find_cid(a, &l->run, "its run is", &rec.run)) < 0) return rc;
     rec.name = l->name;
     rec.num = l->num;
     rec.nmsg = l->nmsg;
@@ -338,7 +340,7 @@ static int put_record(add_ctx *a, av_native_line *l)
     rec.attr = l->attr;
     rc = av_writer_put(a->w, &rec);
     if (rc < 0) return rc;
-    if (memcmp(rec.cid.b, l->id.b, 16)) {
+    if (l->has_id && memcmp(rec.cid.b, l->id.b, 16)) {
         char want[33], got[33];
         av_id_hex(want, &l->id);
         av_id_hex(got, &rec.cid);
@@ -352,13 +354,13 @@ static int put_record(add_ctx *a, av_native_line *l)
         av_id_hex(hex, &l->id);
         return av_error_set(AV_EINVAL, "record '%s' appears twice", hex);
     }
-    remember(a, &l->id, row);
+    remember(a, &rec.cid, row);
 
 links:
     if (!a->replay) {
         for (size_t i = 0; i < l->nprov; i++) {
             uint64_t src;
-            if ((rc = find_cid(a, &l->prov[i].source, "its provenance source", &src)) < 0) return rc;
+            if ((rc = find_cid(a, &l->prov[i].source, "its provenance source is", &src)) < 0) return rc;
             if ((rc = av_writer_link(a->w, row, src, l->prov[i].line)) < 0) return rc;
         }
         return 0;
@@ -369,7 +371,7 @@ events:
         const av_native_prov *p = &l->prov[i];
         if (p->version <= a->k) continue;
         uint64_t src;
-        if ((rc = find_cid(a, &p->source, "its provenance source", &src)) < 0) return rc;
+        if ((rc = find_cid(a, &p->source, "its provenance source is", &src)) < 0) return rc;
         if (p->version == l->version) {
             if ((rc = av_writer_link(a->w, row, src, p->line)) < 0) return rc;
         } else {
@@ -514,7 +516,10 @@ int av_native_add(av_store *s, FILE *in, const av_native_add_opts *o, av_native_
             goto done;
         }
         if (n == -1) break;
-        if ((rc = av_native_parse(&l, a.buf, (size_t)n)) < 0) goto bad_line;
+        if ((rc = av_native_parse(&l, a.buf, (size_t)n)) < 0) {
+            if (!have_header) rc = av_error_set(AV_EINVAL, "not an aviary dump (the first line must be its header)");
+            goto bad_line;
+        }
         if (l.type == AV_NATIVE_BLANK) {
             av_native_line_free(&l);
             continue;

@@ -44,6 +44,7 @@ typedef struct av_native_line {
     uint64_t added[AV_KIND_MAX + 1], retracted, restored, linked;
     /* record */
     av_kind kind;
+    int has_id, has_version; /* both optional in hand-written input; a replay needs version */
     av_id id;
     int nref;          /* slots given, 0..3 */
     int ref_set[3];    /* 0 for a null slot */

@@ -166,7 +166,7 @@ static int get_uint(const member *mb, double max, uint64_t *out)
 
 static int get_version(const member *mb, uint32_t *out, int allow_zero)
 {
-    uint64_t v;
+    uint64_t v = 0;
     int rc = get_uint(mb, 4294967295.0, &v);
     if (rc < 0) return rc;
     if (!v && !allow_zero) return av_error_set(AV_EINVAL, "'%s' must be at least 1", mb->key);
@@ -192,7 +192,7 @@ static int get_id(const cJSON *v, const char *what, av_id *out)
 /* "2026-11-24T09:30:00Z" -> seconds; exactly the form av_time_iso writes. */
 static int get_time(const member *mb, int64_t *out)
 {
-    const char *s;
+    const char *s = NULL;
     int rc = get_str(mb, &s);
     if (rc < 0) return rc;
     struct tm tm = {0};
@@ -214,7 +214,7 @@ static int parse_header(av_native_line *l, member *mb, size_t n)
 {
     int have_format = 0, have_version = 0, rc;
     for (size_t i = 0; i < n; i++) {
-        uint64_t u;
+        uint64_t u = 0;
         if (!strcmp(mb[i].key, "aviary")) {
             if (!cJSON_IsString(mb[i].val) || strcmp(mb[i].val->valuestring, "dump"))
                 return av_error_set(AV_EINVAL, "'aviary' must be \"dump\"");
@@ -273,21 +273,21 @@ static int parse_commit(av_native_line *l, member *mb, size_t n)
 
 static int parse_record(av_native_line *l, line_mem *m, member *mb, size_t n, const char *base)
 {
-    int have_id = 0, have_version = 0, rc;
+    int rc;
     for (size_t i = 0; i < n; i++) {
         const char *k = mb[i].key;
         cJSON *v = mb[i].val;
         if (!strcmp(k, "kind")) {
-            const char *s;
+            const char *s = NULL;
             if ((rc = get_str(&mb[i], &s)) < 0) return rc;
             l->kind = av_kind_parse(s);
             if (!l->kind) return av_error_set(AV_EINVAL, "unknown record kind '%.40s'", s);
         } else if (!strcmp(k, "id")) {
             if ((rc = get_id(v, "'id'", &l->id)) < 0) return rc;
-            have_id = 1;
+            l->has_id = 1;
         } else if (!strcmp(k, "version")) {
             if ((rc = get_version(&mb[i], &l->version, 0)) < 0) return rc;
-            have_version = 1;
+            l->has_version = 1;
         } else if (!strcmp(k, "refs")) {
             if (!cJSON_IsArray(v)) return av_error_set(AV_EINVAL, "'refs' must be an array");
             int j = 0;
@@ -383,8 +383,7 @@ static int parse_record(av_native_line *l, line_mem *m, member *mb, size_t n, co
             return av_error_set(AV_EINVAL, "unknown field '%s' in a record", k);
         }
     }
-    if (!have_id) return av_error_set(AV_EINVAL, "a record needs 'id'");
-    if (!have_version) return av_error_set(AV_EINVAL, "a record needs 'version'");
+    if (!l->kind) return av_error_set(AV_EINVAL, "a record needs 'kind'");
     for (size_t i = 0; i < l->nhist; i++)
         if (l->hist[i].version < l->version)
             return av_error_set(AV_EINVAL, "'history' has version %u, before the record's version %u",
