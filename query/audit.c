@@ -723,12 +723,14 @@ static void roles_text(av_buf *b, unsigned roles)
         }
 }
 
+static const char *rows_word(uint64_t n) { return n == 1 ? "row" : "rows"; }
+
 static const char *yn(int present) { return present ? "yes" : "no"; }
 
 void av_audit_table(const av_audit *a, av_buf *out)
 {
     table t = {0};
-    av_buf_printf(out, "%llu rows at version %u\n", (unsigned long long)a->rows, a->version);
+    av_buf_printf(out, "%llu %s at version %u\n", (unsigned long long)a->rows, rows_word(a->rows), a->version);
 
     av_buf_puts(out, "\nby licence combination\n");
     t.ncol = 2;
@@ -781,7 +783,7 @@ void av_audit_table(const av_audit *a, av_buf *out)
     }
     tprint(&t, out);
 
-    av_buf_printf(out, "\nunknown lineage: %llu rows\n", (unsigned long long)a->unknown_rows);
+    av_buf_printf(out, "\nunknown lineage: %llu %s\n", (unsigned long long)a->unknown_rows, rows_word(a->unknown_rows));
     for (size_t i = 0; i < a->nunknown && i < 20; i++)
         av_buf_printf(out, "  %s  %s\n", a->unknown[i].hex, a->unknown[i].why);
     if (a->unknown_rows > 20)
@@ -789,8 +791,8 @@ void av_audit_table(const av_audit *a, av_buf *out)
                       (unsigned long long)(a->unknown_rows - 20));
 
     if (a->policy) {
-        av_buf_printf(out, "\npolicy '%s': %llu violating rows\n", av_policy_name(a->policy),
-                      (unsigned long long)a->violating_rows);
+        av_buf_printf(out, "\npolicy '%s': %llu violating %s\n", av_policy_name(a->policy),
+                      (unsigned long long)a->violating_rows, rows_word(a->violating_rows));
         for (size_t i = 0; i < a->nviolation; i++)
             av_buf_printf(out, "  %s  %s\n", a->violation[i].hex, a->violation[i].why);
         if (a->violating_rows > a->nviolation)
@@ -958,9 +960,9 @@ void av_audit_obligations(const av_audit *a, av_buf *out)
     }
     if (a->unknown_rows)
         av_buf_printf(out,
-                      "\n%llu rows have a source or model of unknown licence in their lineage; check them before "
+                      "\n%llu %s a source or model of unknown licence in their lineage; check them before "
                       "publishing.\n",
-                      (unsigned long long)a->unknown_rows);
+                      (unsigned long long)a->unknown_rows, a->unknown_rows == 1 ? "row has" : "rows have");
 
     av_buf_puts(out, "\n### Obligations\n\n");
     int any = 0;
@@ -969,7 +971,8 @@ void av_audit_obligations(const av_audit *a, av_buf *out)
         const av_licence *l = av_licreg_get(a->reg, g->key);
         if (!l) continue;
         any = 1;
-        av_buf_printf(out, "- **%s** (`%s`), %llu rows, via ", l->name, l->id, (unsigned long long)g->rows);
+        av_buf_printf(out, "- **%s** (`%s`), %llu %s, via ", l->name, l->id, (unsigned long long)g->rows,
+                      rows_word(g->rows));
         via_text(out, g);
         av_buf_puts(out, ":");
         int parts = 0;
