@@ -1,0 +1,667 @@
+/* export.c: the export driver (export.h). Three passes, memory bounded:
+ *
+ *  1. select units (query.h), produce rows (av_rows_source or
+ *     av_rows_derived) into a spool file beside the target, inferring the
+ *     Parquet schema and counting bytes as they pass;
+ *  2. assign rows to splits (exact counts, seeded sequential sampling) and
+ *     shards (by JSON bytes) reading only the spool's row headers;
+ *  3. write the data files (JSON Lines or Parquet), provenance.json and the
+ *     card (card.c) into a staging name, then rename it into place.
+ *
+ * The spool holds [u64 unit][u32 len][len bytes of JSON] per row. */
+#include "export/export.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <ftw.h>
+#include <libgen.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "export/card.h"
+#include "export/jsonv.h"
+#include "export/parquet.h"
+#include "query/query.h"
+#include "util/util.h"
+
+#define MAX_SPLITS 16
+
+typedef struct split_def {
+    char name[64];
+    double frac;
+    uint64_t rows, bytes;  /* assigned */
+    uint32_t nshards;
+    /* writing */
+    uint32_t shard;
+    uint64_t shard_bytes, shard_rows, done_rows, file_bytes;
+    FILE *jf;
+    pq_writer *pw;
+    char path[4096];
+} split_def;
+
+typedef struct ex {
+    av_reader *r;
+    const av_export_opts *o;
+    int parquet, folder, to_stdout;
+    char *stage;      /* staging folder or file */
+    char *spool_path;
+    FILE *spool;
+    pq_node *schema;
+    int schema_err;   /* the rows do not fit one Parquet schema */
+    char schema_msg[512];
+    jv_parser jp;
+    uint64_t rows, bytes;
+    split_def split[MAX_SPLITS];
+    int nsplit;
+    av_progress prog;
+    } ex;
+
+/* ---- small helpers ----------------------------------------------------- */
+
+static int ends_with(const char *s, const char *suf)
+{
+    size_t a = strlen(s), b = strlen(suf);
+    return a >= b && strcmp(s + a - b, suf) == 0;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static void rm_rf(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0)
+        return;
+    if (S_ISDIR(st.st_mode))
+        nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    else
+        unlink(path);
+}
+
+/* 1 if path is a folder with nothing in it. */
+static int dir_empty(const char *path)
+{
+    DIR *d = opendir(path);
+    if (!d)
+        return 0;
+    struct dirent *de;
+    int empty = 1;
+    while ((de = readdir(d)))
+        if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+            empty = 0;
+    closedir(d);
+    return empty;
+}
+
+static uint64_t mix64(uint64_t x)
+{
+    x += 0x9E3779B97F4A7C15ULL;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+    return x ^ (x >> 31);
+}
+
+/* ---- splits -------------------------------------------------------------- */
+
+static int parse_splits(ex *e, const char *spec)
+{
+    if (!spec || !*spec) {
+        snprintf(e->split[0].name, sizeof e->split[0].name, "train");
+        e->split[0].frac = 1;
+        e->nsplit = 1;
+        return 0;
+    }
+    double sum = 0;
+    const char *p = spec;
+    while (*p) {
+        if (e->nsplit == MAX_SPLITS)
+            return av_error_set(AV_EINVAL, "too many splits in '%s' (at most %d)", spec, MAX_SPLITS);
+        const char *eq = strchr(p, '=');
+        const char *comma = strchr(p, ',');
+        if (!comma)
+            comma = p + strlen(p);
+        if (!eq || eq > comma || eq == p || (size_t)(eq - p) >= sizeof e->split[0].name)
+            return av_error_set(AV_EINVAL, "bad split '%.*s' in '%s' (expected NAME=FRACTION)", (int)(comma - p), p, spec);
+        split_def *s = &e->split[e->nsplit];
+        memcpy(s->name, p, (size_t)(eq - p));
+        s->name[eq - p] = 0;
+        for (char *c = s->name; *c; c++)
+            if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '_'))
+                return av_error_set(AV_EINVAL, "bad split name '%s' (letters, digits and _ only)", s->name);
+        for (int i = 0; i < e->nsplit; i++)
+            if (strcmp(e->split[i].name, s->name) == 0)
+                return av_error_set(AV_EINVAL, "split '%s' given twice", s->name);
+        char num[64];
+        size_t nl = (size_t)(comma - eq - 1);
+        if (nl == 0 || nl >= sizeof num)
+            return av_error_set(AV_EINVAL, "bad fraction for split '%s'", s->name);
+        memcpy(num, eq + 1, nl);
+        num[nl] = 0;
+        char *end;
+        s->frac = strtod(num, &end);
+        if (*end || !(s->frac > 0) || s->frac > 1)
+            return av_error_set(AV_EINVAL, "bad fraction '%s' for split '%s' (a number in (0, 1])", num, s->name);
+        sum += s->frac;
+        e->nsplit++;
+        p = *comma ? comma + 1 : comma;
+    }
+    if (fabs(sum - 1) > 1e-6)
+        return av_error_set(AV_EINVAL, "split fractions in '%s' add up to %g, not 1", spec, sum);
+    return 0;
+}
+
+/* Exact counts: floor of each share, the remainder to the largest
+ * fractional parts (earlier splits first on ties). */
+static void split_counts(ex *e, uint64_t n, uint64_t *cnt)
+{
+    uint64_t given = 0;
+    double rem[MAX_SPLITS];
+    for (int i = 0; i < e->nsplit; i++) {
+        double x = e->split[i].frac * (double)n;
+        cnt[i] = (uint64_t)floor(x);
+        rem[i] = x - floor(x);
+        given += cnt[i];
+    }
+    while (given < n) {
+        int best = 0;
+        for (int i = 1; i < e->nsplit; i++)
+            if (rem[i] > rem[best])
+                best = i;
+        cnt[best]++;
+        rem[best] = -1;
+        given++;
+    }
+}
+
+/* The sequential sampler: each row goes to split k with probability
+ * remaining_k / remaining, which yields the exact counts in a seeded
+ * uniformly random partition, in one pass and O(1) memory. */
+typedef struct sampler {
+    uint64_t left[MAX_SPLITS], total, state;
+    int n;
+} sampler;
+
+static void sampler_init(sampler *s, ex *e, uint64_t nrows)
+{
+    s->n = e->nsplit;
+    split_counts(e, nrows, s->left);
+    s->total = nrows;
+    s->state = mix64(e->o->seed ^ 0xA5A5A5A5ULL);
+}
+
+static int sampler_next(sampler *s)
+{
+    s->state = mix64(s->state);
+    uint64_t u = s->state % (s->total ? s->total : 1);
+    int k = 0;
+    for (; k < s->n - 1; k++) {
+        if (u < s->left[k])
+            break;
+        u -= s->left[k];
+    }
+    s->left[k]--;
+    s->total--;
+    return k;
+}
+
+/* ---- pass 1: rows into the spool ------------------------------------------- */
+
+static int spool_row(void *ctx, const char *json, size_t len, uint64_t unit)
+{
+    ex *e = ctx;
+    if (e->to_stdout) {
+        if (fwrite(json, 1, len, stdout) != len || putchar('\n') == EOF)
+            return av_error_set(AV_EIO, "cannot write to stdout: %s", strerror(errno));
+        e->rows++;
+        e->bytes += len + 1;
+        return 0;
+    }
+    uint32_t l32 = (uint32_t)len;
+    if (len > UINT32_MAX)
+        return av_error_set(AV_EINVAL, "a row of %zu bytes is too large", len);
+    if (fwrite(&unit, 8, 1, e->spool) != 1 || fwrite(&l32, 4, 1, e->spool) != 1 ||
+        (len && fwrite(json, 1, len, e->spool) != len))
+        return av_error_set(AV_EIO, "cannot write '%s': %s", e->spool_path, strerror(errno));
+    if (!e->schema_err) {
+        const jv *v = jv_parse(&e->jp, json, len);
+        int rc = v ? pq_schema_infer(e->schema, v) : av_error_set(AV_EINVAL, "row %llu is not valid JSON: %s",
+                                                                   (unsigned long long)e->rows + 1, e->jp.err);
+        if (rc < 0) {
+            e->schema_err = 1;
+            snprintf(e->schema_msg, sizeof e->schema_msg, "%s", av_errmsg());
+            if (e->parquet)
+                return av_error_set(AV_EINVAL, "%s", e->schema_msg);
+        }
+    }
+    e->rows++;
+    e->bytes += len + 1;
+    av_progress_update(&e->prog, e->bytes, e->rows);
+    return 0;
+}
+
+/* ---- pass 3: writing ---------------------------------------------------------- */
+
+static const char *ext_of(ex *e)
+{
+    return e->parquet ? "parquet" : "jsonl";
+}
+
+static int open_shard(ex *e, split_def *s)
+{
+    if (e->folder)
+        snprintf(s->path, sizeof s->path, "%s/data/%s-%05u-of-%05u.%s", e->stage, s->name, s->shard, s->nshards, ext_of(e));
+    else
+        snprintf(s->path, sizeof s->path, "%s", e->stage);
+    if (e->parquet) {
+        pq_opts po = PQ_OPTS_INIT;
+        po.row_group_bytes = e->o->row_group_bytes;
+        po.created_by = "aviary export";
+        return pq_writer_open(&s->pw, s->path, e->schema, &po);
+    }
+    s->jf = fopen(s->path, "wb");
+    if (!s->jf)
+        return av_error_set(AV_EIO, "cannot create '%s': %s", s->path, strerror(errno));
+    setvbuf(s->jf, NULL, _IOFBF, 1u << 20);
+    return 0;
+}
+
+static int close_shard(ex *e, split_def *s)
+{
+    int rc = 0;
+    uint64_t bytes = 0;
+    if (s->pw) {
+        rc = pq_writer_close(s->pw, &bytes);
+        s->pw = NULL;
+    } else if (s->jf) {
+        errno = 0;
+        if (fflush(s->jf) != 0 || ferror(s->jf))
+            rc = av_error_set(AV_EIO, "cannot write '%s': %s", s->path, strerror(errno ? errno : EIO));
+        long pos = ftell(s->jf);
+        if (fclose(s->jf) != 0 && rc == 0)
+            rc = av_error_set(AV_EIO, "cannot write '%s': %s", s->path, strerror(errno));
+        s->jf = NULL;
+        bytes = pos > 0 ? (uint64_t)pos : 0;
+    }
+    s->file_bytes += bytes;
+    (void)e;
+    return rc;
+}
+
+static int write_row(ex *e, split_def *s, const char *json, uint32_t len)
+{
+    if (e->parquet) {
+        const jv *v = jv_parse(&e->jp, json, len);
+        if (!v)
+            return av_error_set(AV_EINVAL, "a row is not valid JSON: %s", e->jp.err);
+        return pq_writer_add(s->pw, v);
+    }
+    if ((len && fwrite(json, 1, len, s->jf) != len) || putc('\n', s->jf) == EOF)
+        return av_error_set(AV_EIO, "cannot write '%s': %s", s->path, strerror(errno));
+    return 0;
+}
+
+typedef struct prov_cache {
+    uint64_t row;
+    char *name;
+} prov_cache;
+
+static int write_data(ex *e, FILE *prov)
+{
+    int rc = 0;
+    sampler sm;
+    /* Pass 2: bytes per split from the row headers. */
+    rewind(e->spool);
+    sampler_init(&sm, e, e->rows);
+    for (uint64_t i = 0; i < e->rows; i++) {
+        uint64_t unit;
+        uint32_t len;
+        if (fread(&unit, 8, 1, e->spool) != 1 || fread(&len, 4, 1, e->spool) != 1 || fseek(e->spool, len, SEEK_CUR) != 0)
+            return av_error_set(AV_EIO, "cannot read '%s' back", e->spool_path);
+        split_def *s = &e->split[sampler_next(&sm)];
+        s->rows++;
+        s->bytes += (uint64_t)len + 1;
+    }
+    uint64_t shard_max = e->o->shard_bytes ? e->o->shard_bytes : (512ull << 20);
+    for (int k = 0; k < e->nsplit; k++) {
+        split_def *s = &e->split[k];
+        s->nshards = e->folder ? (uint32_t)((s->bytes + shard_max - 1) / shard_max) : 1;
+        if (s->nshards == 0)
+            s->nshards = 1;
+        if (s->nshards > 99999)
+            return av_error_set(AV_EINVAL, "--shard-size is too small: %u files for split '%s'", s->nshards, s->name);
+    }
+    /* Splits with no rows still get one (empty) file so the card's configs
+     * resolve; for Parquet that needs a schema. */
+    for (int k = 0; k < e->nsplit && rc == 0; k++)
+        rc = open_shard(e, &e->split[k]);
+    if (rc < 0)
+        return rc;
+    rewind(e->spool);
+    sampler_init(&sm, e, e->rows);
+    av_buf row = AV_BUF_INIT;
+    av_record rec;
+    av_record_init(&rec);
+    prov_cache pc[64];
+    memset(pc, 0, sizeof pc);
+    av_prov links[16];
+    for (uint64_t i = 0; i < e->rows && rc == 0; i++) {
+        uint64_t unit;
+        uint32_t len;
+        if (fread(&unit, 8, 1, e->spool) != 1 || fread(&len, 4, 1, e->spool) != 1) {
+            rc = av_error_set(AV_EIO, "cannot read '%s' back", e->spool_path);
+            break;
+        }
+        av_buf_reset(&row);
+        av_buf_grow(&row, len + 1);
+        if (len && fread(row.ptr, 1, len, e->spool) != len) {
+            rc = av_error_set(AV_EIO, "cannot read '%s' back", e->spool_path);
+            break;
+        }
+        row.len = len;
+        row.ptr[len] = 0;
+        split_def *s = &e->split[sampler_next(&sm)];
+        /* Next shard once this one has its share of the split's bytes. */
+        if (s->shard + 1 < s->nshards && s->shard_bytes >= (s->bytes * (s->shard + 1)) / s->nshards) {
+            if ((rc = close_shard(e, s)) < 0 || (s->shard++, rc = open_shard(e, s)) < 0)
+                break;
+        }
+        if ((rc = write_row(e, s, row.ptr, len)) < 0)
+            break;
+        s->shard_bytes += (uint64_t)len + 1;
+        if (prov) {
+            char hex[33] = "";
+            if (av_get(e->r, unit, 0, &rec) == 0)
+                av_id_hex(hex, &rec.cid);
+            fprintf(prov, "%s{\"file\": \"data/%s-%05u-of-%05u.%s\", \"row\": %llu, \"id\": \"%s\", \"sources\": [", i ? ",\n" : "",
+                    s->name, s->shard, s->nshards, ext_of(e), (unsigned long long)s->shard_rows, hex);
+            size_t nl = 0;
+            if (av_prov_get(e->r, unit, links, 16, &nl) < 0)
+                nl = 0;
+            if (nl > 16)
+                nl = 16;
+            av_buf tmp = AV_BUF_INIT;
+            for (size_t k = 0; k < nl; k++) {
+                prov_cache *c = &pc[links[k].source % 64];
+                if (c->row != links[k].source) {
+                    free(c->name);
+                    c->name = NULL;
+                    c->row = links[k].source;
+                    av_record src;
+                    av_record_init(&src);
+                    c->name = av_xstrdup(av_get(e->r, links[k].source, AV_GET_ANY, &src) == 0 && src.name ? src.name : "");
+                    av_record_free(&src);
+                }
+                av_buf_reset(&tmp);
+                av_buf_json_str(&tmp, c->name, strlen(c->name));
+                fprintf(prov, "%s{\"source\": %s, \"line\": %llu}", k ? ", " : "", tmp.ptr, (unsigned long long)links[k].line);
+            }
+            av_buf_free(&tmp);
+            fputs("]}", prov);
+        }
+        s->shard_rows++;
+        s->done_rows++;
+    }
+    for (int k = 0; k < e->nsplit; k++) {
+        int rc2 = close_shard(e, &e->split[k]);
+        if (rc == 0)
+            rc = rc2;
+    }
+    for (int k = 0; k < 64; k++)
+        free(pc[k].name);
+    av_record_free(&rec);
+    av_buf_free(&row);
+    return rc;
+}
+
+/* ---- the whole export ---------------------------------------------------------- */
+
+static int select_units(ex *e, uint64_t **units, size_t *n)
+{
+    av_query *q = NULL;
+    char *errmsg = NULL;
+    int rc = av_query_compile(&q, e->o->where, AV_RESPONSE, &errmsg);
+    if (rc < 0) {
+        rc = av_error_set(AV_EINVAL, "%s", errmsg ? errmsg : av_errmsg());
+        free(errmsg);
+        return rc;
+    }
+    rc = av_query_rows(q, e->r, units, n);
+    av_query_free(q);
+    if (rc < 0 || !e->o->filter)
+        return rc < 0 ? rc : 0;
+    size_t k = 0;
+    for (size_t i = 0; i < *n; i++) {
+        int keep = e->o->filter(e->o->filter_ctx, e->r, (*units)[i]);
+        if (keep < 0)
+            return keep;
+        if (keep)
+            (*units)[k++] = (*units)[i];
+    }
+    *n = k;
+    return 0;
+}
+
+/* Derived formats come from derive.c, except sharegpt rows that were
+ * ingested as sharegpt: those are rebuilt as they were. Everything else is
+ * source-shaped (ingest/'s av_rows_source). */
+static int produce(ex *e, const uint64_t *units, size_t n)
+{
+    const char *f = e->o->format;
+    int as_source = av_rows_source_known(f) &&
+                    (!av_rows_derived_known(f) || (strcmp(f, "sharegpt") == 0 && ex_units_from_format(e->r, units, n, f)));
+    if (as_source)
+        return av_rows_source(e->r, f, units, n, spool_row, e);
+    return av_rows_derived(e->r, f, &e->o->derive, units, n, spool_row, e);
+}
+
+/* Target checks: AV_EINVAL when it exists and is not empty (without force). */
+static int check_target(const av_export_opts *o, int folder)
+{
+    struct stat st;
+    if (stat(o->out, &st) != 0)
+        return 0;
+    if (folder && !S_ISDIR(st.st_mode) && !o->force)
+        return av_error_set(AV_EINVAL, "'%s' exists and is not a folder (use --force to replace it)", o->out);
+    if (!folder && S_ISDIR(st.st_mode))
+        return av_error_set(AV_EINVAL, "'%s' is a folder", o->out);
+    if (o->force)
+        return 0;
+    if (!folder)
+        return av_error_set(AV_EINVAL, "'%s' exists (use --force to replace it)", o->out);
+    if (!dir_empty(o->out))
+        return av_error_set(AV_EINVAL, "'%s' is not empty (use --force to replace it)", o->out);
+    return 0;
+}
+
+static char *sibling(const char *path, const char *tag)
+{
+    char *dup1 = av_xstrdup(path), *dup2 = av_xstrdup(path);
+    const char *dir = dirname(dup1), *base = basename(dup2);
+    av_buf b = AV_BUF_INIT;
+    av_buf_printf(&b, "%s/.%s.%s-%ld", dir, base, tag, (long)getpid());
+    free(dup1);
+    free(dup2);
+    return av_buf_detach(&b);
+}
+
+static int install(ex *e)
+{
+    const char *out = e->o->out;
+    struct stat st;
+    if (!e->folder || stat(out, &st) != 0) {
+        if (rename(e->stage, out) != 0)
+            return av_error_set(AV_EIO, "cannot rename '%s' to '%s': %s", e->stage, out, strerror(errno));
+        return 0;
+    }
+    /* An existing folder: empty ones are replaced, full ones (with force)
+     * moved aside first so the swap is two renames. */
+    if (dir_empty(out)) {
+        if (rmdir(out) != 0 || rename(e->stage, out) != 0)
+            return av_error_set(AV_EIO, "cannot replace '%s': %s", out, strerror(errno));
+        return 0;
+    }
+    char *old = sibling(out, "aviary-old");
+    int rc = 0;
+    if (rename(out, old) != 0) {
+        rc = av_error_set(AV_EIO, "cannot move '%s' aside: %s", out, strerror(errno));
+    } else if (rename(e->stage, out) != 0) {
+        rc = av_error_set(AV_EIO, "cannot rename '%s' to '%s': %s", e->stage, out, strerror(errno));
+        rename(old, out);
+    } else {
+        rm_rf(old);
+    }
+    free(old);
+    return rc;
+}
+
+int av_export_run(av_reader *r, const av_export_opts *o, av_export_stats *out)
+{
+    ex e;
+    memset(&e, 0, sizeof e);
+    e.r = r;
+    e.o = o;
+    if (out)
+        memset(out, 0, sizeof *out);
+    if (!o->format)
+        return av_error_set(AV_EINVAL, "no format given");
+    if (!o->out)
+        return av_error_set(AV_EINVAL, "no output given (--out DIR|FILE)");
+    e.to_stdout = strcmp(o->out, "-") == 0;
+    int file_ext = ends_with(o->out, ".jsonl") || ends_with(o->out, ".json") || ends_with(o->out, ".parquet");
+    e.folder = !e.to_stdout && !file_ext;
+    if (o->container && strcmp(o->container, "jsonl") && strcmp(o->container, "parquet"))
+        return av_error_set(AV_EINVAL, "unknown container '%s' (jsonl, parquet)", o->container);
+    e.parquet = o->container ? strcmp(o->container, "parquet") == 0 : (e.folder || ends_with(o->out, ".parquet"));
+    if (e.to_stdout && e.parquet)
+        return av_error_set(AV_EINVAL, "Parquet cannot go to stdout; give --out FILE.parquet");
+    if (file_ext && o->container && (ends_with(o->out, ".parquet") != e.parquet))
+        return av_error_set(AV_EINVAL, "'%s' does not end in .%s", o->out, e.parquet ? "parquet" : "jsonl");
+    if (!e.folder && o->split && *o->split)
+        return av_error_set(AV_EINVAL, "--split needs a folder for --out (one file per split)");
+    if (!av_rows_derived_known(o->format) && !av_rows_source_known(o->format))
+        return av_error_set(AV_EINVAL, "unknown export format '%s'", o->format);
+    int rc = parse_splits(&e, o->split);
+    if (rc < 0)
+        return rc;
+    if (!e.to_stdout && (rc = check_target(o, e.folder)) < 0)
+        return rc;
+
+    uint64_t *units = NULL;
+    size_t n = 0;
+    if ((rc = select_units(&e, &units, &n)) < 0)
+        return rc;
+    if (out)
+        out->units = n;
+    e.schema = pq_schema_new();
+    if (e.to_stdout) {
+        rc = produce(&e, units, n);
+        goto done;
+    }
+    /* Staging: a hidden sibling of the target, so the final rename stays on
+     * one file system. */
+    e.stage = sibling(o->out, "aviary-tmp");
+    rm_rf(e.stage);
+    if (e.folder) {
+        av_buf d = AV_BUF_INIT;
+        av_buf_printf(&d, "%s/data", e.stage);
+        if (mkdir(e.stage, 0777) != 0 || mkdir(d.ptr, 0777) != 0) {
+            rc = av_error_set(AV_EIO, "cannot create '%s': %s", e.folder ? o->out : e.stage, strerror(errno));
+            av_buf_free(&d);
+            goto done;
+        }
+        av_buf_free(&d);
+    }
+    e.spool_path = sibling(o->out, "aviary-spool");
+    e.spool = fopen(e.spool_path, "w+b");
+    if (!e.spool) {
+        rc = av_error_set(AV_EIO, "cannot write beside '%s': %s", o->out, strerror(errno));
+        goto done;
+    }
+    unlink(e.spool_path); /* gone when closed, whatever happens */
+    setvbuf(e.spool, NULL, _IOFBF, 1u << 20);
+    av_progress_start(&e.prog, o->progress, "export", 0);
+    if ((rc = produce(&e, units, n)) != 0)
+        goto done;
+    if (fflush(e.spool) != 0 || ferror(e.spool)) {
+        rc = av_error_set(AV_EIO, "cannot write beside '%s': %s", o->out, strerror(errno));
+        goto done;
+    }
+    if (e.parquet && e.schema->nchild == 0) {
+        rc = av_error_set(AV_ENOTFOUND, "the selection gives no rows, and an empty Parquet file has no columns");
+        goto done;
+    }
+    FILE *prov = NULL;
+    av_buf pp = AV_BUF_INIT;
+    if (e.folder) {
+        av_buf_printf(&pp, "%s/provenance.json", e.stage);
+        prov = fopen(pp.ptr, "wb");
+        if (!prov) {
+            rc = av_error_set(AV_EIO, "cannot create '%s': %s", pp.ptr, strerror(errno));
+            av_buf_free(&pp);
+            goto done;
+        }
+        ex_provenance_head(prov, r, o);
+    }
+    rc = write_data(&e, prov);
+    if (prov) {
+        fputs("\n]}\n", prov);
+        errno = 0;
+        if ((fflush(prov) != 0 || ferror(prov)) && rc == 0)
+            rc = av_error_set(AV_EIO, "cannot write '%s': %s", pp.ptr, strerror(errno ? errno : EIO));
+        if (fclose(prov) != 0 && rc == 0)
+            rc = av_error_set(AV_EIO, "cannot write '%s': %s", pp.ptr, strerror(errno));
+    }
+    av_buf_free(&pp);
+    if (rc < 0)
+        goto done;
+    if (e.folder) {
+        ex_card_split splits[MAX_SPLITS];
+        for (int k = 0; k < e.nsplit; k++) {
+            splits[k].name = e.split[k].name;
+            splits[k].rows = e.split[k].rows;
+            splits[k].bytes = e.split[k].file_bytes;
+            splits[k].json_bytes = e.split[k].bytes;
+        }
+        rc = ex_card_write(e.stage, r, o, units, n, e.schema_err ? NULL : e.schema, splits, e.nsplit);
+        if (rc < 0)
+            goto done;
+    }
+    if ((rc = install(&e)) < 0)
+        goto done;
+    if (out) {
+        out->rows = e.rows;
+        for (int k = 0; k < e.nsplit; k++) {
+            out->bytes += e.split[k].file_bytes;
+            out->files += e.split[k].nshards;
+        }
+    }
+done:
+    av_progress_end(&e.prog);
+    if (e.to_stdout && out)
+        out->rows = e.rows, out->bytes = e.bytes;
+    for (int k = 0; k < e.nsplit; k++) {
+        if (e.split[k].pw)
+            pq_writer_abort(e.split[k].pw);
+        if (e.split[k].jf)
+            fclose(e.split[k].jf);
+    }
+    if (e.spool)
+        fclose(e.spool);
+    if (rc != 0 && e.stage)
+        rm_rf(e.stage);
+    free(e.stage);
+    free(e.spool_path);
+    pq_schema_free(e.schema);
+    jv_parser_release(&e.jp);
+    free(units);
+    return rc > 0 ? 0 : rc;
+}
