@@ -320,6 +320,17 @@ int q_eval_values(qeval *e, const qfield *f, q_val_fn fn, void *ctx)
             if ((rc = fn(ctx, &v)) != 0) return rc;
         }
         return 0;
+    case QF_NAME:
+        if (!u->name) return 0;
+        v.t = QV_STR;
+        v.s = u->name;
+        v.len = strlen(u->name);
+        return fn(ctx, &v);
+    case QF_SCORE:
+        if (isnan(u->num)) return 0;
+        v.t = QV_NUM;
+        v.num = u->num;
+        return fn(ctx, &v);
     case QF_VERSION:
         v.t = QV_NUM;
         v.num = u->version;

@@ -382,7 +382,7 @@ static void tok_text(parser *p, char *out, size_t cap)
 
 static const char *const known_fields[] = {
     "kind", "id", "model", "source", "licence", "version", "tag.<key>", "rating.<aspect>",
-    "rating.<aspect>[<judge>]", "preference.p", "len(instruction)", "len(response)", "turns", "instruction", "response",
+    "rating.<aspect>[<judge>]", "preference.p", "len(instruction)", "len(response)", "turns", "instruction", "response", "name", "score",
 };
 #define NKNOWN (sizeof known_fields / sizeof known_fields[0])
 
@@ -497,6 +497,7 @@ static int parse_field(parser *p, qfield *f)
         {"licence", QF_LICENCE, QT_STR}, {"version", QF_VERSION, QT_NUM},
         {"preference.p", QF_PREF_P, QT_NUM}, {"turns", QF_TURNS, QT_NUM},
         {"instruction", QF_INSTRUCTION, QT_STR}, {"response", QF_RESPONSE, QT_STR},
+        {"name", QF_NAME, QT_STR},       {"score", QF_SCORE, QT_NUM},
     };
     for (size_t i = 0; i < sizeof simple / sizeof simple[0]; i++) {
         if (!strcmp(id, simple[i].name)) {

@@ -6,7 +6,9 @@
 #include "query/policy.h"
 
 #include "query/audit.h"
+#include "query/query.h"
 
+#include <assert.h>
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -328,6 +330,97 @@ size_t av_policy_drop(uint64_t *units, size_t n, const uint8_t *bad)
     for (size_t i = 0; i < n; i++)
         if (!bad[i]) units[k++] = units[i];
     return k;
+}
+
+int av_policy_check_selection(const av_policy *p, av_reader *r, const char *where, av_kind unit, av_buf *report,
+                              uint64_t *out_units)
+{
+    av_query *q = NULL;
+    char *err = NULL;
+    uint64_t *units = NULL;
+    size_t n = 0;
+    *out_units = 0;
+    int rc = av_query_compile(&q, where, unit, &err);
+    if (rc < 0) {
+        rc = av_error_set(AV_EINVAL, "%s", err ? err : av_errmsg());
+        free(err);
+        return rc;
+    }
+    rc = av_query_rows(q, r, &units, &n);
+    av_query_free(q);
+    if (rc < 0) return rc;
+    *out_units = n;
+    rc = av_policy_gate(p, r, units, n, NULL, report);
+    free(units);
+    return rc;
+}
+
+struct av_policy_checker {
+    const av_policy *p;
+    av_reader *r;
+    av_licreg *reg;
+    av_auditor *a;
+    av_audit_lineage lin;
+    av_buf why;
+    av_record rec;
+    uint64_t checked, violations;
+};
+
+int av_policy_checker_new(av_policy_checker **out, const av_policy *p, av_reader *r)
+{
+    av_policy_checker *c = av_xcalloc(1, sizeof *c);
+    int rc;
+    *out = NULL;
+    c->p = p;
+    c->r = r;
+    av_record_init(&c->rec);
+    if ((rc = av_licreg_load(&c->reg, r)) < 0 || (rc = av_auditor_new(&c->a, r, c->reg)) < 0) {
+        av_policy_checker_free(c);
+        return rc;
+    }
+    *out = c;
+    return 0;
+}
+
+void av_policy_checker_free(av_policy_checker *c)
+{
+    if (!c) return;
+    av_auditor_free(c->a);
+    av_licreg_free(c->reg);
+    av_audit_lineage_free(&c->lin);
+    av_buf_free(&c->why);
+    av_record_free(&c->rec);
+    free(c);
+}
+
+int av_policy_checker_unit(av_policy_checker *c, uint64_t unit, av_buf *report)
+{
+    int rc = av_auditor_lineage(c->a, unit, &c->lin);
+    if (rc < 0) return rc;
+    c->checked++;
+    av_buf_reset(&c->why);
+    if (!av_policy_check(c->p, c->reg, c->lin.lic, c->lin.nlic, &c->why)) return 1;
+    c->violations++;
+    if (report) {
+        char hex[33];
+        if ((rc = av_get(c->r, unit, 0, &c->rec)) < 0) return rc;
+        av_id_hex(hex, &c->rec.cid);
+        av_buf_printf(report, "%s\t%s", hex, c->why.ptr);
+        if (c->lin.unknown && c->lin.why.len) av_buf_printf(report, " (%s)", c->lin.why.ptr);
+        av_buf_putc(report, '\n');
+    }
+    return 0;
+}
+
+uint64_t av_policy_checker_checked(const av_policy_checker *c) { return c->checked; }
+uint64_t av_policy_checker_violations(const av_policy_checker *c) { return c->violations; }
+
+int av_policy_filter(void *ctx, av_reader *r, uint64_t unit)
+{
+    av_policy_checker *c = ctx;
+    assert(r == c->r);
+    (void)r;
+    return av_policy_checker_unit(c, unit, NULL);
 }
 
 /* ---- dataset card ------------------------------------------------------ */

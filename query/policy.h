@@ -54,6 +54,29 @@ int av_policy_gate(const av_policy *p, av_reader *r, const uint64_t *units, size
  * many are kept. */
 size_t av_policy_drop(uint64_t *units, size_t n, const uint8_t *bad);
 
+/* Refusal check for export: selects the units of kind `unit` matching where
+ * (NULL = all) at r's version, as export does, and checks them all.
+ * *out_units gets how many were selected; report gets one line per violating
+ * unit (as av_policy_gate). Returns the number of violating units, or a
+ * negative AV_E* code (AV_EINVAL with the query's message in av_errmsg()). */
+int av_policy_check_selection(const av_policy *p, av_reader *r, const char *where, av_kind unit, av_buf *report,
+                              uint64_t *out_units);
+
+/* A per-unit checker, for dropping violating units as they are selected
+ * (export's unit filter: av_policy_filter has its signature). */
+typedef struct av_policy_checker av_policy_checker;
+/* Binds p (which must outlive the checker) to reader r. */
+int av_policy_checker_new(av_policy_checker **out, const av_policy *p, av_reader *r);
+void av_policy_checker_free(av_policy_checker *c);
+/* 1 if unit passes, 0 if it violates (reasons appended to report when not
+ * NULL, as av_policy_gate's lines), negative on error. */
+int av_policy_checker_unit(av_policy_checker *c, uint64_t unit, av_buf *report);
+/* Units checked and units that violated so far. */
+uint64_t av_policy_checker_checked(const av_policy_checker *c);
+uint64_t av_policy_checker_violations(const av_policy_checker *c);
+/* av_unit_filter-compatible: ctx is an av_policy_checker bound to r. */
+int av_policy_filter(void *ctx, av_reader *r, uint64_t unit);
+
 /* ---- the dataset card's licence fields -------------------------------- */
 
 typedef struct av_card_licence {

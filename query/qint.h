@@ -28,6 +28,8 @@ enum qf_kind {
     QF_TURNS,
     QF_INSTRUCTION,
     QF_RESPONSE,
+    QF_NAME,  /* the record's own name: aspect, method, model or source name */
+    QF_SCORE, /* the record's own number: a rating's score, a preference's p */
 };
 
 /* A field's static type: what its values can be. */
