@@ -10,19 +10,22 @@
 
 #include "cli/cli.h"
 #include "export/export.h"
+#include "query/policy.h"
 
 static const char usage[] =
     "usage: aviary export --format <format> --out <dir> | <file> | - [--where <expr>] [--at <version>]\n"
     "                     [--container jsonl | parquet] [--split <name>=<fraction>,...] [--seed <n>]\n"
     "                     [--shard-size <size>] [--row-group-size <size>] [--force] [-q | --quiet]\n"
     "                     [--pairs best-worst | best-random | all-pairs] [--score mean-aspects | overall | <aspect>]\n"
-    "                     [--min-margin <m>] [--keep-ties] [--min-p <p>]\n"
+    "                     [--min-margin <m>] [--keep-ties] [--min-p <p>] [--policy <file> [--drop-violations]]\n"
     "\n"
     "formats: magpie, ultrafeedback, binarized, sharegpt, alpaca, ... (rebuilt as ingested),\n"
     "         preference, sft, sharegpt, kto, stepwise (derived from the records)\n"
     "--out DIR writes a dataset folder (data/<split>-00000-of-0000N.<ext>, README.md,\n"
     "provenance.json; Parquet unless --container jsonl); --out FILE.jsonl|.parquet one file;\n"
-    "--out - JSON Lines to stdout. Sizes take K, M, G suffixes (powers of 1024).\n";
+    "--out - JSON Lines to stdout. Sizes take K, M, G suffixes (powers of 1024).\n"
+    "--policy FILE refuses to export when a selected row violates the licence policy\n"
+    "(docs/licences.md); with --drop-violations those rows are left out instead.\n";
 
 /* "512M", "1G", "100000": bytes, or 0 on a bad size. */
 static uint64_t parse_size(const char *s)
@@ -54,6 +57,63 @@ static int parse_double(const char *s, double *out)
     return !errno && end != s && !*end && isfinite(*out);
 }
 
+/* --policy: refuses (nothing written) when a selected unit violates the
+ * policy, listing the first ones on stderr; with --drop-violations sets the
+ * export's unit filter to leave them out. Returns 0 to go on, 1 after an
+ * error was printed. */
+static int policy_gate(av_reader *r, av_export_opts *o, const char *path, int drop, av_policy **policy,
+                       av_policy_checker **checker)
+{
+    av_licreg *reg = NULL;
+    char *err = NULL;
+    int rc = av_licreg_load(&reg, r);
+    if (rc < 0)
+        return cli_store_error(rc);
+    rc = av_policy_load(policy, path, reg, &err);
+    av_licreg_free(reg);
+    if (rc < 0) {
+        cli_error("%s", err);
+        free(err);
+        return 1;
+    }
+    if (drop) {
+        if ((rc = av_policy_checker_new(checker, *policy, r)) < 0)
+            return cli_store_error(rc);
+        o->filter = av_policy_filter;
+        o->filter_ctx = *checker;
+        return 0;
+    }
+    av_buf report = AV_BUF_INIT;
+    uint64_t units = 0;
+    rc = av_policy_check_selection(*policy, r, o->where, AV_RESPONSE, &report, &units);
+    if (rc < 0) {
+        av_buf_free(&report);
+        return cli_store_error(rc);
+    }
+    if (rc > 0) {
+        size_t shown = 0, i = 0;
+        for (; i < report.len && shown < 20; shown++) {
+            const char *nl = memchr(report.ptr + i, '\n', report.len - i);
+            size_t end = nl ? (size_t)(nl - report.ptr) : report.len;
+            const char *tab = memchr(report.ptr + i, '\t', end - i);
+            size_t id_len = tab ? (size_t)(tab - (report.ptr + i)) : 0;
+            fprintf(stderr, "  %.*s  %.*s\n", (int)id_len, report.ptr + i, (int)(end - i - id_len - (tab ? 1 : 0)),
+                    report.ptr + i + id_len + (tab ? 1 : 0));
+            i = end + 1;
+        }
+        if ((uint64_t)rc > shown)
+            fprintf(stderr, "  ... and %llu more ('aviary audit --policy %s' lists them all)\n",
+                    (unsigned long long)rc - shown, path);
+        cli_error("export refused: %d of %llu rows violate policy '%s'; nothing was written "
+                  "(--drop-violations leaves them out)",
+                  rc, (unsigned long long)units, av_policy_name(*policy));
+        av_buf_free(&report);
+        return 1;
+    }
+    av_buf_free(&report);
+    return 0;
+}
+
 int cmd_export(int argc, char **argv, av_cli *ctx)
 {
     if (cli_wants_help(argc, argv, usage))
@@ -63,8 +123,8 @@ int cmd_export(int argc, char **argv, av_cli *ctx)
     av_derive_opts d = AV_DERIVE_OPTS_INIT;
     o.seed = 42;
     o.command = ctx->command;
-    const char *at = NULL;
-    int quiet = 0;
+    const char *at = NULL, *policy_path = NULL;
+    int quiet = 0, drop_violations = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *val = NULL;
         char name[64];
@@ -143,9 +203,12 @@ int cmd_export(int argc, char **argv, av_cli *ctx)
             if (!parse_double(val, &d.min_p) || d.min_p < 0 || d.min_p > 1)
                 return cli_usage_error(usage, "bad probability '%s' (between 0 and 1)", val);
         }
-        /* --policy FILE [--drop-violations] (query/policy.h) plugs in here:
-         * it sets o.filter / o.filter_ctx to drop or refuse violating units. */
-        else {
+        else if (strcmp(a, "--policy") == 0) {
+            VALUE();
+            policy_path = val;
+        } else if (strcmp(a, "--drop-violations") == 0) {
+            drop_violations = 1;
+        } else {
             return cli_usage_error(usage, "unknown option '%s'", argv[i]);
         }
 #undef VALUE
@@ -154,19 +217,35 @@ int cmd_export(int argc, char **argv, av_cli *ctx)
         return cli_usage_error(usage, "--format is required");
     if (!o.out)
         return cli_usage_error(usage, "--out is required");
+    if (drop_violations && !policy_path)
+        return cli_usage_error(usage, "--drop-violations needs --policy <file>");
     o.derive = d;
     o.progress = !quiet && ctx->stderr_tty;
 
     av_reader *r = NULL;
     if (cli_reader_open(ctx, at, &r))
         return 1;
+    av_policy *policy = NULL;
+    av_policy_checker *checker = NULL;
+    if (policy_path && policy_gate(r, &o, policy_path, drop_violations, &policy, &checker)) {
+        av_policy_free(policy);
+        av_reader_close(r);
+        return 1;
+    }
     av_export_stats st;
     int rc = av_export_run(r, &o, &st);
+    uint64_t dropped = checker ? av_policy_checker_violations(checker) : 0;
+    uint64_t checked = checker ? av_policy_checker_checked(checker) : 0;
+    av_policy_checker_free(checker);
     av_reader_close(r);
     if (rc == AV_EINVAL || rc == AV_ENOTFOUND || rc < 0) {
         cli_error("%s", av_errmsg());
         return 1;
     }
+    if (policy)
+        fprintf(stderr, "left out %llu of %llu rows that violate policy '%s'\n", (unsigned long long)dropped,
+                (unsigned long long)checked, av_policy_name(policy));
+    av_policy_free(policy);
     if (!quiet && strcmp(o.out, "-") != 0)
         fprintf(stderr, "exported %llu rows from %llu units to '%s' (%u file%s, %llu bytes)\n",
                 (unsigned long long)st.rows, (unsigned long long)st.units, o.out, st.files, st.files == 1 ? "" : "s",
