@@ -4,6 +4,8 @@
  * follow GENERATION.md word for word where it gives the words. */
 #include "generate/judge.h"
 
+#include "store/aviary.h"
+
 #include <cjson/cJSON.h>
 #include <ctype.h>
 #include <errno.h>
@@ -521,4 +523,28 @@ int gen_tag_parse(av_buf *out, int kind, const char *text)
     }
     cJSON_Delete(j);
     return rc;
+}
+
+int gen_json_object_attrs(const char *json, struct av_attr *out, uint32_t cap, uint32_t *n)
+{
+    *n = 0;
+    cJSON *j = cJSON_Parse(json);
+    if (!cJSON_IsObject(j)) {
+        cJSON_Delete(j);
+        return -1;
+    }
+    const cJSON *e;
+    cJSON_ArrayForEach(e, j)
+    {
+        if (*n >= cap) break;
+        char *v = cJSON_PrintUnformatted(e);
+        if (!v) continue;
+        out[*n].key = av_xstrdup(e->string);
+        out[*n].json.ptr = av_xstrdup(v);
+        out[*n].json.len = strlen(v);
+        cJSON_free(v);
+        (*n)++;
+    }
+    cJSON_Delete(j);
+    return 0;
 }

@@ -8,6 +8,7 @@
 #define AV_GENERATE_JUDGE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "generate/llm.h"
 #include "util/util.h"
@@ -99,5 +100,11 @@ void gen_tag_prompt(av_buf *out, int kind, const char *query);
  * {"input_quality","quality_explanation"}; category ->
  * {"task_category","other_task_category"}. 0, or -1 if the answer is unusable. */
 int gen_tag_parse(av_buf *out, int kind, const char *text);
+
+/* Splits a JSON object text into attributes (key and value as compact JSON,
+ * both malloc'd: the caller frees key and json.ptr). At most cap; -1 if json
+ * is not an object. */
+struct av_attr;
+int gen_json_object_attrs(const char *json, struct av_attr *out, uint32_t cap, uint32_t *n);
 
 #endif

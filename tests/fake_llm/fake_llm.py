@@ -98,7 +98,7 @@ def answer(prompt, raw, seed):
         return tok, [(tok, cands)]
     if p.endswith("The answer is:"):
         ra = between(prompt, "\n(A) ", "\n(B) ")
-        rb = between(prompt, "\n(B) ", "\nThe answer is:")
+        rb = between(prompt, "\n(B) ", "\n")
         p1 = clamp(0.6 + 0.3 * sign(len(ra) - len(rb)))
         lab = "A" if p1 >= 0.5 else "B"
         cands = pref_tokens(p1, ["A", "B"])
