@@ -5,6 +5,7 @@
 #include "cli/cli.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ingest/native.h"
@@ -34,6 +35,10 @@ int cmd_add(int argc, char **argv, av_cli *ctx)
     if (!path) path = "-";
     FILE *in = stdin;
     if (strcmp(path, "-") && !(in = fopen(path, "r"))) return cli_error("cannot open '%s': %s", path, strerror(errno));
+    /* test hook: small on-disk batches, so a test can kill a writer after
+       some batches are on disk without a huge input */
+    const char *batch = getenv("AVIARY_TEST_BATCH");
+    if (batch && atol(batch) > 0) av_tune_batch((size_t)atol(batch));
     av_native_add_opts o = {.name = path, .command = ctx->command, .message = message,
                             .progress = !quiet && ctx->stderr_tty};
     av_native_add_result res;

@@ -283,15 +283,15 @@ int av_native_dump(av_store *s, uint32_t version, FILE *out)
     uint64_t nrows = 0;
     int rc;
 
+    /* One reader for everything: a snapshot of one version. */
     if ((rc = av_store_head(s, &head)) < 0) goto done;
-    if (version == 0) version = head;
     if (version > head) {
         rc = av_error_set(AV_ENOTFOUND, "version %u does not exist (head is %u)", version, head);
         goto done;
     }
-    /* The commits first (they are few), with the reader at version. */
+    if ((rc = av_reader_open(&r, s, version)) < 0) goto done;
+    version = av_reader_version(r);
     if (version) {
-        if ((rc = av_reader_open(&r, s, version)) < 0) goto done;
         commits = av_xcalloc(version, sizeof *commits);
         for (c = 1; c <= version; c++)
             if ((rc = av_commit_get(r, c, &commits[c - 1])) < 0) goto done;
