@@ -112,7 +112,7 @@ static int read_turns(av_plan *p, const jnode *arr, const char *rk, const char *
         char w[64];
         snprintf(w, sizeof w, "%s[%u].", where, i);
         if (c->type != J_OBJ) return pl_fail(p, "'%s[%u]' must be an object, not %s", where, i, json_type_name(c));
-        const jnode *role, *text;
+        const jnode *role = NULL, *text = NULL;
         if (need(p, c, rk, J_STR, w, &role) || need(p, c, tk, J_STR, w, &text)) return -1;
         const char *r = norm_role(p, role);
         if (!r) return pl_fail(p, "'%s%s' is not a role name", w, rk);
@@ -177,15 +177,15 @@ static double num_of(const jnode *v)
 static int pair_lists(av_plan *p, const jnode *row, const char *ck, const char *rk, const char *method,
                       const jnode *cmodel, const jnode *rmodel, int *out_a, int *out_b)
 {
-    const jnode *c, *r;
+    const jnode *c = NULL, *r = NULL;
     if (need(p, row, ck, J_ARR, "", &c) || need(p, row, rk, J_ARR, "", &r)) return -1;
-    turns tc, tr;
+    turns tc = {0}, tr = {0};
     if (read_turns(p, c, "role", "content", ck, &tc) || read_turns(p, r, "role", "content", rk, &tr)) return -1;
     if (!tc.n || !is_assistant(tc.m[tc.n - 1].role))
         return pl_fail(p, "'%s' must end with an assistant message", ck);
     if (!tr.n || !is_assistant(tr.m[tr.n - 1].role))
         return pl_fail(p, "'%s' must end with an assistant message", rk);
-    int pc, pr, a, b;
+    int pc = -1, pr = -1, a = -1, b = -1;
     if (conv_records(p, &tc, cmodel ? cmodel->s : NULL, cmodel ? cmodel->n : 0, &pc, &a, ck) ||
         conv_records(p, &tr, rmodel ? rmodel->s : NULL, rmodel ? rmodel->n : 0, &pr, &b, rk))
         return -1;
@@ -259,7 +259,7 @@ static int map_magpie(av_plan *p, const jnode *row)
             t.m[t.n++] = (pl_msg){"assistant", ov->s, ov->n};
         }
     }
-    int prompt, resp;
+    int prompt = -1, resp = -1;
     if (conv_records(p, &t, mn, ml, &prompt, &resp, conv ? "conversations" : "instruction")) return -1;
     p->main = resp >= 0 ? resp : prompt;
 
@@ -279,7 +279,7 @@ static int map_magpie(av_plan *p, const jnode *row)
     }
     const jnode *ch = json_get(row, "chosen"), *rj = json_get(row, "rejected");
     if (ch && rj && ch->type == J_ARR && rj->type == J_ARR) {
-        int a, b;
+        int a = -1, b = -1;
         if (pair_lists(p, row, "chosen", "rejected", "armorm", model, model, &a, &b)) return -1;
         p->main = prompt;
     }
@@ -295,7 +295,7 @@ static int detect_uf(const jnode *r)
 
 static int map_uf(av_plan *p, const jnode *row)
 {
-    const jnode *ins, *comps;
+    const jnode *ins = NULL, *comps = NULL;
     if (need(p, row, "instruction", J_STR, "", &ins) || need(p, row, "completions", J_ARR, "", &comps)) return -1;
     int prompt = pl_add(p, AV_PROMPT);
     pl_add_msg(p, prompt, "user", ins->s, ins->n);
@@ -305,7 +305,7 @@ static int map_uf(av_plan *p, const jnode *row)
         char w[40];
         snprintf(w, sizeof w, "completions[%u].", i);
         if (c->type != J_OBJ) return pl_fail(p, "'completions[%u]' must be an object, not %s", i, json_type_name(c));
-        const jnode *resp, *model = get_t(c, "model", J_STR);
+        const jnode *resp = NULL, *model = get_t(c, "model", J_STR);
         if (need(p, c, "response", J_STR, w, &resp)) return -1;
         int r = pl_add(p, AV_RESPONSE);
         pl_set_ref(p, r, 0, prompt);
@@ -349,14 +349,14 @@ static int detect_binarized(const jnode *r)
 
 static int map_binarized(av_plan *p, const jnode *row)
 {
-    int a, b;
+    int a = -1, b = -1;
     if (pair_lists(p, row, "chosen", "rejected", "score", NULL, NULL, &a, &b)) return -1;
     const jnode *sc = get_t(row, "score_chosen", J_NUM), *sr = get_t(row, "score_rejected", J_NUM);
     if (sc) add_rating(p, a, "score", num_of(sc), sc, 'f');
     if (sr) add_rating(p, b, "score", num_of(sr), sr, 'f');
     const jnode *m = get_t(row, "messages", J_ARR);
     if (m) {
-        turns t;
+        turns t = {0};
         if (read_turns(p, m, "role", "content", "messages", &t)) return -1;
     }
     return 0;
@@ -369,7 +369,7 @@ static int detect_argilla(const jnode *r)
 
 static int map_argilla(av_plan *p, const jnode *row)
 {
-    int a, b;
+    int a = -1, b = -1;
     const jnode *cm = get_t(row, "chosen-model", J_STR), *rm = get_t(row, "rejected-model", J_STR);
     if (pair_lists(p, row, "chosen", "rejected", "score", cm, rm, &a, &b)) return -1;
     const jnode *sc = get_t(row, "chosen-rating", J_NUM), *sr = get_t(row, "rejected-rating", J_NUM);
@@ -386,7 +386,7 @@ static int detect_skywork(const jnode *r)
 
 static int map_skywork(av_plan *p, const jnode *row)
 {
-    int a, b;
+    int a = -1, b = -1;
     return pair_lists(p, row, "chosen", "rejected", "dataset", NULL, NULL, &a, &b);
 }
 
@@ -430,10 +430,10 @@ static int parse_hh(av_plan *p, const char *s, size_t n, turns *t)
 
 static int map_nectar(av_plan *p, const jnode *row)
 {
-    const jnode *pr, *ans;
+    const jnode *pr = NULL, *ans = NULL;
     if (need(p, row, "prompt", J_STR, "", &pr) || need(p, row, "answers", J_ARR, "", &ans)) return -1;
-    turns t;
-    int prompt;
+    turns t = {0};
+    int prompt = -1;
     if (parse_hh(p, pr->s, pr->n, &t)) {
         prompt = prompt_from(p, t.m, t.n);
         pl_sub_hh(p, prompt, pr);
@@ -447,7 +447,7 @@ static int map_nectar(av_plan *p, const jnode *row)
         char w[40];
         snprintf(w, sizeof w, "answers[%u].", i);
         if (c->type != J_OBJ) return pl_fail(p, "'answers[%u]' must be an object, not %s", i, json_type_name(c));
-        const jnode *text, *model = get_t(c, "model", J_STR);
+        const jnode *text = NULL, *model = get_t(c, "model", J_STR);
         if (need(p, c, "answer", J_STR, w, &text)) return -1;
         int r = response_to(p, prompt, text->s, text->n, model && model->n ? model->s : NULL, model ? model->n : 0);
         const jnode *rank = get_t(c, "rank", J_NUM);
@@ -465,7 +465,7 @@ static int detect_hs2(const jnode *r)
 
 static int map_hs2(av_plan *p, const jnode *row)
 {
-    const jnode *pr, *rs;
+    const jnode *pr = NULL, *rs = NULL;
     if (need(p, row, "prompt", J_STR, "", &pr) || need(p, row, "response", J_STR, "", &rs)) return -1;
     int prompt = pl_add(p, AV_PROMPT);
     pl_add_msg(p, prompt, "user", pr->s, pr->n);
@@ -489,7 +489,7 @@ static int detect_hs2pref(const jnode *r)
  * much better); P(response_1 better) = (3 - strength) / 6. */
 static int map_hs2pref(av_plan *p, const jnode *row)
 {
-    const jnode *pr, *r1, *r2, *st;
+    const jnode *pr = NULL, *r1 = NULL, *r2 = NULL, *st = NULL;
     if (need(p, row, "prompt", J_STR, "", &pr) || need(p, row, "response_1", J_STR, "", &r1) ||
         need(p, row, "response_2", J_STR, "", &r2) || need(p, row, "preference_strength", J_NUM, "", &st))
         return -1;
@@ -515,12 +515,12 @@ static int detect_sgdpo(const jnode *r)
 
 static int map_sgdpo(av_plan *p, const jnode *row)
 {
-    const jnode *conv, *ch, *rj, *cv, *rv;
+    const jnode *conv = NULL, *ch = NULL, *rj = NULL, *cv = NULL, *rv = NULL;
     if (need(p, row, "conversations", J_ARR, "", &conv) || need(p, row, "chosen", J_OBJ, "", &ch) ||
         need(p, row, "rejected", J_OBJ, "", &rj) || need(p, ch, "value", J_STR, "chosen.", &cv) ||
         need(p, rj, "value", J_STR, "rejected.", &rv))
         return -1;
-    turns t;
+    turns t = {0};
     if (read_turns(p, conv, "from", "value", "conversations", &t)) return -1;
     if (!t.n) return pl_fail(p, "'conversations' is empty");
     int prompt = prompt_from(p, t.m, t.n);
@@ -539,9 +539,9 @@ static int detect_sharegpt(const jnode *r)
 
 static int map_sharegpt(av_plan *p, const jnode *row)
 {
-    const jnode *conv;
+    const jnode *conv = NULL;
     if (need(p, row, "conversations", J_ARR, "", &conv)) return -1;
-    turns t;
+    turns t = {0};
     if (read_turns(p, conv, "from", "value", "conversations", &t)) return -1;
     const jnode *sys = get_t(row, "system", J_STR);
     if (sys && (!t.n || strcmp(t.m[0].role, "system"))) {
@@ -551,7 +551,7 @@ static int map_sharegpt(av_plan *p, const jnode *row)
         t.m = m;
         t.n++;
     }
-    int prompt, resp;
+    int prompt = -1, resp = -1;
     if (conv_records(p, &t, NULL, 0, &prompt, &resp, "conversations")) return -1;
     p->main = resp >= 0 ? resp : prompt;
     return 0;
@@ -564,11 +564,11 @@ static int detect_openai(const jnode *r)
 
 static int map_openai(av_plan *p, const jnode *row)
 {
-    const jnode *msgs;
+    const jnode *msgs = NULL;
     if (need(p, row, "messages", J_ARR, "", &msgs)) return -1;
-    turns t;
+    turns t = {0};
     if (read_turns(p, msgs, "role", "content", "messages", &t)) return -1;
-    int prompt, resp;
+    int prompt = -1, resp = -1;
     if (conv_records(p, &t, NULL, 0, &prompt, &resp, "messages")) return -1;
     p->main = resp >= 0 ? resp : prompt;
     const jnode *label = json_get(row, "label");
@@ -584,7 +584,7 @@ static int detect_alpaca(const jnode *r)
 
 static int map_alpaca(av_plan *p, const jnode *row)
 {
-    const jnode *ins, *out, *in = json_get(row, "input");
+    const jnode *ins = NULL, *out = NULL, *in = json_get(row, "input");
     if (need(p, row, "instruction", J_STR, "", &ins) || need(p, row, "output", J_STR, "", &out)) return -1;
     if (in && in->type != J_STR) return pl_fail(p, "'input' must be a string, not %s", json_type_name(in));
     turns t = {(pl_msg *)pl_alloc(p, 2 * sizeof(pl_msg)), 0};
@@ -627,7 +627,7 @@ static int detect_prm(const jnode *r)
 
 static int map_prm(av_plan *p, const jnode *row)
 {
-    const jnode *q, *label, *problem, *steps;
+    const jnode *q = NULL, *label = NULL, *problem = NULL, *steps = NULL;
     if (need(p, row, "question", J_OBJ, "", &q) || need(p, q, "problem", J_STR, "question.", &problem) ||
         need(p, row, "label", J_OBJ, "", &label) || need(p, label, "steps", J_ARR, "label.", &steps))
         return -1;

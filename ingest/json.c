@@ -45,6 +45,7 @@ static size_t new_node(jdoc *d, jtype t, size_t off)
     }
     jnode *n = &d->node[d->count];
     n->type = (uint8_t)t;
+    n->plain = 0;
     n->n = 0;
     n->skip = 1;
     n->off = (uint32_t)off;
@@ -220,6 +221,7 @@ static int parse_string(pstate *s, jnode *out)
         d->alen += olen;
     } else {
         out->s = start;
+        out->plain = 1;
     }
     out->n = (uint32_t)(o ? olen : (size_t)(p - start));
     s->p = p + 1;
@@ -418,7 +420,18 @@ void json_write(av_buf *b, const jnode *v)
     case J_FALSE: av_buf_put(b, "false", 5); return;
     case J_TRUE: av_buf_put(b, "true", 4); return;
     case J_NUM: av_buf_put(b, v->s, v->n); return;
-    case J_STR: av_buf_json_str(b, v->s, v->n); return;
+    case J_STR:
+        if (v->plain) {
+            av_buf_grow(b, v->n + 2);
+            b->ptr[b->len++] = '"';
+            memcpy(b->ptr + b->len, v->s, v->n);
+            b->len += v->n;
+            b->ptr[b->len++] = '"';
+            b->ptr[b->len] = 0;
+        } else {
+            av_buf_json_str(b, v->s, v->n);
+        }
+        return;
     case J_ARR: {
         av_buf_putc(b, '[');
         const jnode *c = v + 1;
@@ -435,7 +448,7 @@ void json_write(av_buf *b, const jnode *v)
         const jnode *c = v + 1;
         for (uint32_t i = 0; i < v->n; i++) {
             if (i) av_buf_putc(b, ',');
-            av_buf_json_str(b, c->s, c->n);
+            json_write(b, c);
             av_buf_putc(b, ':');
             json_write(b, c + 1);
             c = c + 1 + c[1].skip;

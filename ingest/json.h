@@ -20,6 +20,7 @@ typedef enum jtype { J_NULL, J_FALSE, J_TRUE, J_NUM, J_STR, J_ARR, J_OBJ } jtype
  * (J_STR) and value. The next sibling of node v is v + v->skip. */
 typedef struct jnode {
     uint8_t type;
+    uint8_t plain; /* STR: s is the source text itself (no escapes), so it is its own JSON */
     uint32_t n;    /* STR/NUM: bytes of s; ARR: elements; OBJ: members */
     uint32_t skip; /* nodes in the subtree, itself included */
     uint32_t off;  /* byte offset of the value in the input */

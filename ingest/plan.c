@@ -73,7 +73,7 @@ char *pl_alloc(av_plan *p, size_t n)
 {
     n = (n + 7) & ~(size_t)7;
     if (!p->arena || p->arena->cap - p->arena->used < n) {
-        size_t cap = n > 65536 ? n : 65536;
+        size_t cap = n > 8192 ? n : 8192;
         struct pl_block *b = av_xmalloc(sizeof *b + cap);
         b->cap = cap;
         b->used = 0;
@@ -277,9 +277,27 @@ static int find_text(av_plan *p, const char *s, size_t n, int *out_rec, uint32_t
     return 1;
 }
 
-static void put_placeholder(av_buf *b, char what, int slot, const char *rest)
+static void put_uint(av_buf *b, unsigned v)
 {
-    av_buf_printf(b, "\"\\u0000%c%d%s\"", what, slot, rest ? rest : "");
+    char tmp[12];
+    int n = 0;
+    do tmp[n++] = (char)('0' + v % 10);
+    while ((v /= 10) > 0);
+    while (n) av_buf_putc(b, tmp[--n]);
+}
+
+/* "\u0000" what slot [.msg | style] */
+static void put_placeholder(av_buf *b, char what, int slot, int msg, char style)
+{
+    av_buf_put(b, "\"\\u0000", 8);
+    av_buf_putc(b, what);
+    put_uint(b, (unsigned)slot);
+    if (msg >= 0) {
+        av_buf_putc(b, '.');
+        put_uint(b, (unsigned)msg);
+    }
+    if (style) av_buf_putc(b, style);
+    av_buf_putc(b, '"');
 }
 
 /* Writes v into b with substitutions; returns the number made. */
@@ -288,8 +306,7 @@ static int walk(av_plan *p, av_buf *b, const jnode *v)
     for (size_t i = 0; i < p->nsub; i++) {
         if (p->sub[i].node != v) continue;
         int k = slot_of(p, p->sub[i].rec);
-        char st[2] = {p->sub[i].style, 0};
-        put_placeholder(b, p->sub[i].what, k, p->sub[i].what == 'N' ? st : NULL);
+        put_placeholder(b, p->sub[i].what, k, -1, p->sub[i].what == 'N' ? p->sub[i].style : 0);
         return 1;
     }
     switch (v->type) {
@@ -297,9 +314,7 @@ static int walk(av_plan *p, av_buf *b, const jnode *v)
         int rec;
         uint32_t m;
         if (v->n > 0 && find_text(p, v->s, v->n, &rec, &m)) {
-            char rest[16];
-            snprintf(rest, sizeof rest, ".%u", m);
-            put_placeholder(b, 'T', slot_of(p, rec), rest);
+            put_placeholder(b, 'T', slot_of(p, rec), (int)m, 0);
             return 1;
         }
         json_write(b, v);
@@ -323,7 +338,7 @@ static int walk(av_plan *p, av_buf *b, const jnode *v)
         const jnode *c = v + 1;
         for (uint32_t i = 0; i < v->n; i++) {
             if (i) av_buf_putc(b, ',');
-            av_buf_json_str(b, c->s, c->n);
+            json_write(b, c);
             av_buf_putc(b, ':');
             subs += walk(p, b, c + 1);
             c = c + 1 + c[1].skip;
@@ -352,7 +367,7 @@ int pl_finish(av_plan *p, const jnode *row)
             if (q->n == k->n && !memcmp(q->s, k->s, k->n))
                 return pl_fail(p, "duplicate key '%.*s'", (int)(k->n > 60 ? 60 : k->n), k->s);
         if (i) av_buf_putc(&p->tpl, ',');
-        av_buf_json_str(&p->tpl, k->s, k->n);
+        json_write(&p->tpl, k);
         av_buf_putc(&p->tpl, ':');
         size_t mark = p->tpl.len;
         if (!walk(p, &p->tpl, v)) {

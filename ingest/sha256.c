@@ -62,6 +62,7 @@ __attribute__((target("sha,sse4.1,ssse3"))) static void blocks_ni(uint32_t h[8],
     s1 = _mm_blend_epi16(s1, t, 0xF0);
     while (nblocks--) {
         __m128i save0 = s0, save1 = s1, m[4];
+#pragma GCC unroll 16
         for (int g = 0; g < 16; g++) {
             __m128i w;
             if (g < 4) {
