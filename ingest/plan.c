@@ -289,7 +289,7 @@ static void put_uint(av_buf *b, unsigned v)
 /* "\u0000" what slot [.msg | style] */
 static void put_placeholder(av_buf *b, char what, int slot, int msg, char style)
 {
-    av_buf_put(b, "\"\\u0000", 8);
+    av_buf_put(b, "\"\\u0000", 7);
     av_buf_putc(b, what);
     put_uint(b, (unsigned)slot);
     if (msg >= 0) {
