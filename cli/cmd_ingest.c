@@ -131,10 +131,10 @@ int cmd_ingest(int argc, char **argv, av_cli *ctx)
             goto done;
         }
         if (!quiet)
-            printf("%s: %llu rows as %s: %llu new, %llu already present%s", files[f], (unsigned long long)st.rows,
+            fprintf(stderr, "%s: %llu rows as %s: %llu new, %llu already present%s", files[f], (unsigned long long)st.rows,
                    st.format, (unsigned long long)st.rows_new, (unsigned long long)st.rows_present,
                    st.rows_bad ? "" : "\n");
-        if (!quiet && st.rows_bad) printf(", %llu bad (skipped)\n", (unsigned long long)st.rows_bad);
+        if (!quiet && st.rows_bad) fprintf(stderr, ", %llu bad (skipped)\n", (unsigned long long)st.rows_bad);
         av_buf_printf(&names, "%s%s", f ? ", " : "", files[f]);
         total.rows += st.rows;
         total.rows_new += st.rows_new;
@@ -152,8 +152,8 @@ int cmd_ingest(int argc, char **argv, av_cli *ctx)
         uint32_t v = 0;
         rc = cli_commit(ctx, w, msg.ptr, &v);
         if (rc == 0 && !quiet) {
-            if (v > head0) printf("committed version %u\n", v);
-            else printf("nothing new to commit\n");
+            if (v > head0) fprintf(stderr, "committed version %u\n", v);
+            else fprintf(stderr, "nothing new to commit\n");
         }
     }
     av_buf_free(&msg);
