@@ -257,7 +257,9 @@ int av_prov_get(av_reader *r, uint64_t row, av_prov *out, size_t cap, size_t *n)
  * (an odd count means hidden). *n gets the total. */
 int av_toggles_get(av_reader *r, uint64_t row, uint32_t *out, size_t cap, size_t *n);
 
-/* What a version did besides adding rows: links to sources and toggles. */
+/* What a version did besides adding rows: links made to records that
+ * existed before it (links of its own new records come with av_prov_get),
+ * retractions and restorations. */
 typedef enum av_event_type { AV_EVENT_LINK = 1, AV_EVENT_RETRACT = 2, AV_EVENT_RESTORE = 3 } av_event_type;
 typedef struct av_event {
     av_event_type type;

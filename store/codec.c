@@ -3,10 +3,11 @@
  * A record on disk (rec table) is:
  *   u8 kind | cid (16) | varint version | u8 presence bits
  *   | varint ref0? ref1? ref2? model? run? | name? (varint len, bytes) | num? (8 bytes LE)
- *   | varint nmsg, each: role, value | varint nattr, each: key, value
+ *   | varint nmsg, each: role, value | varint nattr, each: varint key symbol, value
  * role: u8 code (1 system, 2 user, 3 assistant, 4 rationale, 5 critique) or
- * 0 followed by varint len + bytes. value: varint (len << 1 | stored); stored
- * values are a 16-byte text hash, inline ones their bytes (len <= AV_INLINE_MAX).
+ * 0 followed by varint len + bytes. value: varint (len << 2 | mode); mode 0:
+ * the bytes follow (len <= AV_INLINE_MAX), 1: a 16-byte text hash follows,
+ * 2: a varint symbol id follows (an interned repeated short value).
  * Decoding copies into the record's own memory, so the result outlives the
  * LMDB transaction. Costs: linear in the record's size; no decompression.
  */
@@ -122,6 +123,40 @@ av_kind av_kind_parse(const char *s)
     return AV_KIND_NONE;
 }
 
+/* ---- symbols ---- */
+
+const char *av_sym_get(av_store *s, MDB_txn *txn, av_symtab *t, uint32_t id, size_t *len)
+{
+    if (id < t->cap && t->str[id]) {
+        *len = t->len[id];
+        return t->str[id];
+    }
+    uint8_t k[5] = {'i'};
+    av_be32(k + 1, id);
+    MDB_val key = {5, k}, v;
+    if (mdb_get(txn, s->dbi[DBI_SYM], &key, &v)) return NULL;
+    if (id >= t->cap) {
+        size_t cap = t->cap ? t->cap : 256;
+        while (cap <= id) cap *= 2;
+        t->str = av_xrealloc(t->str, cap * sizeof *t->str);
+        t->len = av_xrealloc(t->len, cap * sizeof *t->len);
+        memset(t->str + t->cap, 0, (cap - t->cap) * sizeof *t->str);
+        t->cap = cap;
+    }
+    t->str[id] = av_xstrndup(v.mv_data, v.mv_size);
+    t->len[id] = (uint32_t)v.mv_size;
+    *len = v.mv_size;
+    return t->str[id];
+}
+
+void av_symtab_free(av_symtab *t)
+{
+    for (size_t i = 0; i < t->cap; i++) free(t->str[i]);
+    free(t->str);
+    free(t->len);
+    memset(t, 0, sizeof *t);
+}
+
 /* ---- varints ---- */
 
 void av_put_varint(av_buf *b, uint64_t v)
@@ -215,13 +250,16 @@ const char *av_record_keep(av_record *rec, const char *s, size_t n)
     return p;
 }
 
-static void put_val(av_buf *b, const av_val *v)
+static void put_val(av_buf *b, const av_val *v, uint32_t sym)
 {
     if (v->len > AV_INLINE_MAX) {
-        av_put_varint(b, (uint64_t)v->len << 1 | 1);
+        av_put_varint(b, (uint64_t)v->len << 2 | 1);
         av_buf_put(b, v->hash.b, 16);
+    } else if (sym) {
+        av_put_varint(b, (uint64_t)v->len << 2 | 2);
+        av_put_varint(b, sym);
     } else {
-        av_put_varint(b, (uint64_t)v->len << 1);
+        av_put_varint(b, (uint64_t)v->len << 2);
         av_buf_put(b, v->ptr, v->len);
     }
 }
@@ -235,7 +273,7 @@ static void put_str(av_buf *b, const char *s)
 
 enum { P_REF0 = 1, P_REF1 = 2, P_REF2 = 4, P_MODEL = 8, P_RUN = 16, P_NAME = 32, P_NUM = 64 };
 
-void av_record_encode(av_buf *b, const av_record *rec)
+void av_record_encode(av_buf *b, const av_record *rec, av_sym_fn sym, void *ctx)
 {
     av_buf_putc(b, (char)rec->kind);
     av_buf_put(b, rec->cid.b, 16);
@@ -263,12 +301,13 @@ void av_record_encode(av_buf *b, const av_record *rec)
             if (!strcmp(rec->msg[i].role, role_codes[k])) code = k;
         av_buf_putc(b, (char)code);
         if (!code) put_str(b, rec->msg[i].role);
-        put_val(b, &rec->msg[i].text);
+        put_val(b, &rec->msg[i].text, 0);
     }
     av_put_varint(b, rec->nattr);
     for (uint32_t i = 0; i < rec->nattr; i++) {
-        put_str(b, rec->attr[i].key);
-        put_val(b, &rec->attr[i].json);
+        const av_attr *a = &rec->attr[i];
+        av_put_varint(b, sym(ctx, a->key, strlen(a->key), 1));
+        put_val(b, &a->json, a->json.len <= AV_INLINE_MAX ? sym(ctx, a->json.ptr, a->json.len, 0) : 0);
     }
 }
 
@@ -278,6 +317,9 @@ void av_record_encode(av_buf *b, const av_record *rec)
 typedef struct {
     const uint8_t *p, *end;
     struct recmem *m;
+    av_store *s;
+    MDB_txn *txn;
+    av_symtab *syms;
 } dec;
 
 static void *mem_take(struct recmem *m, size_t n)
@@ -307,12 +349,31 @@ static const char *dec_str(dec *d)
     return dec_bytes(d, (size_t)n);
 }
 
+static const char *dec_sym(dec *d, size_t *len)
+{
+    uint64_t id;
+    if (av_read_varint(&d->p, d->end, &id) < 0 || id == 0 || id > UINT32_MAX) return NULL;
+    const char *s = av_sym_get(d->s, d->txn, d->syms, (uint32_t)id, len);
+    if (!s) return NULL;
+    char *c = mem_take(d->m, *len + 1);
+    if (!c) return NULL;
+    memcpy(c, s, *len);
+    c[*len] = 0;
+    return c;
+}
+
 static int dec_val(dec *d, av_val *v)
 {
     uint64_t x;
     if (av_read_varint(&d->p, d->end, &x) < 0) return -1;
-    v->len = (size_t)(x >> 1);
-    if (x & 1) {
+    v->len = (size_t)(x >> 2);
+    if ((x & 3) == 2) {
+        size_t n;
+        if (!(v->ptr = dec_sym(d, &n)) || n != v->len) return -1;
+        av_hash(&v->hash, v->ptr, v->len);
+        return 0;
+    }
+    if ((x & 3) == 1) {
         if (d->end - d->p < 16) return -1;
         memcpy(v->hash.b, d->p, 16);
         d->p += 16;
@@ -326,7 +387,8 @@ static int dec_val(dec *d, av_val *v)
     return 0;
 }
 
-int av_record_decode(av_record *rec, uint64_t row, const void *data, size_t len)
+int av_record_decode(av_record *rec, uint64_t row, const void *data, size_t len, av_store *s, MDB_txn *txn,
+                     av_symtab *syms)
 {
     struct recmem *m = rec->priv_;
     if (!m) m = av_xcalloc(1, sizeof *m);
@@ -335,7 +397,7 @@ int av_record_decode(av_record *rec, uint64_t row, const void *data, size_t len)
     rec->priv_ = m;
     rec->num = NAN;
     rec->row = row;
-    dec d = {data, (const uint8_t *)data + len, m};
+    dec d = {data, (const uint8_t *)data + len, m, s, txn, syms};
     uint64_t v, nmsg = 0, nattr = 0;
     if (len < 18) goto bad;
     rec->kind = (av_kind)*d.p++;
@@ -353,6 +415,7 @@ int av_record_decode(av_record *rec, uint64_t row, const void *data, size_t len)
     /* Size the buffer: every count is bounded by the bytes left. */
     size_t need = 3 * len + 64;
     need += (len) * (sizeof(av_msg) + sizeof(av_attr)); /* generous upper bound on array space */
+    need += len * 2 * 64; /* symbols expand: each id (>= 1 byte) is at most 64 bytes */
     if (need > m->cap) {
         free(m->buf);
         m->cap = need < 4096 ? 4096 : need;
@@ -384,7 +447,8 @@ int av_record_decode(av_record *rec, uint64_t row, const void *data, size_t len)
     rec->attr = mem_take(m, nattr * sizeof(av_attr));
     if (nattr && !rec->attr) goto bad;
     for (uint64_t i = 0; i < nattr; i++) {
-        if (!(rec->attr[i].key = dec_str(&d)) || dec_val(&d, &rec->attr[i].json) < 0) goto bad;
+        size_t kl;
+        if (!(rec->attr[i].key = dec_sym(&d, &kl)) || dec_val(&d, &rec->attr[i].json) < 0) goto bad;
     }
     if (d.p != d.end) goto bad;
     return 0;

@@ -18,6 +18,8 @@
  *   label   name -> version (u32 BE)
  *   aux     namespace NUL key -> value (modules' own data)
  *   undo    seq (u64 BE) -> keys written by the uncommitted writer
+ *   sym     's' + bytes -> id (u32 BE); 'i' + id -> bytes: interned attribute
+ *           keys and repeated short values (records store the id)
  */
 #ifndef AV_STORE_INTERNAL_H
 #define AV_STORE_INTERNAL_H
@@ -29,11 +31,13 @@
 
 enum av_dbi {
     DBI_META, DBI_REC, DBI_CID, DBI_TXT, DBI_BLK, DBI_DICT, DBI_IDX, DBI_PROV,
-    DBI_TGL, DBI_EVT, DBI_COMMIT, DBI_LABEL, DBI_AUX, DBI_UNDO, DBI_COUNT
+    DBI_TGL, DBI_EVT, DBI_COMMIT, DBI_LABEL, DBI_AUX, DBI_UNDO, DBI_SYM, DBI_COUNT
 };
 
 #define AV_INLINE_MAX 48      /* values up to this many bytes live in the record */
+#ifndef AV_BLOCK_RAW
 #define AV_BLOCK_RAW 131072   /* texts are compressed together in blocks of about this size */
+#endif
 #define AV_ZSTD_LEVEL 3
 #define AV_DICT_SIZE (110 * 1024)
 #define AV_DICT_FIRST (4u << 20) /* train the first dictionary after this many text bytes */
@@ -76,11 +80,27 @@ int av_mdb_error(int rc, const char *what);
 
 /* ---- record codec (codec.c) ---- */
 
+/* Symbols: attribute keys and repeated short values are stored as ids. */
+typedef struct av_symtab {
+    /* id -> bytes, loaded lazily from the sym table */
+    char **str;
+    uint32_t *len;
+    size_t cap;
+} av_symtab;
+/* The bytes of symbol id (from the table or LMDB); NULL if unknown. */
+const char *av_sym_get(av_store *s, MDB_txn *txn, av_symtab *t, uint32_t id, size_t *len);
+void av_symtab_free(av_symtab *t);
+
+/* Asks the writer for a symbol id for a key (always) or a short value
+ * (0 = keep it inline). */
+typedef uint32_t (*av_sym_fn)(void *ctx, const char *s, size_t n, int is_key);
+
 /* Encodes rec (whose values' hashes are set, long values flagged by
  * ptr/len > AV_INLINE_MAX) into b. */
-void av_record_encode(av_buf *b, const av_record *rec);
+void av_record_encode(av_buf *b, const av_record *rec, av_sym_fn sym, void *ctx);
 /* Decodes data into rec (rec's memory reused). AV_ECORRUPT on bad data. */
-int av_record_decode(av_record *rec, uint64_t row, const void *data, size_t len);
+int av_record_decode(av_record *rec, uint64_t row, const void *data, size_t len, av_store *s, MDB_txn *txn,
+                     av_symtab *syms);
 /* The content id of rec given the content ids of its refs and model. */
 void av_record_cid(av_id *out, const av_record *rec, const av_id ref_cids[3], const av_id *model_cid);
 /* Copies a string into the record's own memory (for av_load results). */
@@ -131,6 +151,7 @@ struct av_reader {
     uint64_t *hidden;   /* sorted rows retracted at version */
     size_t nhidden;
     av_blockcache *cache;
+    av_symtab syms;
     av_record scratch;
     int writer_owned;
 };

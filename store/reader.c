@@ -212,6 +212,7 @@ void av_reader_close(av_reader *r)
     if (!r || r->writer_owned) return;
     txn_end_read(r->s, r->txn);
     av_blockcache_free(r->cache);
+    av_symtab_free(&r->syms);
     av_record_free(&r->scratch);
     free(r->hidden);
     free(r);
@@ -248,7 +249,7 @@ int av_get(av_reader *r, uint64_t row, unsigned flags, av_record *out)
     MDB_val v;
     int rc = av_rec_raw(r->s, r->txn, row, &v);
     if (rc < 0) return rc;
-    if ((rc = av_record_decode(out, row, v.mv_data, v.mv_size)) < 0) return rc;
+    if ((rc = av_record_decode(out, row, v.mv_data, v.mv_size, r->s, r->txn, &r->syms)) < 0) return rc;
     if (flags & AV_GET_TEXT) {
         for (uint32_t i = 0; i < out->nmsg; i++)
             if ((rc = av_load(r, out, &out->msg[i].text)) < 0) return rc;

@@ -199,6 +199,9 @@ struct av_writer {
     idmap pend_prov;  /* hash of a link key -> 1 */
     idmap pend_tgl;   /* row (8 bytes, padded) -> 1 */
     termmap terms;
+    idmap syms;       /* hash of bytes -> symbol id (all symbols of the store) */
+    idmap valcount;   /* hash of a short value -> times seen (interned on the second) */
+    uint32_t next_sym;
     av_buf kv;
     pending_put *puts;
     size_t nputs, capputs;
@@ -398,6 +401,23 @@ int av_writer_open(av_writer **out, av_store *s)
     MDB_val mv;
     if (meta_get_raw(s, txn, "texts", &mv) == 0 && mv.mv_size == 24)
         w->text_total = av_get_be64((const uint8_t *)mv.mv_data + 8);
+    av_meta_u64(s, txn, "next_sym", &v);
+    w->next_sym = v ? (uint32_t)v : 1;
+    {
+        MDB_cursor *c;
+        MDB_val sk = {1, "s"}, sv;
+        if (mdb_cursor_open(txn, s->dbi[DBI_SYM], &c) == 0) {
+            for (int r2 = mdb_cursor_get(c, &sk, &sv, MDB_SET_RANGE); r2 == 0 && ((const char *)sk.mv_data)[0] == 's';
+                 r2 = mdb_cursor_get(c, &sk, &sv, MDB_NEXT)) {
+                av_id h;
+                av_hash(&h, (const char *)sk.mv_data + 1, sk.mv_size - 1);
+                uint8_t val[16] = {0};
+                memcpy(val, sv.mv_data, 4);
+                idmap_put(&w->syms, h.b, val);
+            }
+            mdb_cursor_close(c);
+        }
+    }
     if (w->dict_id) {
         uint8_t k[4];
         av_be32(k, w->dict_id);
@@ -729,6 +749,7 @@ static int flush_txn(av_writer *w, av_buf *undo)
     }
     if ((rc = meta_put_u64(txn, s, "next_row", w->next_row))) goto done;
     if ((rc = meta_put_u64(txn, s, "next_block", w->next_block))) goto done;
+    if ((rc = meta_put_u64(txn, s, "next_sym", w->next_sym))) goto done;
     if (undo->len) {
         MDB_cursor *c;
         MDB_val lk, lv;
@@ -878,6 +899,43 @@ static int toggle(av_writer *w, uint64_t row, av_event_type type)
     return 1;
 }
 
+#define VALCOUNT_MAX (1u << 21)
+
+/* Symbol ids for the record codec: every key gets one; a short value gets
+ * one once it has been seen twice (model names, categories, "safe"), so
+ * values that repeat are stored once. */
+static uint32_t writer_sym(void *ctx, const char *str, size_t n, int is_key)
+{
+    av_writer *w = ctx;
+    av_id h;
+    av_hash(&h, str, n);
+    idslot *e = idmap_find(&w->syms, h.b);
+    if (e) return av_get_be32(e->val);
+    if (!is_key) {
+        idslot *c = idmap_find(&w->valcount, h.b);
+        if (!c) {
+            if (w->valcount.n < VALCOUNT_MAX) {
+                uint8_t one[16] = {1};
+                idmap_put(&w->valcount, h.b, one);
+            }
+            return 0;
+        }
+    }
+    uint32_t id = w->next_sym++;
+    uint8_t val[16] = {0};
+    av_be32(val, id);
+    idmap_put(&w->syms, h.b, val);
+    av_buf k = AV_BUF_INIT;
+    av_buf_putc(&k, 's');
+    av_buf_put(&k, str, n);
+    add_put(w, DBI_SYM, k.ptr, k.len, val, 4);
+    uint8_t ik[5] = {'i'};
+    av_be32(ik + 1, id);
+    add_put(w, DBI_SYM, ik, 5, str, n);
+    av_buf_free(&k);
+    return id;
+}
+
 static void index_record(av_writer *w, const av_record *rec, uint64_t row)
 {
     av_buf t = AV_BUF_INIT;
@@ -945,6 +1003,8 @@ int av_writer_put(av_writer *w, av_record *rec)
     }
     for (uint32_t i = 0; i < rec->nattr; i++) {
         if (!rec->attr[i].key || !*rec->attr[i].key) return av_error_set(AV_EINVAL, "an attribute has no key");
+        if (strlen(rec->attr[i].key) > 400)
+            return av_error_set(AV_EINVAL, "attribute key '%.40s...' is too long (400 bytes at most)", rec->attr[i].key);
         if (!rec->attr[i].json.ptr || !rec->attr[i].json.len)
             return av_error_set(AV_EINVAL, "attribute '%s' has no value (use JSON null)", rec->attr[i].key);
         av_hash(&rec->attr[i].json.hash, rec->attr[i].json.ptr, rec->attr[i].json.len);
@@ -983,7 +1043,7 @@ int av_writer_put(av_writer *w, av_record *rec)
     w->rec_row[w->nrecs] = rec->row;
     w->rec_off[w->nrecs] = w->recbuf.len;
     w->nrecs++;
-    av_record_encode(&w->recbuf, rec);
+    av_record_encode(&w->recbuf, rec, writer_sym, w);
     uint8_t rv[16] = {0};
     av_be64(rv, rec->row);
     idmap_put(&w->pend_cid, rec->cid.b, rv);
@@ -1034,14 +1094,17 @@ int av_writer_link(av_writer *w, uint64_t row, uint64_t source_row, uint64_t lin
     uint8_t ver[4];
     av_be32(ver, w->version);
     add_put(w, DBI_PROV, key, 24, ver, 4);
-    uint8_t ek[8], ev[25];
-    av_be32(ek, w->version);
-    av_be32(ek + 4, ++w->evt_seq);
-    ev[0] = AV_EVENT_LINK;
-    av_be64(ev + 1, row);
-    av_be64(ev + 9, source_row);
-    av_be64(ev + 17, line);
-    add_put(w, DBI_EVT, ek, 8, ev, 25);
+    if (row < w->row_lo) {
+        /* links of this version's own new records are found with av_prov_get */
+        uint8_t ek[8], ev[25];
+        av_be32(ek, w->version);
+        av_be32(ek + 4, ++w->evt_seq);
+        ev[0] = AV_EVENT_LINK;
+        av_be64(ev + 1, row);
+        av_be64(ev + 9, source_row);
+        av_be64(ev + 17, line);
+        add_put(w, DBI_EVT, ek, 8, ev, 25);
+    }
     av_buf t = AV_BUF_INIT;
     av_term_row(&t, 's', source_row);
     termmap_add(&w->terms, t.ptr, t.len, row);
@@ -1117,6 +1180,7 @@ static void writer_free(av_writer *w)
     free(w->dicts);
     writer_rd_close(w);
     av_blockcache_free(w->rd.cache);
+    av_symtab_free(&w->rd.syms);
     av_record_free(&w->rd.scratch);
     free(w->rd.hidden);
     batch_clear(w, 1);
@@ -1127,6 +1191,8 @@ static void writer_free(av_writer *w)
     idmap_free(&w->pend_text);
     idmap_free(&w->pend_prov);
     idmap_free(&w->pend_tgl);
+    idmap_free(&w->syms);
+    idmap_free(&w->valcount);
     termmap_free(&w->terms);
     av_buf_free(&w->kv);
     free(w->puts);
