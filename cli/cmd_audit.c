@@ -12,7 +12,7 @@
 
 static const char usage[] =
     "usage: aviary audit [--where <expr>] [--kind <kind>] [--at <version>]\n"
-    "                    [--format table|json] [--policy <file>]\n"
+    "                    [--format table|json] [--policy <file>] [--rows]\n"
     "\n"
     "Derives each selected row's licences from its lineage (its sources and\n"
     "every model that wrote, judged or tagged it) and reports them by\n"
@@ -25,7 +25,9 @@ static const char usage[] =
     "    --at <version>    as of a version or tag\n"
     "    --format <f>      table (default) or json\n"
     "    --policy <file>   check a policy (docs/licences.md): list every violating\n"
-    "                      row with its reasons and exit 1 if there is one\n";
+    "                      row with its reasons and exit 1 if there is one\n"
+    "    --rows            instead of the report, one line per row: its content id,\n"
+    "                      its licences joined by \" + \", and why it is unknown if it is\n";
 
 static int collect(void *ctx, uint64_t row)
 {
@@ -41,13 +43,47 @@ static int collect(void *ctx, uint64_t row)
     return 0;
 }
 
+/* --rows: "<content id>\t<licences>[\t<why unknown>]" per selected row. */
+static int print_rows(av_reader *r, const av_licreg *reg, const uint64_t *rows, size_t n)
+{
+    av_auditor *a = NULL;
+    av_audit_lineage lin = AV_AUDIT_LINEAGE_INIT;
+    av_record rec;
+    av_buf out = AV_BUF_INIT;
+    int e = av_auditor_new(&a, r, reg);
+    av_record_init(&rec);
+    for (size_t i = 0; e >= 0 && i < n; i++) {
+        char hex[33];
+        if ((e = av_auditor_lineage(a, rows[i], &lin)) < 0 || (e = av_get(r, rows[i], 0, &rec)) < 0) break;
+        av_id_hex(hex, &rec.cid);
+        av_buf_printf(&out, "%s\t", hex);
+        for (size_t k = 0; k < lin.nlic; k++) av_buf_printf(&out, "%s%s", k ? " + " : "", lin.lic[k]);
+        if (lin.unknown && lin.why.len) av_buf_printf(&out, "\t%s", lin.why.ptr);
+        av_buf_putc(&out, '\n');
+        if (out.len > (1 << 16)) {
+            fwrite(out.ptr, 1, out.len, stdout);
+            av_buf_reset(&out);
+        }
+    }
+    if (out.len) fwrite(out.ptr, 1, out.len, stdout);
+    av_buf_free(&out);
+    av_record_free(&rec);
+    av_audit_lineage_free(&lin);
+    av_auditor_free(a);
+    return e < 0 ? cli_store_error(e) : 0;
+}
+
 int cmd_audit(int argc, char **argv, av_cli *ctx)
 {
     if (cli_wants_help(argc, argv, usage)) return 0;
     const char *where = NULL, *at = NULL, *policy_path = NULL, *kind_name = "response";
-    int json = 0;
+    int json = 0, per_row = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
+        if (!strcmp(a, "--rows")) {
+            per_row = 1;
+            continue;
+        }
         const char *val = i + 1 < argc ? argv[i + 1] : NULL;
         int takes = !strcmp(a, "--where") || !strcmp(a, "--at") || !strcmp(a, "--format") ||
                     !strcmp(a, "--policy") || !strcmp(a, "--kind");
@@ -95,6 +131,10 @@ int cmd_audit(int argc, char **argv, av_cli *ctx)
     }
     if ((e = av_query_run(q, r, collect, &sel)) < 0) {
         cli_store_error(e);
+        goto done;
+    }
+    if (per_row) {
+        rc = print_rows(r, reg, sel.rows, sel.n);
         goto done;
     }
     if ((e = av_audit_run(&au, r, reg, sel.rows, sel.n, policy)) < 0) {
