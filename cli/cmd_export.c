@@ -221,6 +221,8 @@ int cmd_export(int argc, char **argv, av_cli *ctx)
         return cli_usage_error(usage, "--drop-violations needs --policy <file>");
     o.derive = d;
     o.progress = !quiet && ctx->stderr_tty;
+    if (av_export_check(&o) < 0)
+        return cli_usage_error(usage, "%s", av_errmsg());
 
     av_reader *r = NULL;
     if (cli_reader_open(ctx, at, &r))
@@ -238,10 +240,8 @@ int cmd_export(int argc, char **argv, av_cli *ctx)
     uint64_t checked = checker ? av_policy_checker_checked(checker) : 0;
     av_policy_checker_free(checker);
     av_reader_close(r);
-    if (rc == AV_EINVAL || rc == AV_ENOTFOUND || rc < 0) {
-        cli_error("%s", av_errmsg());
-        return 1;
-    }
+    if (rc < 0)
+        return cli_error("%s", av_errmsg());
     if (policy)
         fprintf(stderr, "left out %llu of %llu rows that violate policy '%s'\n", (unsigned long long)dropped,
                 (unsigned long long)checked, av_policy_name(policy));

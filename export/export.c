@@ -523,6 +523,37 @@ static int install(ex *e)
     return rc;
 }
 
+/* Option checks that need no store; fills the layout fields of e. */
+static int check_opts(ex *e, const av_export_opts *o)
+{
+    if (!o->format)
+        return av_error_set(AV_EINVAL, "no format given");
+    if (!o->out)
+        return av_error_set(AV_EINVAL, "no output given (--out DIR|FILE)");
+    e->to_stdout = strcmp(o->out, "-") == 0;
+    int file_ext = ends_with(o->out, ".jsonl") || ends_with(o->out, ".json") || ends_with(o->out, ".parquet");
+    e->folder = !e->to_stdout && !file_ext;
+    if (o->container && strcmp(o->container, "jsonl") && strcmp(o->container, "parquet"))
+        return av_error_set(AV_EINVAL, "unknown container '%s' (jsonl, parquet)", o->container);
+    e->parquet = o->container ? strcmp(o->container, "parquet") == 0 : (e->folder || ends_with(o->out, ".parquet"));
+    if (e->to_stdout && e->parquet)
+        return av_error_set(AV_EINVAL, "Parquet cannot go to stdout; give --out FILE.parquet");
+    if (file_ext && o->container && (ends_with(o->out, ".parquet") != e->parquet))
+        return av_error_set(AV_EINVAL, "'%s' does not end in .%s", o->out, e->parquet ? "parquet" : "jsonl");
+    if (!e->folder && o->split && *o->split)
+        return av_error_set(AV_EINVAL, "--split needs a folder for --out (one file per split)");
+    if (!av_rows_derived_known(o->format) && !av_rows_source_known(o->format))
+        return av_error_set(AV_EINVAL, "unknown export format '%s'", o->format);
+    return parse_splits(e, o->split);
+}
+
+int av_export_check(const av_export_opts *o)
+{
+    ex e;
+    memset(&e, 0, sizeof e);
+    return check_opts(&e, o);
+}
+
 int av_export_run(av_reader *r, const av_export_opts *o, av_export_stats *out)
 {
     ex e;
@@ -531,25 +562,7 @@ int av_export_run(av_reader *r, const av_export_opts *o, av_export_stats *out)
     e.o = o;
     if (out)
         memset(out, 0, sizeof *out);
-    if (!o->format)
-        return av_error_set(AV_EINVAL, "no format given");
-    if (!o->out)
-        return av_error_set(AV_EINVAL, "no output given (--out DIR|FILE)");
-    e.to_stdout = strcmp(o->out, "-") == 0;
-    int file_ext = ends_with(o->out, ".jsonl") || ends_with(o->out, ".json") || ends_with(o->out, ".parquet");
-    e.folder = !e.to_stdout && !file_ext;
-    if (o->container && strcmp(o->container, "jsonl") && strcmp(o->container, "parquet"))
-        return av_error_set(AV_EINVAL, "unknown container '%s' (jsonl, parquet)", o->container);
-    e.parquet = o->container ? strcmp(o->container, "parquet") == 0 : (e.folder || ends_with(o->out, ".parquet"));
-    if (e.to_stdout && e.parquet)
-        return av_error_set(AV_EINVAL, "Parquet cannot go to stdout; give --out FILE.parquet");
-    if (file_ext && o->container && (ends_with(o->out, ".parquet") != e.parquet))
-        return av_error_set(AV_EINVAL, "'%s' does not end in .%s", o->out, e.parquet ? "parquet" : "jsonl");
-    if (!e.folder && o->split && *o->split)
-        return av_error_set(AV_EINVAL, "--split needs a folder for --out (one file per split)");
-    if (!av_rows_derived_known(o->format) && !av_rows_source_known(o->format))
-        return av_error_set(AV_EINVAL, "unknown export format '%s'", o->format);
-    int rc = parse_splits(&e, o->split);
+    int rc = check_opts(&e, o);
     if (rc < 0)
         return rc;
     if (!e.to_stdout && (rc = check_target(o, e.folder)) < 0)

@@ -63,6 +63,10 @@ typedef struct av_export_stats {
     uint32_t files;
 } av_export_stats;
 
+/* Checks the options that need no store (format, container, out, split);
+ * AV_EINVAL with a message for a usage problem. */
+int av_export_check(const av_export_opts *o);
+
 /* Runs an export at r's version. On a usage problem (bad split, unknown
  * format, a non-empty target without force, ...) returns AV_EINVAL; a query
  * syntax error returns AV_EINVAL with the caret message in av_errmsg();
