@@ -53,12 +53,13 @@ typedef struct av_curate_magpie_opts {
 } av_curate_magpie_opts;
 
 typedef struct av_curate_magpie_report {
-    size_t units;        /* prompts with a response considered */
-    size_t quality_ok;   /* input_quality good or excellent */
+    size_t units;        /* rows considered: visible responses with a prompt */
+    size_t quality_ok;   /* ... with input_quality good or excellent */
     size_t reward_ok;    /* ... and instruct_reward > -10 */
     size_t colon_ok;     /* ... and instruction not ending in ':' */
     size_t rep_ok;       /* ... and cluster representative */
-    size_t no_dedup;     /* prompts without dedup tags (Magpie's own fields used, or unique) */
+    size_t no_dedup;     /* of those, rows whose prompt has no dedup tag (Magpie's min_similar_uuid used) */
+    size_t prompts;      /* distinct prompts among rep_ok rows (one row each goes on) */
     size_t selected;
     size_t tagged;       /* new tag records */
 } av_curate_magpie_report;

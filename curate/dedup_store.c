@@ -32,6 +32,7 @@ typedef struct job {
     atomic_size_t computed, reused;
     pthread_mutex_t mu;
     int rc;
+    atomic_int failed; /* rc != 0, readable without the lock */
     char err[512];
 } job;
 
@@ -41,6 +42,7 @@ static void job_fail(job *j, int rc)
     if (!j->rc) {
         j->rc = rc;
         snprintf(j->err, sizeof j->err, "%s", *av_errmsg() ? av_errmsg() : av_strerror(rc));
+        atomic_store(&j->failed, 1);
     }
     pthread_mutex_unlock(&j->mu);
 }
@@ -112,14 +114,18 @@ static void *worker(void *arg)
     av_record rec;
     av_record_init(&rec);
     av_buf text = AV_BUF_INIT, scratch = AV_BUF_INIT;
+    /* the store counts its open readers in a plain int: open and close
+     * them one thread at a time */
+    pthread_mutex_lock(&j->mu);
     int rc = av_reader_open(&r, j->s, j->base);
+    pthread_mutex_unlock(&j->mu);
     if (rc < 0) {
         job_fail(j, rc);
         return NULL;
     }
     for (;;) {
         size_t lo = atomic_fetch_add(&j->next, CHUNK);
-        if (lo >= j->hi || j->rc) break;
+        if (lo >= j->hi || atomic_load(&j->failed)) break;
         size_t hi = lo + CHUNK < j->hi ? lo + CHUNK : j->hi;
         for (size_t i = lo; i < hi; i++) {
             if ((rc = do_slot(j, r, &rec, &text, &scratch, i)) < 0) {
@@ -132,7 +138,9 @@ done:
     av_record_free(&rec);
     av_buf_free(&text);
     av_buf_free(&scratch);
+    pthread_mutex_lock(&j->mu);
     av_reader_close(r);
+    pthread_mutex_unlock(&j->mu);
     return NULL;
 }
 

@@ -1,7 +1,8 @@
 /* magpie.c: Magpie's 300K recipe on a store (see curate.h, docs/dedup.md).
- * One pass over the visible responses grouped by prompt; each prompt's tags
- * are read once; texts are loaded only for prompts that pass the metadata
- * filters (the instruction's last character, the responses' lengths).
+ * A row is a visible response with its prompt (a Magpie row): its fields are
+ * the tags on the prompt overridden by the tags on the response. One pass over
+ * the responses grouped by prompt; texts are loaded only for rows that pass
+ * the metadata filters (the instruction's last character, the lengths).
  * O(responses log responses) for the sorts. */
 #include "curate/curate.h"
 
@@ -82,16 +83,18 @@ static void take(char **slot, char *v)
     *slot = v;
 }
 
-/* The prompt's fields from its visible tag records (a later tag wins). */
-static int prompt_fields(av_reader *r, uint64_t prompt, av_record *rec, fields *f)
+/* Fields from the visible tag records on `target` (a later tag wins), over
+ * whatever f already holds. Magpie's columns are on the response (ingest
+ * keeps one tag record per row there); dedup's are on the prompt. */
+static int tag_fields(av_reader *r, uint64_t target, av_record *rec, fields *f)
 {
     av_iter *it = NULL;
     uint64_t row;
-    int rc = av_iter_refs(&it, r, prompt);
+    int rc = av_iter_refs(&it, r, target);
     if (rc < 0) return rc;
     while ((rc = av_iter_next(it, &row)) > 0) {
         if ((rc = av_get(r, row, 0, rec)) < 0) break;
-        if (rec->kind != AV_TAG || rec->ref[0] != prompt) continue;
+        if (rec->kind != AV_TAG || rec->ref[0] != target) continue;
         take(&f->quality, jcopy(r, rec, av_record_attr(rec, "input_quality")));
         take(&f->reward, jcopy(r, rec, av_record_attr(rec, "instruct_reward")));
         take(&f->uuid, jcopy(r, rec, av_record_attr(rec, "uuid")));
@@ -100,6 +103,18 @@ static int prompt_fields(av_reader *r, uint64_t prompt, av_record *rec, fields *
     }
     av_iter_free(it);
     return rc < 0 ? rc : 0;
+}
+
+static char *dup_or_null(const char *s) { return s ? av_xstrdup(s) : NULL; }
+
+static void fields_copy(fields *dst, const fields *src)
+{
+    fields_free(dst);
+    dst->quality = dup_or_null(src->quality);
+    dst->reward = dup_or_null(src->reward);
+    dst->uuid = dup_or_null(src->uuid);
+    dst->similar = dup_or_null(src->similar);
+    dst->keep = dup_or_null(src->keep);
 }
 
 /* The instruction: the prompt's first user turn. 1 if it ends in ':'. */
@@ -134,7 +149,7 @@ int av_curate_magpie(av_writer *w, const av_curate_magpie_opts *o, av_curate_mag
     cand *c = NULL;
     uint64_t *sel = NULL;
     size_t n = 0, cap = 1024, nc = 0;
-    fields f = {0};
+    fields f = {0}, pf = {0};
     av_buf b1 = AV_BUF_INIT, b2 = AV_BUF_INIT;
     uint64_t row;
 
@@ -157,48 +172,50 @@ int av_curate_magpie(av_writer *w, const av_curate_magpie_opts *o, av_curate_mag
         size_t e = i + 1;
         while (e < n && v[e].prompt == v[i].prompt) e++;
         uint64_t prompt = v[i].prompt;
-        rep->units++;
-        fields_free(&f);
-        if ((rc = prompt_fields(r, prompt, &rec, &f)) < 0) goto done;
-        int ok = f.quality && (!strcmp(f.quality, "\"good\"") || !strcmp(f.quality, "\"excellent\""));
-        if (ok) rep->quality_ok++;
-        if (ok) {
+        fields_free(&pf);
+        if ((rc = tag_fields(r, prompt, &rec, &pf)) < 0) goto done;
+        int colon = -1; /* not known yet */
+        cand best = {0, 0};
+        int have = 0;
+        for (size_t k = i; k < e; k++) {
+            rep->units++;
+            fields_copy(&f, &pf);
+            if ((rc = tag_fields(r, v[k].response, &rec, &f)) < 0) goto done;
+            if (pf.keep) take(&f.keep, av_xstrdup(pf.keep)); /* dedup is about the prompt */
+            if (!(f.quality && (!strcmp(f.quality, "\"good\"") || !strcmp(f.quality, "\"excellent\"")))) continue;
+            rep->quality_ok++;
             char *end = NULL;
             double rw = f.reward ? strtod(f.reward, &end) : 0;
-            ok = f.reward && end != f.reward && rw > -10;
-        }
-        if (ok) rep->reward_ok++;
-        if (ok) {
-            int colon = 0;
-            if ((rc = av_get(r, prompt, 0, &prec)) < 0) goto done;
-            if ((rc = ends_in_colon(r, &prec, &colon)) < 0) goto done;
-            ok = !colon;
-        }
-        if (ok) rep->colon_ok++;
-        if (ok) {
-            if (f.keep) ok = !strcmp(f.keep, "true");
-            else if (f.similar) ok = !strcmp(f.similar, "null") || (f.uuid && !strcmp(f.similar, f.uuid));
-            if (!f.keep) rep->no_dedup++;
-        }
-        if (ok) {
-            rep->rep_ok++;
-            /* the prompt's longest response (lowest row on a tie) */
-            cand best = {0, 0};
-            int have = 0;
-            for (size_t k = i; k < e; k++) {
-                if ((rc = av_get(r, v[k].response, 0, &rec)) < 0) goto done;
-                const av_msg *m = av_record_msg(&rec, "assistant");
-                if (!m && rec.nmsg) m = &rec.msg[0];
-                size_t len = 0;
-                if (m) {
-                    av_val t = m->text;
-                    if (!t.ptr && t.len && (rc = av_load(r, &rec, &t)) < 0) goto done;
-                    len = av_utf8_len(t.ptr ? t.ptr : "", t.len);
-                }
-                if (!have || len > best.len) best = (cand){v[k].response, len};
-                have = 1;
+            if (!(f.reward && end != f.reward && rw > -10)) continue;
+            rep->reward_ok++;
+            if (colon < 0) {
+                if ((rc = av_get(r, prompt, 0, &prec)) < 0) goto done;
+                if ((rc = ends_in_colon(r, &prec, &colon)) < 0) goto done;
             }
+            if (colon) continue;
+            rep->colon_ok++;
+            int keep = 1;
+            if (f.keep) keep = !strcmp(f.keep, "true");
+            else if (f.similar) keep = !strcmp(f.similar, "null") || (f.uuid && !strcmp(f.similar, f.uuid));
+            if (!keep) continue;
+            rep->rep_ok++;
+            if (!f.keep) rep->no_dedup++;
+            /* one row per prompt: its longest passing response (lowest row on a tie) */
+            if ((rc = av_get(r, v[k].response, 0, &rec)) < 0) goto done;
+            const av_msg *m = av_record_msg(&rec, "assistant");
+            if (!m && rec.nmsg) m = &rec.msg[0];
+            size_t len = 0;
+            if (m) {
+                av_val t = m->text;
+                if (!t.ptr && t.len && (rc = av_load(r, &rec, &t)) < 0) goto done;
+                len = av_utf8_len(t.ptr ? t.ptr : "", t.len);
+            }
+            if (!have || len > best.len) best = (cand){v[k].response, len};
+            have = 1;
+        }
+        if (have) {
             c[nc++] = best;
+            rep->prompts++;
         }
         i = e;
     }
@@ -243,6 +260,7 @@ done:
     av_record_free(&rec);
     av_record_free(&prec);
     fields_free(&f);
+    fields_free(&pf);
     av_buf_free(&b1);
     av_buf_free(&b2);
     free(v);

@@ -1,6 +1,6 @@
 /* minhash.c: shingles, MinHash signatures, band keys and the aux codec (see
  * minhash.h). Costs per prompt: O(words) to normalise and shingle, O(shingles
- * x perm) for the signature (two multiplies per pair), O(shingles log
+ * x perm) for the signature (one multiply per pair), O(shingles log
  * shingles) to sort the set. */
 #include "curate/minhash.h"
 
@@ -75,11 +75,10 @@ void av_mh_signature(uint32_t *sig, const uint32_t *sh, uint32_t n, int perm)
     for (int i = 0; i < perm; i++) sig[i] = UINT32_MAX;
     for (uint32_t k = 0; k < n; k++) {
         uint64_t x = sh[k];
+        /* multiply-add-shift: a 2-universal family on the (already well
+         * mixed) 32-bit shingle hashes; one multiply per pair */
         for (int i = 0; i < perm; i++) {
-            uint64_t v = x * perm_a[i] + perm_b[i];
-            v ^= v >> 31;
-            v *= 0xBF58476D1CE4E5B9ull;
-            uint32_t h = (uint32_t)(v >> 32);
+            uint32_t h = (uint32_t)((x * perm_a[i] + perm_b[i]) >> 32);
             if (h < sig[i]) sig[i] = h;
         }
     }
