@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# export_parquet.sh: Parquet exports read back by two independent readers
+# (DuckDB and hyparquet, tests/node/pq_check.mjs), every value equal to the
+# JSON Lines export of the same rows and split: derived formats (preference,
+# sft, kto, stepwise) and source-shaped ones (binarized, magpie,
+# ultrafeedback) from the shipped samples, tiny row groups included; the
+# files carry the `huggingface` features. Skips (77) without the Node readers
+# (scripts/bootstrap installs them).
+. "$(dirname "$0")/lib/store_lib.bash"
+NODE=$SRC/tests/node
+if [ ! -d "$NODE/node_modules/@duckdb/node-api" ] || [ ! -d "$NODE/node_modules/hyparquet" ] || ! command -v node >/dev/null; then
+    echo "skip: the Parquet readers are not installed (run scripts/bootstrap)"
+    exit 77
+fi
+S=$T/s
+D=$SRC/tests/data/ingest
+"$A" init "$S" >/dev/null &&
+    "$A" -C "$S" ingest "$D/h4_binarized.jsonl" "$D/ultrafeedback_raw.jsonl" "$D/prm800k.jsonl" "$D/magpie_tagged.jsonl" \
+        "$SRC/tests/data/query_magpie.jsonl" -q
+check "samples load" test $? = 0
+
+for f in preference sft kto stepwise sharegpt binarized magpie ultrafeedback; do
+    run "$A" -C "$S" export --format "$f" --out "$T/$f.pq" --split train=0.5,test=0.5 --seed 9 -q
+    check "$f: parquet folder" test "$rc" = 0
+    run "$A" -C "$S" export --format "$f" --out "$T/$f.js" --split train=0.5,test=0.5 --seed 9 --container jsonl -q
+    check "$f: jsonl folder" test "$rc" = 0
+    for s in train test; do
+        j=$T/$f.js/data/$s-00000-of-00001.jsonl
+        p=$T/$f.pq/data/$s-00000-of-00001.parquet
+        [ -s "$j" ] || continue
+        run node "$NODE/pq_check.mjs" "$j" "$p"
+        check "$f/$s: DuckDB and hyparquet read the JSONL values" test "$rc" = 0
+    done
+done
+
+# Tiny row groups: many row groups in one file.
+run "$A" -C "$S" export --format sft --out "$T/rg.parquet" --row-group-size 1K
+check "row groups: exit 0" test "$rc" = 0
+"$A" -C "$S" export --format sft --out "$T/rg.jsonl" -q
+run node "$NODE/pq_check.mjs" "$T/rg.jsonl" "$T/rg.parquet"
+check "row groups: both readers agree" test "$rc" = 0
+run node "$NODE/pq_rows.mjs" duckdb "$T/rg.parquet" --meta
+check "huggingface metadata: features" has "$out" '\"messages\": [{\"role\": {\"dtype\": \"string\", \"_type\": \"Value\"}'
+finish
