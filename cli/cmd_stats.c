@@ -301,14 +301,18 @@ static int on_agg_value(void *ctx, const av_qvalue *v)
     grouping *g = ctx;
     if (v->type == AV_QV_NULL) return 0;
     if (v->type != AV_QV_NUM) {
-        char hex[33] = "";
+        char hex[33] = "?";
+        av_record rec;
+        av_record_init(&rec);
+        if (av_get(g->r, g->row, 0, &rec) == 0) av_id_hex(hex, &rec.cid);
+        av_record_free(&rec);
         av_buf j = AV_BUF_INIT;
         key_json(&j, v);
-        int rc = av_error_set(AV_EINVAL, "--agg needs a numeric field, but %s is %s (%.40s) in a unit", g->agg_name,
+        int rc = av_error_set(AV_EINVAL, "--agg needs a numeric field, but %s is %s (%.40s) in record %.12s",
+                              g->agg_name,
                               v->type == AV_QV_STR ? "a string" : v->type == AV_QV_BOOL ? "a boolean" : "not a number",
-                              j.ptr);
+                              j.ptr, hex);
         av_buf_free(&j);
-        (void)hex;
         return rc;
     }
     if (g->nav == g->avcap) {
@@ -323,6 +327,7 @@ static int on_unit(void *ctx, uint64_t row)
 {
     grouping *g = ctx;
     g->nav = 0;
+    g->row = row;
     int rc;
     if (g->afield >= 0 && (rc = av_query_field_each(g->q, g->r, row, g->afield, on_agg_value, g)) < 0) return rc;
     gvals c = {g, 0};
@@ -438,7 +443,8 @@ static int group_stats(av_cli *ctx, av_reader *r, const char *by, const char *wh
         for (size_t i = 0; i < g.ng; i++) {
             group *x = &g.g[i];
             av_buf *row = &cells[(i + 1) * ncol];
-            key_text(&row[0], x->key);
+            if (!strcmp(x->key, "null")) av_buf_puts(&row[0], "(none)");
+            else key_text(&row[0], x->key);
             if (!row[0].len) av_buf_puts(&row[0], "");
             av_buf_printf(&row[1], "%llu", (unsigned long long)x->count);
             if (agg) {

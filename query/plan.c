@@ -144,6 +144,7 @@ typedef struct plan {
     av_buf json;
     uint64_t row_lo, row_hi; /* candidate rows lie in [row_lo, row_hi) */
     av_iter *kind_it;        /* the unit kind's index, for model hits */
+    uint64_t kind_pos;       /* where kind_it was last sought to (it only moves forward) */
     int fallback;            /* an index could not answer (an ambiguous id): scan */
 } plan;
 
@@ -412,8 +413,13 @@ static int unit_kind_has(plan *p, uint64_t x)
 {
     if (p->q->unit == AV_KIND_NONE) return 1;
     int rc;
+    if (p->kind_it && x < p->kind_pos) {
+        av_iter_free(p->kind_it);
+        p->kind_it = NULL;
+    }
     if (!p->kind_it && (rc = av_iter_kind(&p->kind_it, p->r, p->q->unit)) < 0) return rc;
     if ((rc = av_iter_seek(p->kind_it, x)) < 0) return rc;
+    p->kind_pos = x;
     uint64_t y;
     rc = av_iter_next(p->kind_it, &y);
     if (rc < 0) return rc;

@@ -169,6 +169,9 @@ static void test_query_eval__models_sources_licences(void)
     Q(R1, RESP, "model = \"gpt-4\"", "r9");
     Q(R1, RESP, "model in (\"gpt-4\", \"qwen2\") and tag.task_category = \"Math\"", "r8");
     Q(R1, RESP, "model = \"nobody\"", "");
+    /* an or of model indexes whose rows interleave (the kind index is sought backwards) */
+    Q(R1, RESP, "model = \"qwen2\" or model = \"gpt-4\"", "r7 r8 r9 r9b");
+    Q(R1, RESP, "model in (\"qwen2\", \"gpt-4\")", "r7 r8 r9 r9b");
     Q(R1, RESP, "source = \"ultra-test\"", "r9 r9b");
     Q(R1, RESP, "source = \"magpie-test\" and not tag.task_category = \"Math\"", "r3 r6 r7");
     Q(R1, RESP, "source != \"magpie-test\"", "r9 r9b");
