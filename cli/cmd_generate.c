@@ -128,7 +128,7 @@ static void magpie_ask_instruction(gen_run *run, magpie_task *t)
     int drop_bos = m->server == GEN_SERVER_LLAMACPP || m->server == GEN_SERVER_OLLAMA;
     gen_magpie_prompt(&prompt, &m->tmpl, m->system, (const char *const *)t->hist, t->nhist, drop_bos);
     gen_params p = {m->ins.temperature, m->ins.top_p, (int)m->ins.max_tokens, m->ins.has_seed,
-                    m->ins.seed + (int64_t)t->index * m->turns + t->turn, m->stops, m->nstops, 0};
+                    m->ins.seed + (int64_t)t->index * m->turns + t->turn, m->stops, m->nstops, 0, 1};
     gen_api api;
     gen_body_raw(&body, &api, m->server, m->model, prompt.ptr, prompt.len, &p);
     char salt[64];
@@ -149,7 +149,7 @@ static void magpie_ask_response(gen_run *run, magpie_task *t)
     for (size_t i = 0; i < t->nhist; i++)
         turns[n++] = (gen_turn){i % 2 ? "assistant" : "user", t->hist[i], strlen(t->hist[i])};
     gen_params p = {m->res.temperature, m->res.top_p, (int)m->res.max_tokens, m->res.has_seed,
-                    m->res.seed + (int64_t)t->index * m->turns + t->turn, NULL, 0, 0};
+                    m->res.seed + (int64_t)t->index * m->turns + t->turn, NULL, 0, 0, 0};
     av_buf body = AV_BUF_INIT;
     gen_body_chat(&body, m->response_model, turns, n, &p);
     char salt[64];
@@ -393,7 +393,7 @@ static int resp_step(gen_run *run, void *task, const gen_reply *reply)
             turns[n++] = (gen_turn){c->rec.msg[i].role, c->rec.msg[i].text.ptr, c->rec.msg[i].text.len};
         uint64_t sample = t->index % (uint64_t)c->k;
         gen_params p = {c->s.temperature, c->s.top_p, (int)c->s.max_tokens, c->s.has_seed,
-                        c->s.seed + (int64_t)sample, NULL, 0, 0};
+                        c->s.seed + (int64_t)sample, NULL, 0, 0, 0};
         av_buf body = AV_BUF_INIT;
         gen_body_chat(&body, c->model, turns, n, &p);
         char salt[48];

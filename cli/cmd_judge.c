@@ -121,7 +121,7 @@ static char *read_response(judge_ctx *j, uint64_t row)
 static void ask(gen_run *run, void *task, judge_ctx *j, const char *system, const char *user, double temperature,
                 double top_p, int max_tokens, int logprobs, const char *salt)
 {
-    gen_params p = {temperature, top_p, max_tokens, 0, 0, NULL, 0, logprobs ? (int)j->top_logprobs : 0};
+    gen_params p = {temperature, top_p, max_tokens, 0, 0, NULL, 0, logprobs ? (int)j->top_logprobs : 0, 0};
     av_buf body = AV_BUF_INIT;
     if (j->completions) {
         av_buf prompt = AV_BUF_INIT;
@@ -405,9 +405,11 @@ static int pair_step(gen_run *run, void *task, const gen_reply *reply)
         return GEN_STEP_WAIT;
     }
     if (t->phase == 0) {
-        t->rationale[t->order] = av_xstrndup(reply->text, reply->len);
-        size_t n = strlen(t->rationale[t->order]);
-        while (n && (t->rationale[t->order][n - 1] == '\n' || t->rationale[t->order][n - 1] == ' ')) t->rationale[t->order][--n] = 0;
+        const char *r = reply->text;
+        size_t n = reply->len;
+        while (n && (*r == ' ' || *r == '\n')) r++, n--;
+        while (n && (r[n - 1] == ' ' || r[n - 1] == '\n')) n--;
+        t->rationale[t->order] = av_xstrndup(r, n);
         t->phase = 1;
         pair_ask(run, t);
         return GEN_STEP_WAIT;

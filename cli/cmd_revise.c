@@ -86,7 +86,7 @@ static void push(revise_task *t, const char *role, const char *text)
 static void ask(gen_run *run, revise_task *t)
 {
     revise_ctx *c = t->c;
-    gen_params p = {c->temperature, NAN, (int)c->max_tokens, 0, 0, NULL, 0, 0};
+    gen_params p = {c->temperature, NAN, (int)c->max_tokens, 0, 0, NULL, 0, 0, 0};
     av_buf body = AV_BUF_INIT;
     gen_body_chat(&body, c->critic, t->turns, t->nturns, &p);
     gen_run_request(run, t, GEN_API_CHAT, &body, NULL);

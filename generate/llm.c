@@ -112,7 +112,7 @@ void gen_body_raw(av_buf *out, gen_api *api, gen_server server, const char *mode
         put_key(out, "n");
         av_buf_puts(out, "1");
     }
-    if (server == GEN_SERVER_VLLM) {
+    if (server == GEN_SERVER_VLLM && p->own_specials) {
         put_key(out, "add_special_tokens");
         av_buf_puts(out, "false");
     }

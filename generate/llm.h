@@ -31,6 +31,8 @@ typedef struct gen_params {
     const char *const *stop;
     size_t nstop;
     int logprobs;         /* top log-probabilities per position to ask for; 0 = none */
+    int own_specials;     /* raw prompts: the prompt carries its own BOS and headers
+                             (Magpie), so vLLM gets "add_special_tokens": false */
 } gen_params;
 
 /* One turn of a chat request. */
