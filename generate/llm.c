@@ -123,7 +123,9 @@ void gen_body_raw(av_buf *out, gen_api *api, gen_server server, const char *mode
 
 static void tokcpy(char dst[24], const char *s)
 {
-    snprintf(dst, 24, "%s", s ? s : "");
+    size_t n = s ? strnlen(s, 23) : 0;
+    if (n) memcpy(dst, s, n);
+    dst[n] = 0;
 }
 
 static int64_t num_or0(const cJSON *o, const char *k)
