@@ -24,12 +24,15 @@
 
 #define CACHE_BITS 16
 
-enum { PEND_RETRACT = 0, PEND_RESTORE = 1, PEND_LINK = 2 };
+/* PEND_LINK_LATE: a link to a source not yet in the store (ingest puts a
+ * source record after the rows it links): source is an index into srcs. */
+enum { PEND_RETRACT = 0, PEND_RESTORE = 1, PEND_LINK = 2, PEND_LINK_LATE = 3 };
 
 typedef struct pend {
     uint32_t version;
     uint8_t type;
     uint64_t row, source, line;
+    uint64_t lineno; /* the dump line it came from, for messages */
 } pend;
 
 typedef struct dump_commit {
@@ -68,6 +71,9 @@ typedef struct add_ctx {
     size_t npend, pcap;
     cache_slot *skipped;
     size_t skipped_n, skipped_cap;
+    int prefixed; /* the message already names its line */
+    av_id *srcs;  /* sources linked to before they were seen */
+    size_t nsrcs;
     av_native_add_result *res;
     av_progress prog;
     uint64_t bytes;
@@ -78,6 +84,7 @@ typedef struct add_ctx {
 /* Prefixes the current message with name:line for bad input. */
 static int line_error(add_ctx *a, int rc)
 {
+    if (a->prefixed) return rc;
     if (rc != AV_EINVAL && rc != AV_ENOTFOUND && rc != AV_EAMBIGUOUS) return rc;
     char msg[512];
     snprintf(msg, sizeof msg, "%s", av_errmsg());
@@ -159,6 +166,7 @@ static void forget_all(add_ctx *a)
     memset(a->models, 0, a->models_cap * sizeof *a->models);
     a->models_n = 0;
     a->npend = 0;
+    a->nsrcs = 0;
 }
 
 /* The content ids a merge left out (retracted in the dump): an open hash set. */
@@ -213,6 +221,38 @@ static void pend_add(add_ctx *a, uint32_t version, int type, uint64_t row, uint6
     p->row = row;
     p->source = source;
     p->line = line;
+    p->lineno = a->lineno;
+}
+
+/* A provenance link of row: made now if its source is known, else kept for
+ * the end of version (0 in a merge: the end of the input). */
+static int link_now_or_later(add_ctx *a, int now, uint32_t version, uint64_t row, const av_id *src, uint64_t line)
+{
+    cache_slot *s = slot_of(a, src);
+    uint64_t src_row;
+    size_t i;
+    if (s->row && !memcmp(s->cid.b, src->b, 16)) {
+        if (now) return av_writer_link(a->w, row, s->row, line);
+        pend_add(a, version, PEND_LINK, row, s->row, line);
+        return 0;
+    }
+    for (i = 0; i < a->nsrcs; i++)
+        if (!memcmp(a->srcs[i].b, src->b, 16)) break;
+    if (i == a->nsrcs) {
+        int rc = av_find(av_writer_reader(a->w), src, &src_row);
+        if (rc == 0) {
+            remember(a, src, src_row);
+            if (now) return av_writer_link(a->w, row, src_row, line);
+            pend_add(a, version, PEND_LINK, row, src_row, line);
+            return 0;
+        }
+        if (rc != AV_ENOTFOUND) return rc;
+        if (a->nsrcs >= 4096) return av_error_set(AV_EINVAL, "too many provenance sources not yet in the file");
+        a->srcs = av_xrealloc(a->srcs, (a->nsrcs + 1) * sizeof *a->srcs);
+        a->srcs[a->nsrcs++] = *src;
+    }
+    pend_add(a, version, PEND_LINK_LATE, row, i, line);
+    return 0;
 }
 
 static int pend_cmp(const void *x, const void *y)
@@ -230,34 +270,53 @@ static int restore_row(add_ctx *a, uint64_t row)
     return rc < 0 ? rc : 0;
 }
 
-/* Applies what version c does besides adding records, then commits it (or,
- * in the checking pass, goes on in the same writer). */
-static int finish_version(add_ctx *a, uint32_t c)
+/* Applies the pending events of version c (0: a merge's, at the end). */
+static int apply_pending(add_ctx *a, uint32_t c)
 {
     int rc = 0;
     if (a->npend) qsort(a->pend, a->npend, sizeof *a->pend, pend_cmp);
     size_t i = 0;
     for (; i < a->npend && a->pend[i].version == c; i++) {
         pend *p = &a->pend[i];
+        uint64_t src;
         /* the checking pass has one writer for all versions, and a store
            cannot hide a row in the commit that adds it: toggles wait */
-        if (a->dry && p->type != PEND_LINK) continue;
+        if (a->dry && (p->type == PEND_RETRACT || p->type == PEND_RESTORE)) continue;
         switch (p->type) {
         case PEND_RETRACT:
             rc = av_writer_retract(a->w, p->row);
             if (rc == 0) rc = av_error_set(AV_EINVAL, "a retract of a record that is already retracted");
             break;
         case PEND_RESTORE: rc = restore_row(a, p->row); break;
+        case PEND_LINK_LATE:
+            rc = find_cid(a, &a->srcs[p->source], "its provenance source is", &src);
+            if (rc < 0) {
+                char msg[512];
+                snprintf(msg, sizeof msg, "%s", av_errmsg());
+                a->prefixed = 1;
+                return av_error_set(AV_EINVAL, "%s:%llu: %s", a->name, (unsigned long long)p->lineno, msg);
+            }
+            rc = av_writer_link(a->w, p->row, src, p->line);
+            break;
         default: rc = av_writer_link(a->w, p->row, p->source, p->line); break;
         }
         if (rc < 0) {
             char msg[512];
             snprintf(msg, sizeof msg, "%s", av_errmsg());
-            return av_error_set(rc, "replaying version %u: %s", c, msg);
+            return c ? av_error_set(rc, "replaying version %u: %s", c, msg) : av_error_set(rc, "%s", msg);
         }
     }
     if (i) memmove(a->pend, a->pend + i, (a->npend - i) * sizeof *a->pend);
     a->npend -= i;
+    return 0;
+}
+
+/* Applies what version c does besides adding records, then commits it (or,
+ * in the checking pass, goes on in the same writer). */
+static int finish_version(add_ctx *a, uint32_t c)
+{
+    int rc = apply_pending(a, c);
+    if (rc < 0) return rc;
     if (a->dry) return 0;
     const dump_commit *dc = &a->commits[c - 1];
     av_commit_opts o = {.message = dc->message, .command = dc->command, .time = dc->time, .allow_empty = 1};
@@ -358,11 +417,8 @@ static int put_record(add_ctx *a, av_native_line *l)
 
 links:
     if (!a->replay) {
-        for (size_t i = 0; i < l->nprov; i++) {
-            uint64_t src;
-            if ((rc = find_cid(a, &l->prov[i].source, "its provenance source is", &src)) < 0) return rc;
-            if ((rc = av_writer_link(a->w, row, src, l->prov[i].line)) < 0) return rc;
-        }
+        for (size_t i = 0; i < l->nprov; i++)
+            if ((rc = link_now_or_later(a, 1, 0, row, &l->prov[i].source, l->prov[i].line)) < 0) return rc;
         return 0;
     }
 events:
@@ -370,13 +426,7 @@ events:
     for (size_t i = 0; i < l->nprov; i++) {
         const av_native_prov *p = &l->prov[i];
         if (p->version <= a->k) continue;
-        uint64_t src;
-        if ((rc = find_cid(a, &p->source, "its provenance source is", &src)) < 0) return rc;
-        if (p->version == l->version) {
-            if ((rc = av_writer_link(a->w, row, src, p->line)) < 0) return rc;
-        } else {
-            pend_add(a, p->version, PEND_LINK, row, src, p->line);
-        }
+        if ((rc = link_now_or_later(a, p->version == l->version, p->version, row, &p->source, p->line)) < 0) return rc;
     }
     for (size_t i = 0; i < l->nhist; i++)
         if (l->hist[i].version > a->k)
@@ -438,6 +488,7 @@ static int records_pass(add_ctx *a, const char *first, size_t first_len, uint64_
     if (a->replay) {
         while (a->cur <= a->ncommits)
             if ((rc = finish_version(a, a->cur++)) < 0) {
+                if (a->prefixed) return rc;
                 char msg[512];
                 snprintf(msg, sizeof msg, "%s", av_errmsg());
                 return av_error_set(rc, "%s: %s", a->name, msg);
@@ -448,6 +499,7 @@ static int records_pass(add_ctx *a, const char *first, size_t first_len, uint64_
         }
         return 0;
     }
+    if ((rc = apply_pending(a, 0)) < 0) return line_error(a, rc);
     char msg[512];
     if (a->o->message) snprintf(msg, sizeof msg, "%s", a->o->message);
     else snprintf(msg, sizeof msg, "add %s", a->name);
@@ -652,6 +704,7 @@ done:
     free(a.models);
     free(a.pend);
     free(a.skipped);
+    free(a.srcs);
     if (out) *out = res;
     return rc < 0 ? rc : 0;
 }

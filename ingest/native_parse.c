@@ -18,6 +18,8 @@
 
 typedef struct member {
     const char *key;
+    const char *key_raw; /* the key's bytes, quotes included */
+    size_t key_len;
     cJSON *val;
     const char *raw;
     size_t raw_len;
@@ -114,8 +116,10 @@ static int walk_object(line_mem *m, const char *p, const char *end, const char *
     for (;;) {
         const char *e;
         if (p >= end || *p != '"') goto bad;
+        const char *kstart = p;
         cJSON *k = parse_value(m, p, end, &e);
         if (!k || !cJSON_IsString(k)) goto bad;
+        const char *kend = e;
         p = skip_ws(e, end);
         if (p >= end || *p != ':') goto bad;
         p = skip_ws(p + 1, end);
@@ -127,6 +131,8 @@ static int walk_object(line_mem *m, const char *p, const char *end, const char *
             mem = av_xrealloc(mem, cap * sizeof *mem);
         }
         mem[n].key = k->valuestring;
+        mem[n].key_raw = kstart;
+        mem[n].key_len = (size_t)(kend - kstart);
         mem[n].val = v;
         mem[n].raw = vstart;
         mem[n].raw_len = (size_t)(e - vstart);
@@ -252,7 +258,7 @@ static int parse_commit(av_native_line *l, member *mb, size_t n)
             for (cJSON *c = mb[i].val->child; c; c = c->next) {
                 av_kind kd = av_kind_parse(c->string);
                 if (!kd) return av_error_set(AV_EINVAL, "unknown record kind '%s' in 'added'", c->string);
-                member sub = {c->string, c, NULL, 0};
+                member sub = {.key = c->string, .val = c};
                 if ((rc = get_uint(&sub, MAX_SAFE_INT, &l->added[kd])) < 0) return rc;
             }
         } else if (!strcmp(k, "retracted")) {
@@ -339,6 +345,12 @@ static int parse_record(av_native_line *l, line_mem *m, member *mb, size_t n, co
             if ((rc = walk_object(m, mb[i].raw, mb[i].raw + mb[i].raw_len, base, &am, &an, &after)) < 0) return rc;
             l->attr = av_xcalloc(an + 1, sizeof *l->attr);
             for (size_t j = 0; j < an; j++) {
+                long nul = nul_escape(am[j].key_raw, am[j].key_len);
+                if (nul >= 0) {
+                    long at = (long)(am[j].key_raw - base) + nul + 1;
+                    free(am);
+                    return av_error_set(AV_EINVAL, "\\u0000 (NUL) in an attribute key at byte %ld is not supported", at);
+                }
                 l->attr[j].key = am[j].key;
                 l->attr[j].json.ptr = am[j].raw;
                 l->attr[j].json.len = am[j].raw_len;
@@ -356,7 +368,7 @@ static int parse_record(av_native_line *l, line_mem *m, member *mb, size_t n, co
                 if (!cJSON_IsObject(c) || !src || !ln || !ver || cJSON_GetArraySize(c) != 3)
                     return av_error_set(AV_EINVAL, "each of 'prov' must be {\"source\", \"line\", \"version\"}");
                 if ((rc = get_id(src, "'prov' source", &p->source)) < 0) return rc;
-                member lm = {"line", ln, NULL, 0}, vm = {"version", ver, NULL, 0};
+                member lm = {.key = "line", .val = ln}, vm = {.key = "version", .val = ver};
                 if ((rc = get_uint(&lm, MAX_SAFE_INT, &p->line)) < 0) return rc;
                 if ((rc = get_version(&vm, &p->version, 0)) < 0) return rc;
             }
@@ -369,7 +381,7 @@ static int parse_record(av_native_line *l, line_mem *m, member *mb, size_t n, co
                 cJSON *ev = cJSON_GetObjectItemCaseSensitive(c, "event");
                 if (!cJSON_IsObject(c) || !ver || !cJSON_IsString(ev) || cJSON_GetArraySize(c) != 2)
                     return av_error_set(AV_EINVAL, "each of 'history' must be {\"version\", \"event\"}");
-                member vm = {"version", ver, NULL, 0};
+                member vm = {.key = "version", .val = ver};
                 if ((rc = get_version(&vm, &h->version, 0)) < 0) return rc;
                 if (!strcmp(ev->valuestring, "retract")) h->restore = 0;
                 else if (!strcmp(ev->valuestring, "restore")) h->restore = 1;
@@ -410,8 +422,6 @@ int av_native_parse(av_native_line *out, const char *text, size_t len)
     if (!av_utf8_valid(text, len, &bad))
         return av_error_set(AV_EINVAL, "invalid UTF-8 at byte %zu", bad + 1);
     if (memchr(text, 0, len)) return av_error_set(AV_EINVAL, "a NUL byte in the line");
-    long nul = nul_escape(text, len);
-    if (nul >= 0) return av_error_set(AV_EINVAL, "\\u0000 (NUL) in a string at byte %ld is not supported", nul + 1);
     if (*p != '{') return av_error_set(AV_EINVAL, "not a JSON object");
     if ((rc = walk_object(m, p, end, text, &mb, &n, &after)) < 0) {
         if (looks_truncated(text, len)) rc = av_error_set(AV_EINVAL, "truncated line (the JSON ends early)");
@@ -420,6 +430,21 @@ int av_native_parse(av_native_line *out, const char *text, size_t len)
     if (skip_ws(after, end) != end) {
         rc = av_error_set(AV_EINVAL, "extra text after the JSON object at byte %ld", (long)(after - text) + 1);
         goto done;
+    }
+    /* \u0000 would cut a decoded string short; attr values are kept as
+       JSON text, so there it is fine */
+    for (size_t i = 0; i < n; i++) {
+        long nul = nul_escape(mb[i].key_raw, mb[i].key_len);
+        const char *base = mb[i].key_raw;
+        if (nul < 0 && strcmp(mb[i].key, "attrs")) {
+            nul = nul_escape(mb[i].raw, mb[i].raw_len);
+            base = mb[i].raw;
+        }
+        if (nul >= 0) {
+            rc = av_error_set(AV_EINVAL, "\\u0000 (NUL) in a string at byte %ld is not supported",
+                              (long)(base - text) + nul + 1);
+            goto done;
+        }
     }
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < i; j++)

@@ -82,6 +82,10 @@ static void test_native_parse__record(void)
     CHECK(!l.hist[0].restore && l.hist[1].restore);
     av_native_line_free(&l);
 
+    /* a NUL escape inside an attr value is kept as JSON text */
+    CHECK_EQ_INT(parse(&l, "{\"kind\":\"tag\",\"attrs\":{\"t\":{\"uuid\":\"\\u0000@\"}}}"), 0);
+    CHECK(l.nattr == 1 && l.attr[0].json.len == 18 && !memcmp(l.attr[0].json.ptr, "{\"uuid\":\"\\u0000@\"}", 18));
+    av_native_line_free(&l);
     CHECK_EQ_INT(parse(&l, "{\"kind\":\"rating\",\"num\":\"-inf\"}"), 0);
     CHECK(isinf(l.num) && l.num < 0);
     CHECK(!l.has_id && !l.has_version);
@@ -120,6 +124,7 @@ static void test_native_parse__bad_lines(void)
     bad("{\"aviary\":\"dump\",\"format\":1}", "needs 'format' and 'version'");
     bad("{\"hello\":1}", "not a dump line");
     bad("{\"kind\":\"prompt\",\"attrs\":{\"a\":}}", "invalid JSON");
+    bad("{\"kind\":\"tag\",\"attrs\":{\"a\\u0000\":1}}", "NUL) in an attribute key");
 }
 
 int main(void)

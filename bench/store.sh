@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# store.sh: issue 2's store benchmark. On the store built from
+# make_corpus.py --format magpie --rows ROWS (or any dump: BENCH_DUMP=file):
+#   - `aviary add` of its dump into an empty store: records/s and MB/s
+#   - text compression with the trained dictionaries (raw / stored text bytes)
+#     next to whole-file `zstd -3` of the dump
+#   - median time to fetch one record by content id in one process
+#     (bench/fetch_bench)
+#   - store size on disk / dump size (must be <= 0.3)
+# usage: bench/store.sh [ROWS]    (env: AVIARY, FETCH_BENCH, BENCH_DUMP, BENCH_DIR)
+# Build first, optimised: cmake -S . -B build -DCMAKE_BUILD_TYPE=Release &&
+#   cmake --build build --target aviary fetch_bench
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+rows=${1:-50000}
+A=${AVIARY:-$here/build/aviary}
+FB=${FETCH_BENCH:-$(dirname "$A")/bench/fetch_bench}
+corpus=${AVIARY_SHARED:-$here/../shared}/bench/make_corpus.py
+work=${BENCH_DIR:-$(mktemp -d)}
+[ -n "${BENCH_DIR:-}" ] || trap 'rm -rf "$work"' EXIT
+for x in "$A" "$FB"; do [ -x "$x" ] || { echo "store.sh: build '$x' first" >&2; exit 1; }; done
+
+dump=${BENCH_DUMP:-}
+if [ -z "$dump" ]; then
+    [ -f "$corpus" ] || { echo "store.sh: no $corpus (set BENCH_DUMP to a dump instead)" >&2; exit 1; }
+    echo "making the magpie corpus ($rows rows) and its store..." >&2
+    [ -s "$work/magpie.jsonl" ] || python3 "$corpus" --format magpie --rows "$rows" >"$work/magpie.jsonl"
+    rm -rf "$work/src" "$work/dst"
+    "$A" init "$work/src" >/dev/null
+    # the corpus has a few deliberately bad rows (e.g. \u0000): leave them out
+    "$A" -C "$work/src" ingest -q --skip-bad --rejects "$work/rejects.jsonl" "$work/magpie.jsonl"
+    "$A" -C "$work/src" dump -o "$work/dump.jsonl"
+    dump=$work/dump.jsonl
+fi
+dump_bytes=$(stat -c %s "$dump")
+records=$(grep -c '^{"kind"' "$dump" || true)
+
+rm -rf "$work/dst"
+"$A" init "$work/dst" >/dev/null
+t0=$(date +%s.%N)
+"$A" -C "$work/dst" add -q "$dump"
+t1=$(date +%s.%N)
+secs=$(echo "$t1 - $t0" | bc -l)
+
+"$FB" "$work/dst" 10000 >"$work/fetch.txt"
+val() { sed -n "s/^$1=//p" "$work/fetch.txt"; }
+zstd_bytes=$(zstd -3 -q -c "$dump" | wc -c)
+store_bytes=$(du -sb "$work/dst" | cut -f1)
+"$A" -C "$work/dst" dump -o "$work/again.jsonl"
+same=$(cmp -s "$dump" "$work/again.jsonl" && echo yes || echo no)
+
+awk -v secs="$secs" -v rec="$records" -v db="$dump_bytes" -v zb="$zstd_bytes" -v sb="$store_bytes" \
+    -v raw="$(val text_raw_bytes)" -v stored="$(val text_stored_bytes)" -v texts="$(val text_count)" \
+    -v dicts="$(val dict_count)" -v med="$(val fetch_median_us)" -v p99="$(val fetch_p99_us)" -v same="$same" 'BEGIN {
+    printf "dump:              %d records, %.1f MB\n", rec, db / 1e6
+    printf "add:               %.2f s, %.0f records/s, %.1f MB/s\n", secs, rec / secs, db / 1e6 / secs
+    printf "texts:             %d distinct, %.1f MB raw -> %.1f MB stored (%.2fx, %d dictionaries)\n", texts, raw / 1e6, stored / 1e6, raw / stored, dicts
+    printf "zstd -3 of dump:   %.1f MB (%.2fx)\n", zb / 1e6, db / zb
+    printf "store on disk:     %.1f MB = %.3fx the dump (limit 0.3x: %s)\n", sb / 1e6, sb / db, sb / db <= 0.3 ? "ok" : "OVER"
+    printf "fetch by id:       median %.1f us, p99 %.1f us\n", med, p99
+    printf "dump -> add -> dump identical: %s\n", same
+}'
