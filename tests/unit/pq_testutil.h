@@ -89,7 +89,7 @@ static inline int pq_test_check(const char *jsonl, const char *parquet)
     const char *dir = pq_test_node_dir();
     if (!dir)
         return -1;
-    char cmd[8192];
+    char cmd[16384];
     snprintf(cmd, sizeof cmd, "node '%s/pq_check.mjs' '%s' '%s' >&2", dir, jsonl, parquet);
     return system(cmd);
 }
