@@ -351,8 +351,9 @@ int av_writer_commit(av_writer *w, const av_commit_opts *opts, uint32_t *out_ver
 void av_writer_abort(av_writer *w);
 
 /* Test hooks: the number of records per on-disk batch (default sized for
- * ~32 MB), and the initial map size in bytes (default 1 MiB; grows by
- * itself). Set before av_writer_open / av_store_open. */
+ * ~32 MB), and the initial map size in bytes (default 256 MiB of address
+ * space, not disk; grows by itself, but not while this process holds a
+ * reader). Set before av_writer_open / av_store_open. */
 void av_tune_batch(size_t records);
 void av_tune_initial_map(size_t bytes);
 

@@ -18,7 +18,9 @@
 
 #define MAGIC "aviary-store"
 
-static size_t initial_map = 1u << 20;
+/* Virtual address space only: the file grows with what is written. Room
+ * to spare matters because a process holding readers cannot grow the map. */
+static size_t initial_map = 256u << 20;
 
 void av_tune_initial_map(size_t bytes) { initial_map = bytes < 65536 ? 65536 : bytes; }
 
@@ -49,7 +51,8 @@ static int env_open(av_store *s, int create)
     struct stat st;
     size_t map = initial_map;
     if (path_join(p, sizeof p, s->dir, "data.mdb") == 0 && stat(p, &st) == 0 && (size_t)st.st_size * 2 > map)
-        map = (size_t)st.st_size * 2;
+        map = (size_t)st.st_size * 2 > (size_t)st.st_size + initial_map ? (size_t)st.st_size * 2
+                                                                        : (size_t)st.st_size + initial_map;
     map = (map + 65535) & ~(size_t)65535;
     mdb_env_set_mapsize(s->env, map);
     s->mapsize = map;

@@ -372,7 +372,7 @@ static void test_store__texts_dictionary_growth(void)
     av_reader_close(r);
     av_store_close(s);
     av_tune_batch(100000);
-    av_tune_initial_map(1u << 20);
+    av_tune_initial_map(256u << 20);
 }
 
 /* A writer that dies after flushing batches leaves nothing visible, and the
