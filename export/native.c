@@ -3,7 +3,8 @@
  * read with its texts (so the dump decompresses everything once). Refs, runs
  * and provenance sources are written by content id, looked up through a small
  * direct-mapped row -> id cache; model names through a map of model rows.
- * Each record's retract/restore history comes from av_toggles_get. Memory is
+ * Records go version by version, each version's sources first, then its other
+ * records in row order. Each record's retract/restore history comes from av_toggles_get. Memory is
  * bounded: the cache, the model names, the commits and one record. */
 #include "export/native.h"
 
@@ -311,17 +312,33 @@ int av_native_dump(av_store *s, uint32_t version, FILE *out)
     prov = av_xmalloc(prov_cap * sizeof *prov);
     d.toggles_cap = 16;
     d.toggles = av_xmalloc(d.toggles_cap * sizeof *d.toggles);
-    for (uint64_t row = 1; row < nrows; row++) {
-        rc = av_get(r, row, AV_GET_ANY | AV_GET_TEXT, &rec);
-        if (rc == AV_ENOTFOUND) continue;
-        if (rc < 0) goto done;
-        if (rec.version == 0 || rec.version > version) continue;
-        if ((rc = write_record(&d, &b, &rec, &prov, &prov_cap)) < 0) goto done;
-        /* remember this record's id: later refs mostly point at recent rows */
-        cid_slot *sl = &d.cids[(row * 0x9E3779B97F4A7C15ull) >> (64 - CID_CACHE_BITS)];
-        sl->row = row;
-        sl->cid = rec.cid;
-        if (b.len > (1u << 16) && (rc = flush_buf(&b, out)) < 0) goto done;
+    /* Version by version; within one, its sources first (ingest puts a
+       source after the rows that link to it: written first, a reader can
+       link at once instead of holding every link back), then the rest in
+       row order. A replay adds them in this order, so its dump is the same. */
+    for (c = 1; c <= version; c++) {
+        uint64_t lo = commits[c - 1].row_lo, hi = commits[c - 1].row_hi;
+        if (hi > nrows) hi = nrows;
+        for (int pass = 0; pass < 2; pass++) {
+            for (uint64_t row = lo; row < hi; row++) {
+                if (pass == 0) {
+                    rc = av_get(r, row, AV_GET_ANY, &rec);
+                    if (rc == AV_ENOTFOUND) continue;
+                    if (rc < 0) goto done;
+                    if (rec.kind != AV_SOURCE) continue;
+                }
+                rc = av_get(r, row, AV_GET_ANY | AV_GET_TEXT, &rec);
+                if (rc == AV_ENOTFOUND) continue;
+                if (rc < 0) goto done;
+                if (rec.version != c || (pass == 1 && rec.kind == AV_SOURCE)) continue;
+                if ((rc = write_record(&d, &b, &rec, &prov, &prov_cap)) < 0) goto done;
+                /* remember this record's id: later refs mostly point at recent rows */
+                cid_slot *sl = &d.cids[(row * 0x9E3779B97F4A7C15ull) >> (64 - CID_CACHE_BITS)];
+                sl->row = row;
+                sl->cid = rec.cid;
+                if (b.len > (1u << 16) && (rc = flush_buf(&b, out)) < 0) goto done;
+            }
+        }
     }
 flush:
     if ((rc = flush_buf(&b, out)) < 0) goto done;

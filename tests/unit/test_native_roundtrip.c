@@ -415,16 +415,56 @@ static void test_native__line_numbers_in_errors(void)
 {
     size_t n;
     char *d = dump_of(sample_dir, 0, &n);
-    /* the first record line is line 7 (header + 5 commits) */
+    /* the model is line 8 (header + 5 commits + the source) */
     size_t bn;
     char *bad = edit(d, n, "\"kind\":\"model\"", "\"kind\":\"modle\"", &bn);
     char *dir = fresh_store();
     av_native_add_result res;
     CHECK_EQ_INT(add_to(dir, bad, bn, &res), AV_EINVAL);
-    CHECK(!strncmp(av_errmsg(), "sample.jsonl:7: unknown record kind 'modle'", 44));
+    CHECK(!strncmp(av_errmsg(), "sample.jsonl:8: unknown record kind 'modle'", 44));
     free(bad);
     free(dir);
     free(d);
+}
+
+/* A hand-written merge where a prompt links to a source further down. */
+static void test_native__link_to_a_later_source(void)
+{
+    const char *text =
+        "{\"aviary\":\"dump\",\"format\":1,\"version\":0}\n"
+        "{\"kind\":\"prompt\",\"msgs\":[{\"role\":\"user\",\"text\":\"Late source?\"}],"
+        "\"prov\":[{\"source\":\"4e20e31f0b422e275d3304cc65c934b8\",\"line\":3,\"version\":1}]}\n"
+        "{\"kind\":\"source\",\"id\":\"4e20e31f0b422e275d3304cc65c934b8\",\"version\":1,\"name\":\"magpie-sample\","
+        "\"attrs\":{\"file\":\"magpie.jsonl\",\"licence\":\"llama3\"}}\n";
+    char *dir = fresh_store();
+    av_native_add_result res;
+    int rc = add_to(dir, text, strlen(text), &res);
+    if (rc < 0) fprintf(stderr, "add: %s\n", av_errmsg());
+    CHECK_EQ_INT(rc, 0);
+    CHECK_EQ_INT(res.added, 2);
+    av_store *s = NULL;
+    av_reader *r = NULL;
+    CHECK(av_store_open(&s, dir, AV_OPEN_RDONLY) == 0);
+    CHECK(av_reader_open(&r, s, 0) == 0);
+    av_prov p[4];
+    size_t n = 0;
+    CHECK(av_prov_get(r, 1, p, 4, &n) == 0);
+    CHECK_EQ_INT(n, 1);
+    CHECK_EQ_INT(p[0].source, 2);
+    CHECK_EQ_INT(p[0].line, 3);
+    av_reader_close(r);
+    av_store_close(s);
+    /* a source that never comes: an error naming the line that linked it */
+    const char *missing =
+        "{\"aviary\":\"dump\",\"format\":1,\"version\":0}\n"
+        "{\"kind\":\"prompt\",\"msgs\":[{\"role\":\"user\",\"text\":\"Lost source?\"}],"
+        "\"prov\":[{\"source\":\"00000000000000000000000000000abc\",\"line\":1,\"version\":1}]}\n";
+    char *dir2 = fresh_store();
+    CHECK_EQ_INT(add_to(dir2, missing, strlen(missing), &res), AV_EINVAL);
+    CHECK(!strncmp(av_errmsg(), "sample.jsonl:2: its provenance source is '00000000000000000000000000000abc'", 75));
+    CHECK_EQ_INT(head_of(dir2), 0);
+    free(dir);
+    free(dir2);
 }
 
 int main(void)
@@ -435,6 +475,7 @@ int main(void)
     RUN(test_native__merge_into_store_with_data);
     RUN(test_native__bad_lines_commit_nothing);
     RUN(test_native__line_numbers_in_errors);
+    RUN(test_native__link_to_a_later_source);
     free(sample_dir);
     return tap_done();
 }
