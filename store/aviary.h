@@ -156,7 +156,9 @@ enum av_open_flags {
  * AV_EINVAL if dir is a non-empty directory that is not a store. */
 int av_store_init(const char *dir);
 /* Opens a store. AV_ENOTFOUND if dir holds no store; AV_EVERSION if its
- * format is newer than AV_FORMAT_VERSION or it is not an aviary store. */
+ * format is newer than AV_FORMAT_VERSION or it is not an aviary store.
+ * Opened AV_OPEN_RDWR while no writer runs, it first removes whatever a
+ * killed writer left uncommitted. */
 int av_store_open(av_store **out, const char *dir, unsigned flags);
 void av_store_close(av_store *s);
 const char *av_store_dir(const av_store *s);

@@ -166,6 +166,8 @@ int av_meta_u64(av_store *s, MDB_txn *txn, const char *key, uint64_t *out);
 int av_commit_row_hi(av_store *s, MDB_txn *txn, uint32_t version, uint64_t *out);
 /* Begins a read txn, following another process's map growth. */
 int av_txn_begin_read(av_store *s, MDB_txn **out);
+/* Removes what a killed writer left, if no writer is running now. */
+int av_store_recover(av_store *s);
 /* Grows the map when no transaction of this process is active. */
 int av_store_grow(av_store *s, size_t need);
 

@@ -153,6 +153,7 @@ int av_store_open(av_store **out, const char *dir, unsigned flags)
     s->flags = flags;
     s->lock_fd = -1;
     int rc = env_open(s, 0);
+    if (rc == 0 && (flags & AV_OPEN_RDWR)) rc = av_store_recover(s);
     if (rc < 0) {
         store_free(s);
         return rc;

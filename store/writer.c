@@ -357,6 +357,29 @@ static int meta_get_raw(av_store *s, MDB_txn *txn, const char *key, MDB_val *v)
     return mdb_get(txn, s->dbi[DBI_META], &k, v);
 }
 
+int av_store_recover(av_store *s)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/writer.lock", s->dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return 0; /* a read-only directory: nothing to clean by us */
+    int rc = 0;
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+        MDB_txn *txn;
+        MDB_stat st;
+        int has = 0;
+        if (av_txn_begin_read(s, &txn) == 0) {
+            has = mdb_stat(txn, s->dbi[DBI_UNDO], &st) == 0 && st.ms_entries > 0;
+            mdb_txn_abort(txn);
+            s->nreaders--;
+        }
+        if (has) rc = rollback(s);
+        flock(fd, LOCK_UN);
+    }
+    close(fd);
+    return rc;
+}
+
 int av_writer_open(av_writer **out, av_store *s)
 {
     *out = NULL;

@@ -412,7 +412,24 @@ static void test_store__killed_writer_rolls_back(void)
     av_iter_free(it);
     CHECK_EQ_INT(n, 1);
     av_reader_close(r);
-    CHECK_EQ_INT(av_writer_open(&w, s), 0); /* rolls back */
+    /* a read-write open with no writer running cleans up at once */
+    av_store *s2;
+    CHECK_EQ_INT(av_store_open(&s2, av_store_dir(s), AV_OPEN_RDWR), 0);
+    av_store_info info0;
+    av_store_info_get(s2, &info0);
+    av_store_close(s2);
+    CHECK_EQ_INT(av_reader_open(&r, s, 0), 0);
+    n = 0;
+    CHECK_EQ_INT(av_iter_all(&it, r), 0);
+    while (av_iter_next(it, &row) > 0) n++;
+    av_iter_free(it);
+    CHECK_EQ_INT(n, 1);
+    av_record gone;
+    av_record_init(&gone);
+    CHECK_EQ_INT(av_get(r, 3, AV_GET_ANY, &gone), AV_ENOTFOUND); /* the dead writer's rows are deleted */
+    av_record_free(&gone);
+    av_reader_close(r);
+    CHECK_EQ_INT(av_writer_open(&w, s), 0);
     put_prompt(w, "doomed 3");
     CHECK_EQ_INT(commit(w, "v2"), 2);
     CHECK_EQ_INT(av_reader_open(&r, s, 0), 0);
