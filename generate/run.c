@@ -53,6 +53,7 @@ struct gen_run {
     char errors[MAX_KEPT_ERRORS][300];
     size_t nerrors_kept;
     int store_rc;
+    double price_in, price_out;
     av_buf scratch;
 };
 
@@ -110,6 +111,10 @@ static void stats_json(av_buf *b, const gen_run_stats *s)
                   (unsigned long long)s->cached, (unsigned long long)s->errors, (unsigned long long)s->prompt_tokens,
                   (unsigned long long)s->completion_tokens);
     av_buf_json_num(b, s->cost);
+    av_buf_puts(b, ",\"price_in\":");
+    av_buf_json_num(b, s->price_in);
+    av_buf_puts(b, ",\"price_out\":");
+    av_buf_json_num(b, s->price_out);
     av_buf_printf(b, ",\"updated\":%lld}", (long long)s->updated);
 }
 
@@ -139,6 +144,10 @@ int gen_run_stats_get(av_reader *r, const av_id *run_cid, gen_run_stats *out)
     out->completion_tokens = field_u64(j, "completion_tokens");
     const char *c = strstr(j, "\"cost\":");
     out->cost = c ? strtod(c + 7, NULL) : 0;
+    c = strstr(j, "\"price_in\":");
+    out->price_in = c ? strtod(c + 11, NULL) : 0;
+    c = strstr(j, "\"price_out\":");
+    out->price_out = c ? strtod(c + 12, NULL) : 0;
     out->updated = (int64_t)field_u64(j, "updated");
     free(j);
     return 0;
@@ -154,6 +163,8 @@ static void sum_stats(gen_run_stats *out, const gen_run_stats *a, const gen_run_
     out->prompt_tokens = a->prompt_tokens + b->prompt_tokens;
     out->completion_tokens = a->completion_tokens + b->completion_tokens;
     out->cost = a->cost + b->cost;
+    out->price_in = b->price_in;
+    out->price_out = b->price_out;
     out->updated = (int64_t)time(NULL);
 }
 
@@ -224,13 +235,15 @@ static int commit_batch(gen_run *run, int last)
 
 /* ---- steps -------------------------------------------------------------- */
 
-static void task_end(gen_run *run, void *task, int st)
+/* added: records the last step added (a task counts when it added any, so
+ * a rerun answered from the cache does not count its tasks again). */
+static void task_end(gen_run *run, void *task, int st, uint64_t added)
 {
     if (st == GEN_STEP_WAIT) return;
     run->ops->release(task);
     run->live--;
     if (st == GEN_STEP_DONE) {
-        run->now.tasks++;
+        run->now.tasks += added > 0;
         run->batch_tasks++;
     }
 }
@@ -288,20 +301,21 @@ static int on_done(void *ctx, void *tag, const gen_http_result *res)
         run->now.requests++;
         run->now.prompt_tokens += (uint64_t)reply.prompt_tokens;
         run->now.completion_tokens += (uint64_t)reply.completion_tokens;
-        run->now.cost += ((double)reply.prompt_tokens * run->o->price_in +
-                          (double)reply.completion_tokens * run->o->price_out) / 1e6;
+        run->now.cost += ((double)reply.prompt_tokens * run->price_in +
+                          (double)reply.completion_tokens * run->price_out) / 1e6;
         int rc = av_writer_aux_put(run->w, CACHE_NS, p->key.b, 16, res->body, res->body_len);
         if (rc < 0 && !run->store_rc) run->store_rc = rc;
+        uint64_t before = run->now.records;
         int st = run->ops->step(run, p->task, &reply);
         gen_reply_free(&reply);
-        task_end(run, p->task, st);
+        task_end(run, p->task, st, run->now.records - before);
     } else {
         gen_run_task_error(run, "%s", res->error ? res->error : "request failed");
         if (res->outcome == GEN_FATAL && !run->fatal) {
             run->fatal = 1;
             snprintf(run->fatal_msg, sizeof run->fatal_msg, "%s", res->error ? res->error : "request failed");
         }
-        task_end(run, p->task, GEN_STEP_FAIL);
+        task_end(run, p->task, GEN_STEP_FAIL, 0);
     }
     free(p);
     return 0;
@@ -327,15 +341,16 @@ static void step_ready(gen_run *run)
         if (gen_reply_parse(&reply, p->api, p->cached, p->cached_len) < 0) {
             /* a damaged cache entry: the task fails; it is reported */
             gen_run_task_error(run, "a request-cache entry cannot be read");
-            task_end(run, p->task, GEN_STEP_FAIL);
+            task_end(run, p->task, GEN_STEP_FAIL, 0);
             free(p->cached);
             free(p);
             continue;
         }
         run->now.cached++;
+        uint64_t before = run->now.records;
         int st = run->ops->step(run, p->task, &reply);
         gen_reply_free(&reply);
-        task_end(run, p->task, st);
+        task_end(run, p->task, st, run->now.records - before);
         free(p->cached);
         free(p);
     }
@@ -385,6 +400,15 @@ int gen_run_exec(const gen_run_opts *opts, const gen_task_ops *ops)
     }
     if ((rc = open_batch(run)) < 0) goto done;
     gen_run_stats_get(run->cache_rd, &run->run_cid, &run->base);
+    /* prices are not part of a run's identity: a resume without them keeps the earlier ones */
+    run->price_in = opts->price_in;
+    run->price_out = opts->price_out;
+    if (!run->price_in && !run->price_out) {
+        run->price_in = run->base.price_in;
+        run->price_out = run->base.price_out;
+    }
+    run->now.price_in = run->price_in;
+    run->now.price_out = run->price_out;
 
     struct sigaction sa, old_int, old_term;
     memset(&sa, 0, sizeof sa);
@@ -403,7 +427,9 @@ int gen_run_exec(const gen_run_opts *opts, const gen_task_ops *ops)
             void *t = ops->make(ops->ctx, run->next++);
             if (!t) continue;
             run->live++;
-            task_end(run, t, ops->step(run, t, NULL));
+            uint64_t before = run->now.records;
+            int st = ops->step(run, t, NULL);
+            task_end(run, t, st, run->now.records - before);
             step_ready(run);
         }
         step_ready(run);
@@ -462,7 +488,7 @@ done:
                 (unsigned long long)run->now.requests, (unsigned long long)run->now.cached,
                 (unsigned long long)run->now.prompt_tokens, (unsigned long long)run->now.completion_tokens,
                 (unsigned long long)run->now.errors);
-        if (opts->price_in > 0 || opts->price_out > 0) fprintf(stderr, ", cost %.4f", run->now.cost);
+        if (run->price_in > 0 || run->price_out > 0) fprintf(stderr, ", cost %.4f", run->now.cost);
         fputc('\n', stderr);
         for (size_t i = 0; i < run->nerrors_kept; i++) fprintf(stderr, "aviary: error: %s\n", run->errors[i]);
     }

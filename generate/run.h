@@ -82,9 +82,11 @@ uint64_t gen_run_row(const gen_run *run);
 /* The counters of a run, kept in the store's aux space "runstat" under the
  * run's content id and updated with every batch. */
 typedef struct gen_run_stats {
-    uint64_t tasks, records, requests, cached, errors;
+    uint64_t tasks;   /* tasks that added records */
+    uint64_t records, requests, cached, errors;
     uint64_t prompt_tokens, completion_tokens;
     double cost; /* in the price unit given with --price-in/--price-out */
+    double price_in, price_out; /* the prices last used */
     int64_t updated;
 } gen_run_stats;
 int gen_run_stats_get(av_reader *r, const av_id *run_cid, gen_run_stats *out);

@@ -258,7 +258,7 @@ async def serve(reader, writer):
             STATE["by_path"][path] = STATE["by_path"].get(path, 0) + 1
             fault = pick_fault(body)
             if RECORD:
-                RECORD.write(json.dumps({"path": path, "body": body, "fault": fault}) + "\n")
+                RECORD.write(json.dumps({"path": path, "body": body, "fault": fault, "auth": headers.get("authorization", "")}) + "\n")
                 RECORD.flush()
             if ARGS.delay_ms:
                 await asyncio.sleep(ARGS.delay_ms / 1000)

@@ -32,7 +32,7 @@ stop_fake() {
 check() {
     local d=$1
     shift
-    if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $d" >&2; fi
+    if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $d" >&2; return 1; fi
 }
 finish() {
     echo "$pass passed, $fail failed"
