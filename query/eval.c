@@ -34,8 +34,13 @@ struct qeval {
     uint64_t row;
     av_record chain[QCHAIN_MAX];
     uint64_t chain_row[QCHAIN_MAX];
+    av_kind chain_kind[QCHAIN_MAX];
+    int chain_loaded[QCHAIN_MAX]; /* the record is read (chain[0] always) */
     int nchain;
     int chain_done;
+    av_iter *kit[AV_KIND_MAX + 1]; /* kind indexes, to tell a row's kind by seeking */
+    uint64_t kpos[AV_KIND_MAX + 1];  /* the last row asked about */
+    uint64_t knext[AV_KIND_MAX + 1]; /* the first row of the kind at or after it (UINT64_MAX: none) */
     av_record *kids; /* tags, ratings, preferences around the chain */
     uint64_t *kid_row;
     size_t nkids, kids_cap;
@@ -116,6 +121,7 @@ void q_eval_free(qeval *e)
 {
     if (!e) return;
     for (int i = 0; i < QCHAIN_MAX; i++) av_record_free(&e->chain[i]);
+    for (int k = 0; k <= AV_KIND_MAX; k++) av_iter_free(e->kit[k]);
     for (size_t i = 0; i < e->kids_cap; i++) av_record_free(&e->kids[i]);
     free(e->kids);
     free(e->kid_row);
@@ -143,25 +149,75 @@ int q_eval_set(qeval *e, uint64_t row)
     int rc = av_get(e->r, row, 0, &e->chain[0]);
     if (rc < 0) return rc;
     e->chain_row[0] = row;
+    e->chain_kind[0] = e->chain[0].kind;
+    e->chain_loaded[0] = 1;
     e->nchain = 1;
     return 0;
 }
 
+/* Record i of the chain, read on first use. */
+static int chain_rec(qeval *e, int i, av_record **out)
+{
+    if (!e->chain_loaded[i]) {
+        int rc = av_get(e->r, e->chain_row[i], AV_GET_ANY, &e->chain[i]);
+        if (rc < 0) return rc;
+        e->chain_loaded[i] = 1;
+    }
+    *out = &e->chain[i];
+    return 0;
+}
+
+/* 1 if row is a visible record of kind k (seeks the kind index, which is
+ * cheap: no record is read), 0 if not. */
+static int is_kind(qeval *e, av_kind k, uint64_t row)
+{
+    int rc;
+    if (e->kit[k] && row >= e->kpos[k] && row <= e->knext[k]) return row == e->knext[k];
+    if (e->kit[k] && row < e->kpos[k]) {
+        av_iter_free(e->kit[k]);
+        e->kit[k] = NULL;
+    }
+    if (!e->kit[k] && (rc = av_iter_kind(&e->kit[k], e->r, k)) < 0) return rc;
+    if ((rc = av_iter_seek(e->kit[k], row)) < 0) return rc;
+    uint64_t got;
+    if ((rc = av_iter_next(e->kit[k], &got)) < 0) return rc;
+    e->kpos[k] = row;
+    e->knext[k] = rc == 1 ? got : UINT64_MAX;
+    return rc == 1 && got == row;
+}
+
 /* Follows ref[0] from the unit: response -> prompt, rating -> response ->
- * prompt, preference -> prompt, tag -> what it tags. */
+ * prompt, preference -> prompt, tag -> what it tags. A record is read only
+ * when its ref[0] or kind is needed to go on: the prompt at the end of a
+ * response's chain is not read until one of its fields is. */
 static int load_chain(qeval *e)
 {
     if (e->chain_done) return 0;
     e->chain_done = 1;
     while (e->nchain < QCHAIN_MAX) {
-        const av_record *last = &e->chain[e->nchain - 1];
-        if (last->kind != AV_RESPONSE && last->kind != AV_RATING && last->kind != AV_PREFERENCE && last->kind != AV_TAG)
-            break;
-        uint64_t up = last->ref[0];
-        if (!up || up >= e->chain_row[e->nchain - 1]) break; /* refs point backwards; anything else is corrupt */
-        int rc = av_get(e->r, up, AV_GET_ANY, &e->chain[e->nchain]);
+        int i = e->nchain - 1;
+        av_kind k = e->chain_kind[i];
+        if (k != AV_RESPONSE && k != AV_RATING && k != AV_PREFERENCE && k != AV_TAG) break;
+        av_record *last;
+        int rc = chain_rec(e, i, &last);
         if (rc < 0) return rc;
-        e->chain_row[e->nchain++] = up;
+        uint64_t up = last->ref[0];
+        if (!up || up >= e->chain_row[i]) break; /* refs point backwards; anything else is corrupt */
+        e->chain_row[e->nchain] = up;
+        e->chain_loaded[e->nchain] = 0;
+        if (k == AV_RESPONSE || k == AV_PREFERENCE) {
+            e->chain_kind[e->nchain++] = AV_PROMPT; /* by the data model; a prompt refers to nothing */
+            break;
+        }
+        if (k == AV_RATING) {
+            e->chain_kind[e->nchain++] = AV_RESPONSE;
+            continue;
+        }
+        /* a tag: what it tags can be anything */
+        if ((rc = av_get(e->r, up, AV_GET_ANY, &e->chain[e->nchain])) < 0) return rc;
+        e->chain_loaded[e->nchain] = 1;
+        e->chain_kind[e->nchain] = e->chain[e->nchain].kind;
+        e->nchain++;
     }
     return 0;
 }
@@ -171,7 +227,7 @@ static int chain_find(qeval *e, av_kind k)
 {
     if (load_chain(e) < 0) return -1;
     for (int i = 0; i < e->nchain; i++)
-        if (e->chain[i].kind == k) return i;
+        if (e->chain_kind[i] == k) return i;
     return -1;
 }
 
@@ -187,12 +243,27 @@ static int load_kids(qeval *e)
     uint64_t resp = ri >= 0 ? e->chain_row[ri] : 0;
     for (int i = 0; i < e->nchain; i++) {
         uint64_t c = e->chain_row[i];
-        av_kind ck = e->chain[i].kind;
+        av_kind ck = e->chain_kind[i];
         if (ck == AV_SOURCE || ck == AV_RUN) continue;
         av_iter *it;
         if ((rc = av_iter_refs(&it, e->r, c)) < 0) return rc;
         uint64_t k;
         while ((rc = av_iter_next(it, &k)) == 1) {
+            /* tell the kind from the kind indexes first: most records that
+             * refer to a prompt are responses, not worth reading here */
+            int want = 0;
+            if ((rc = is_kind(e, AV_TAG, k)) < 0) break;
+            if (rc) want = 1;
+            if (!want && c == resp) {
+                if ((rc = is_kind(e, AV_RATING, k)) < 0) break;
+                want = rc;
+            }
+            if (!want && (i == 0 || c == resp)) {
+                if ((rc = is_kind(e, AV_PREFERENCE, k)) < 0) break;
+                want = rc;
+            }
+            rc = 1;
+            if (!want) continue;
             if (e->nkids == e->kids_cap) {
                 size_t nc = e->kids_cap ? e->kids_cap * 2 : 8;
                 e->kids = av_xrealloc(e->kids, nc * sizeof *e->kids);
@@ -244,7 +315,8 @@ static av_val *text_val(qeval *e, int response, av_record **rec)
 {
     int i = chain_find(e, response ? AV_RESPONSE : AV_PROMPT);
     if (i < 0) return NULL;
-    av_record *r = &e->chain[i];
+    av_record *r;
+    if (chain_rec(e, i, &r) < 0) return NULL; /* an unreadable record has no text */
     for (uint32_t m = 0; m < r->nmsg; m++) {
         const char *role = r->msg[m].role ? r->msg[m].role : "";
         if (!strcmp(role, response ? "assistant" : "user")) {
@@ -397,9 +469,11 @@ int q_eval_values(qeval *e, const qfield *f, q_val_fn fn, void *ctx)
     case QF_TURNS: {
         int pi = chain_find(e, AV_PROMPT);
         if (pi < 0) return 0;
+        av_record *pr;
+        if ((rc = chain_rec(e, pi, &pr)) < 0) return rc;
         double n = 0;
-        for (uint32_t m = 0; m < e->chain[pi].nmsg; m++)
-            if (e->chain[pi].msg[m].role && !strcmp(e->chain[pi].msg[m].role, "user")) n++;
+        for (uint32_t m = 0; m < pr->nmsg; m++)
+            if (pr->msg[m].role && !strcmp(pr->msg[m].role, "user")) n++;
         v.t = QV_NUM;
         v.num = n;
         return fn(ctx, &v);
