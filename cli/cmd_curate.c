@@ -94,17 +94,18 @@ int cmd_curate(int argc, char **argv, av_cli *ctx)
     if (rc < 0) return cli_store_error(rc);
     if ((rc = av_label_set(ctx->store, o.name, v, 0)) < 0) return cli_store_error(rc);
 
-    printf("prompts\t%zu\n", rep.units);
+    printf("rows\t%zu\n", rep.units);
     printf("input_quality good or excellent\t%zu\n", rep.quality_ok);
     printf("instruct_reward > -10\t%zu\n", rep.reward_ok);
     printf("instruction not ending in ':'\t%zu\n", rep.colon_ok);
     printf("cluster representative\t%zu\n", rep.rep_ok);
+    printf("distinct prompts\t%zu\n", rep.prompts);
     printf("selected\t%zu\n", rep.selected);
     printf("version\t%u\n", v);
     printf("name\t%s\n", o.name);
     if (!quiet) {
         if (rep.no_dedup)
-            fprintf(stderr, "aviary: %zu prompts had no dedup tags (Magpie's min_similar_uuid was used where present); "
+            fprintf(stderr, "aviary: %zu rows had no dedup tags (Magpie's min_similar_uuid was used where present); "
                             "run 'aviary dedup' first to cluster them\n", rep.no_dedup);
         fprintf(stderr, "aviary: export it with: aviary export --at %s --where 'tag.curate = \"%s\"'\n", o.name, o.name);
     }
