@@ -24,6 +24,15 @@ run "$A" -C "$S" dump -o "$T/d2.jsonl"
 check "dump -o" cmp -s "$SAMPLE" "$T/d2.jsonl"
 "$A" -C "$S" add <"$SAMPLE" >/dev/null 2>&1
 check "add from stdin" test $? = 0
+"$A" init "$T/p" >/dev/null
+run "$A" -C "$T/p" add - < <(cat "$SAMPLE")
+golden "add from a pipe replays (read twice via a temporary file)" 0 "" "replayed versions 1 to 5 from '<stdin>' (13 records)"
+check "... and dumps the same bytes" test "$("$A" -C "$T/p" dump)" = "$(cat "$SAMPLE")"
+"$A" init "$T/q" >/dev/null
+run "$A" -C "$T/q" add < <(sed 's/so the answer is four/so the answer is five/' "$SAMPLE")
+check "a bad line through a pipe: exit 1" test "$rc" = 1
+check "a bad line through a pipe: named" has "$err" "aviary: <stdin>:16: corrupted record"
+check "a bad line through a pipe: nothing committed" test -z "$("$A" -C "$T/q" log)"
 
 run "$A" -C "$S" log -n 2
 golden "log -n 2" 0 "version 5
