@@ -116,6 +116,7 @@ void av_text_normalize(av_buf *out, const char *s, size_t n)
     int pending_space = 0;
     av_buf_reset(out);
     av_buf_grow(out, n);
+    out->ptr[0] = 0; /* NUL-terminated even when nothing is kept */
     for (size_t i = 0; i < n;) {
         uint32_t cp;
         size_t len = utf8_decode(p + i, n - i, &cp);

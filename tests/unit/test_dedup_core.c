@@ -85,6 +85,52 @@ static void test_dedup_core__codec_roundtrip(void)
     av_buf_free(&scratch);
 }
 
+/* Stored values are read back from the store: any bytes must be refused or
+ * decoded, never crash (run under ASan). Truncations, random bytes and
+ * single-byte flips of a valid value. */
+static void test_dedup_core__codec_hostile_bytes(void)
+{
+    av_buf scratch = AV_BUF_INIT;
+    av_mh_item it = {0}, back = {0};
+    const char *t = "one two three four five six seven eight nine ten eleven twelve";
+    av_mh_item_compute(&it, t, strlen(t), 5, 112, &scratch);
+    void *v;
+    size_t len;
+    av_mh_encode(&v, &len, &it, 5, 112);
+    unsigned char *b = v;
+    for (size_t cut = 0; cut < len; cut++) CHECK(av_mh_decode(&back, b, cut, 5, 112) < 0);
+    int decoded = 0;
+    for (size_t i = 0; i < len; i++) {
+        for (int bit = 0; bit < 8; bit += 3) {
+            b[i] ^= (unsigned char)(1 << bit);
+            int rc = av_mh_decode(&back, b, len, 5, 112);
+            CHECK(rc <= 1);
+            if (rc == 0) {
+                decoded++;
+                av_mh_item_release(&back);
+            }
+            b[i] ^= (unsigned char)(1 << bit);
+        }
+    }
+    CHECK(decoded > 0); /* flips in the signature are still a well-formed value */
+    uint64_t st = 42;
+    unsigned char junk[700];
+    for (int round = 0; round < 2000; round++) {
+        size_t n = (size_t)(st % sizeof junk);
+        for (size_t i = 0; i < n; i++) {
+            st = st * 6364136223846793005ull + 1442695040888963407ull;
+            junk[i] = (unsigned char)(st >> 56);
+        }
+        if (n >= 3 && round % 2) { junk[0] = 'M'; junk[1] = 'H'; junk[2] = 1; }
+        int rc = av_mh_decode(&back, junk, n, 5, 112);
+        CHECK(rc <= 1);
+        if (rc == 0) av_mh_item_release(&back);
+    }
+    free(v);
+    av_mh_item_release(&it);
+    av_buf_free(&scratch);
+}
+
 static const char *const hand[] = {
     /* 0 */ "Explain how the garbage collector in CPython finds reference cycles between container objects.",
     /* 1 */ "explain how the GARBAGE collector in cpython finds reference cycles, between container objects!",
@@ -274,6 +320,7 @@ int main(void)
     RUN(test_dedup_core__shingles_and_jaccard);
     RUN(test_dedup_core__signature_estimates_jaccard);
     RUN(test_dedup_core__codec_roundtrip);
+    RUN(test_dedup_core__codec_hostile_bytes);
     RUN(test_dedup_core__hand_clusters);
     RUN(test_dedup_core__bad_opts);
     RUN(test_dedup_core__recall_vs_brute_force);

@@ -61,6 +61,48 @@ static void test_dedup_normalize__invalid_utf8(void)
     CHECK_EQ_STR(norm("surrogate\xED\xA0\x80!"), "surrogate");
 }
 
+static uint64_t rng = 88172645463325252ull;
+static uint32_t next_rand(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (uint32_t)rng;
+}
+
+/* Random byte strings (biased towards UTF-8 lead bytes, accents and
+ * punctuation): the output is valid UTF-8, single-spaced, trimmed, and
+ * normalising it again changes nothing. */
+static void test_dedup_normalize__random_invariants(void)
+{
+    static const char *const pieces[] = {"A", "z", "7", " ", "\t", "\n", ",", "'", "\xC3\xA9", "\xC3\x9F",
+                                         "\xC5\x81", "\xCC\x81", "\xE2\x80\x94", "\xE3\x80\x80", "\xF0\x9F\x98\x8A",
+                                         "\xCE\x91", "\xD0\x9C", "\xC2\xA0", "\xC2\xB2", "\xE4\xB8\x80"};
+    av_buf in = AV_BUF_INIT, out = AV_BUF_INIT, again = AV_BUF_INIT;
+    int bad = 0;
+    for (int round = 0; round < 20000 && bad < 5; round++) {
+        av_buf_reset(&in);
+        int n = (int)(next_rand() % 40);
+        for (int i = 0; i < n; i++) {
+            uint32_t r = next_rand();
+            if (r % 3 == 0) av_buf_putc(&in, (char)(r >> 8)); /* any byte, NUL included */
+            else av_buf_puts(&in, pieces[(r >> 8) % (sizeof pieces / sizeof pieces[0])]);
+        }
+        av_text_normalize(&out, in.ptr, in.len);
+        size_t at;
+        const char *o = out.ptr ? out.ptr : "";
+        int ok = av_utf8_valid(o, out.len, &at) && !strstr(o, "  ") &&
+                 (out.len == 0 || (o[0] != ' ' && o[out.len - 1] != ' ')) && strlen(o) == out.len;
+        av_text_normalize(&again, o, out.len);
+        ok = ok && again.len == out.len && !memcmp(again.ptr ? again.ptr : "", o, out.len);
+        if (!ok) bad++;
+        CHECK(ok);
+    }
+    av_buf_free(&in);
+    av_buf_free(&out);
+    av_buf_free(&again);
+}
+
 int main(void)
 {
     RUN(test_dedup_normalize__case_digits_punct);
@@ -68,5 +110,6 @@ int main(void)
     RUN(test_dedup_normalize__accents);
     RUN(test_dedup_normalize__other_scripts);
     RUN(test_dedup_normalize__invalid_utf8);
+    RUN(test_dedup_normalize__random_invariants);
     return tap_done();
 }
