@@ -54,6 +54,7 @@ typedef struct ex {
     int schema_err;   /* the rows do not fit one Parquet schema */
     char schema_msg[512];
     jv_parser jp;
+    FILE *direct;     /* one JSON Lines file or stdout: written as rows come */
     uint64_t rows, bytes;
     split_def split[MAX_SPLITS];
     int nsplit;
@@ -218,11 +219,13 @@ static int sampler_next(sampler *s)
 static int spool_row(void *ctx, const char *json, size_t len, uint64_t unit)
 {
     ex *e = ctx;
-    if (e->to_stdout) {
-        if (fwrite(json, 1, len, stdout) != len || putchar('\n') == EOF)
-            return av_error_set(AV_EIO, "cannot write to stdout: %s", strerror(errno));
+    if (e->direct) {
+        /* One JSON Lines file (or stdout): no spool, rows go straight out. */
+        if ((len && fwrite(json, 1, len, e->direct) != len) || putc('\n', e->direct) == EOF)
+            return av_error_set(AV_EIO, "cannot write '%s': %s", e->to_stdout ? "stdout" : e->stage, strerror(errno));
         e->rows++;
         e->bytes += len + 1;
+        av_progress_update(&e->prog, e->bytes, e->rows);
         return 0;
     }
     uint32_t l32 = (uint32_t)len;
@@ -576,6 +579,7 @@ int av_export_run(av_reader *r, const av_export_opts *o, av_export_stats *out)
         out->units = n;
     e.schema = pq_schema_new();
     if (e.to_stdout) {
+        e.direct = stdout;
         rc = produce(&e, units, n);
         goto done;
     }
@@ -592,6 +596,35 @@ int av_export_run(av_reader *r, const av_export_opts *o, av_export_stats *out)
             goto done;
         }
         av_buf_free(&d);
+    }
+    if (!e.folder && !e.parquet) {
+        e.direct = fopen(e.stage, "wb");
+        if (!e.direct) {
+            rc = av_error_set(AV_EIO, "cannot write beside '%s': %s", o->out, strerror(errno));
+            goto done;
+        }
+        setvbuf(e.direct, NULL, _IOFBF, 1u << 20);
+        av_progress_start(&e.prog, o->progress, "export", 0);
+        if ((rc = produce(&e, units, n)) != 0)
+            goto done;
+        FILE *f = e.direct;
+        e.direct = NULL;
+        errno = 0;
+        int bad = fflush(f) != 0 || ferror(f);
+        if (fclose(f) != 0)
+            bad = 1;
+        if (bad) {
+            rc = av_error_set(AV_EIO, "cannot write '%s': %s", o->out, strerror(errno ? errno : EIO));
+            goto done;
+        }
+        if ((rc = install(&e)) < 0)
+            goto done;
+        if (out) {
+            out->rows = e.rows;
+            out->bytes = e.bytes;
+            out->files = 1;
+        }
+        goto done;
     }
     e.spool_path = sibling(o->out, "aviary-spool");
     e.spool = fopen(e.spool_path, "w+b");
@@ -669,6 +702,8 @@ done:
     }
     if (e.spool)
         fclose(e.spool);
+    if (e.direct && e.direct != stdout)
+        fclose(e.direct);
     if (rc != 0 && e.stage)
         rm_rf(e.stage);
     free(e.stage);

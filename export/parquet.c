@@ -17,7 +17,9 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
+#include <unistd.h>
 #include <xxhash.h>
 #include <zstd.h>
 
@@ -475,12 +477,25 @@ typedef struct pq_col {
     uint32_t ndict, dict_offcap;
     uint32_t *ht;          /* open addressing: entry index + 1 */
     size_t ht_cap;
-    /* current chunk */
-    av_buf chunk;
+    /* current chunk: its data pages, compressed by the worker */
+    struct pq_job **jobs;
+    size_t njobs, jobcap;
     int64_t chunk_uncompressed, chunk_nvals;
     unsigned chunk_enc;
     uint64_t rg_bytes;     /* plain bytes added to this row group */
 } pq_col;
+
+/* One data page on its way to the file: built by the writer's thread,
+ * compressed by the worker (or inline when there is none). */
+typedef struct pq_job {
+    av_buf raw, comp;
+    uint32_t nvals;
+    size_t raw_len;
+    int enc;
+    int done;
+    int err;
+    struct pq_job *next; /* queue link */
+} pq_job;
 
 typedef struct rg_meta {
     int64_t nrows, total_bytes, total_compressed, file_offset;
@@ -501,6 +516,15 @@ struct pq_writer {
     rg_meta *rgs;
     size_t nrg, rgcap;
     int failed;
+    /* the compression worker */
+    int threaded;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv_work, cv_done;
+    pq_job *qhead, *qtail;
+    size_t pending;  /* queued or being compressed */
+    int stop;
+    ZSTD_CCtx *wcctx; /* the worker's own context */
 };
 
 static void collect(pq_writer *w, const pq_node *n, const char **stack, int depth, int def, int rep)
@@ -543,6 +567,8 @@ static int tree_depth(const pq_node *n)
     }
     return d + (n->kind == PQ_LIST ? 2 : 1);
 }
+
+static void *worker_main(void *arg);
 
 static int io_fail(pq_writer *w)
 {
@@ -591,9 +617,34 @@ int pq_writer_open(pq_writer **out, const char *path, const pq_node *root, const
     /* A window as large as a page lets rows repeat each other's phrases. */
     if (!ZSTD_isError(zr))
         zr = ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_windowLog, bit_width((uint32_t)(w->o.page_bytes - 1)) < 23 ? 0 : 23);
+
     if (ZSTD_isError(zr)) {
         pq_writer_abort(w);
         return av_error_set(AV_ERROR, "zstd: %s", ZSTD_getErrorName(zr));
+    }
+    /* A second core compresses pages while this thread shreds rows. */
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    if (w->o.threads >= 0 && (w->o.threads > 0 || ncpu > 1)) {
+        w->wcctx = ZSTD_createCCtx();
+        zr = w->wcctx ? ZSTD_CCtx_setParameter(w->wcctx, ZSTD_c_compressionLevel, w->o.zstd_level) : 1;
+        if (w->wcctx && !ZSTD_isError(zr))
+            zr = ZSTD_CCtx_setParameter(w->wcctx, ZSTD_c_windowLog, bit_width((uint32_t)(w->o.page_bytes - 1)) < 23 ? 0 : 23);
+        if (w->wcctx && !ZSTD_isError(zr)) {
+            pthread_mutex_init(&w->mu, NULL);
+            pthread_cond_init(&w->cv_work, NULL);
+            pthread_cond_init(&w->cv_done, NULL);
+            if (pthread_create(&w->thread, NULL, worker_main, w) == 0) {
+                w->threaded = 1;
+            } else {
+                pthread_mutex_destroy(&w->mu);
+                pthread_cond_destroy(&w->cv_work);
+                pthread_cond_destroy(&w->cv_done);
+            }
+        }
+        if (!w->threaded) {
+            ZSTD_freeCCtx(w->wcctx);
+            w->wcctx = NULL;
+        }
     }
     w->f = fopen(path, "wb");
     if (!w->f) {
@@ -674,17 +725,83 @@ static uint32_t dict_index(pq_col *c, const char *s, uint32_t len)
 
 /* ---- pages -------------------------------------------------------------- */
 
+/* Compresses src into dst with cctx. */
+static int zcompress(ZSTD_CCtx *cctx, av_buf *dst, const av_buf *src)
+{
+    size_t bound = ZSTD_compressBound(src->len);
+    av_buf_reset(dst);
+    av_buf_grow(dst, bound);
+    size_t n = ZSTD_compress2(cctx, dst->ptr, bound, src->ptr, src->len);
+    if (ZSTD_isError(n))
+        return av_error_set(AV_ERROR, "zstd: %s", ZSTD_getErrorName(n));
+    dst->len = n;
+    return 0;
+}
+
 /* Compresses w->page into w->comp. */
 static int compress_page(pq_writer *w)
 {
-    size_t bound = ZSTD_compressBound(w->page.len);
-    av_buf_reset(&w->comp);
-    av_buf_grow(&w->comp, bound);
-    size_t n = ZSTD_compress2(w->cctx, w->comp.ptr, bound, w->page.ptr, w->page.len);
-    if (ZSTD_isError(n))
-        return av_error_set(AV_ERROR, "zstd: %s", ZSTD_getErrorName(n));
-    w->comp.len = n;
+    return zcompress(w->cctx, &w->comp, &w->page);
+}
+
+static void *worker_main(void *arg)
+{
+    pq_writer *w = arg;
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        while (!w->qhead && !w->stop)
+            pthread_cond_wait(&w->cv_work, &w->mu);
+        if (!w->qhead && w->stop)
+            break;
+        pq_job *j = w->qhead;
+        w->qhead = j->next;
+        if (!w->qhead)
+            w->qtail = NULL;
+        pthread_mutex_unlock(&w->mu);
+        j->err = zcompress(w->wcctx, &j->comp, &j->raw) < 0;
+        av_buf_free(&j->raw); /* keep its size in comp's header: see assemble */
+        pthread_mutex_lock(&w->mu);
+        j->done = 1;
+        w->pending--;
+        pthread_cond_broadcast(&w->cv_done);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+/* Hands a page to the worker (or compresses it now). At most a few pages
+ * wait, so memory stays a few pages. */
+static int submit(pq_writer *w, pq_job *j)
+{
+    if (!w->threaded) {
+        j->err = zcompress(w->cctx, &j->comp, &j->raw) < 0;
+        av_buf_free(&j->raw);
+        j->done = 1;
+        return j->err ? AV_ERROR : 0;
+    }
+    pthread_mutex_lock(&w->mu);
+    while (w->pending >= 4)
+        pthread_cond_wait(&w->cv_done, &w->mu);
+    j->next = NULL;
+    if (w->qtail)
+        w->qtail->next = j;
+    else
+        w->qhead = j;
+    w->qtail = j;
+    w->pending++;
+    pthread_cond_signal(&w->cv_work);
+    pthread_mutex_unlock(&w->mu);
     return 0;
+}
+
+static void wait_all(pq_writer *w)
+{
+    if (!w->threaded)
+        return;
+    pthread_mutex_lock(&w->mu);
+    while (w->pending)
+        pthread_cond_wait(&w->cv_done, &w->mu);
+    pthread_mutex_unlock(&w->mu);
 }
 
 static void page_header(pq_writer *w, int type, size_t raw, size_t comp, uint32_t nvals, int enc)
@@ -737,8 +854,9 @@ static int flush_page(pq_writer *w, pq_col *c)
         c->dict_dead = 1;
         dict_clear(c);
     }
-    av_buf *pg = &w->page;
-    av_buf_reset(pg);
+    pq_job *job = av_xcalloc(1, sizeof *job);
+    av_buf *pg = &job->raw;
+    av_buf_grow(pg, c->vals.len + c->rep.len / 4 + c->def.len / 4 + 64);
     if (c->max_rep)
         put_levels(pg, &c->rep, c->max_rep);
     if (c->max_def)
@@ -764,15 +882,20 @@ static int flush_page(pq_writer *w, pq_col *c)
     } else {
         av_buf_put(pg, c->vals.ptr, c->vals.len);
     }
-    if (compress_page(w) < 0)
-        return AV_ERROR;
-    page_header(w, 0, pg->len, w->comp.len, c->page_n, enc);
-    av_buf_put(&c->chunk, w->hdr.ptr, w->hdr.len);
-    av_buf_put(&c->chunk, w->comp.ptr, w->comp.len);
-    c->chunk_uncompressed += (int64_t)(w->hdr.len + pg->len);
+    job->nvals = c->page_n;
+    job->enc = enc;
+    c->chunk_uncompressed += (int64_t)pg->len;
+    if (c->njobs == c->jobcap) {
+        c->jobcap = c->jobcap ? c->jobcap * 2 : 16;
+        c->jobs = av_xrealloc(c->jobs, c->jobcap * sizeof *c->jobs);
+    }
+    c->jobs[c->njobs++] = job;
+    job->raw_len = pg->len;
     c->chunk_nvals += c->page_n;
     c->chunk_enc |= 1u << enc | 1u << ENC_RLE;
     c->pages_in_chunk++;
+    if (submit(w, job) < 0)
+        return AV_ERROR;
     av_buf_reset(&c->rep);
     av_buf_reset(&c->def);
     av_buf_reset(&c->vals);
@@ -799,11 +922,13 @@ static int flush_row_group(pq_writer *w)
     rg->cols = av_xcalloc(w->ncols, sizeof *rg->cols);
     rg->nrows = (int64_t)w->rg_rows;
     rg->file_offset = w->pos;
+    for (size_t i = 0; i < w->ncols; i++)
+        if (flush_page(w, &w->cols[i]) < 0)
+            return AV_ERROR;
+    wait_all(w);
     for (size_t i = 0; i < w->ncols; i++) {
         pq_col *c = &w->cols[i];
         chunk_meta *m = &rg->cols[i];
-        if (flush_page(w, c) < 0)
-            return AV_ERROR;
         m->dict_off = -1;
         int64_t start = w->pos;
         if (c->ndict && (c->chunk_enc & (1u << ENC_RLE_DICTIONARY))) {
@@ -819,8 +944,19 @@ static int flush_row_group(pq_writer *w)
             c->chunk_enc |= 1u << ENC_PLAIN;
         }
         m->data_off = w->pos;
-        if (out_write(w, c->chunk.ptr, c->chunk.len) < 0)
-            return AV_EIO;
+        for (size_t k = 0; k < c->njobs; k++) {
+            pq_job *j = c->jobs[k];
+            if (j->err)
+                return AV_ERROR;
+            page_header(w, 0, j->raw_len, j->comp.len, j->nvals, j->enc);
+            if (out_write(w, w->hdr.ptr, w->hdr.len) < 0 || out_write(w, j->comp.ptr, j->comp.len) < 0)
+                return AV_EIO;
+            c->chunk_uncompressed += (int64_t)w->hdr.len;
+            av_buf_free(&j->comp);
+            free(j);
+            c->jobs[k] = NULL;
+        }
+        c->njobs = 0;
         m->compressed = w->pos - start;
         m->uncompressed = c->chunk_uncompressed;
         m->nvals = c->chunk_nvals;
@@ -828,7 +964,6 @@ static int flush_row_group(pq_writer *w)
         rg->total_bytes += m->uncompressed;
         rg->total_compressed += m->compressed;
         /* The next chunk starts afresh, dictionary included. */
-        av_buf_reset(&c->chunk);
         c->chunk_uncompressed = c->chunk_nvals = 0;
         c->chunk_enc = 0;
         c->pages_in_chunk = 0;
@@ -1202,6 +1337,18 @@ void pq_writer_abort(pq_writer *w)
 {
     if (!w)
         return;
+    if (w->threaded) {
+        pthread_mutex_lock(&w->mu);
+        w->stop = 1;
+        pthread_cond_broadcast(&w->cv_work);
+        pthread_mutex_unlock(&w->mu);
+        pthread_join(w->thread, NULL);
+        pthread_mutex_destroy(&w->mu);
+        pthread_cond_destroy(&w->cv_work);
+        pthread_cond_destroy(&w->cv_done);
+        ZSTD_freeCCtx(w->wcctx);
+        w->threaded = 0;
+    }
     if (w->f)
         fclose(w->f);
     for (size_t i = 0; i < w->ncols; i++) {
@@ -1211,7 +1358,14 @@ void pq_writer_abort(pq_writer *w)
         av_buf_free(&c->def);
         av_buf_free(&c->vals);
         av_buf_free(&c->dict);
-        av_buf_free(&c->chunk);
+        for (size_t k = 0; k < c->njobs; k++) {
+            if (c->jobs[k]) {
+                av_buf_free(&c->jobs[k]->raw);
+                av_buf_free(&c->jobs[k]->comp);
+                free(c->jobs[k]);
+            }
+        }
+        free(c->jobs);
         free(c->dict_off);
         free(c->ht);
     }

@@ -63,8 +63,9 @@ typedef struct pq_opts {
     size_t dict_max_bytes;    /* a column chunk's dictionary stops growing here (default 1 MiB) */
     int zstd_level;           /* default 3 */
     const char *created_by;   /* default "aviary" */
+    int threads;              /* compression threads: 0 = one when there is a second core, -1 = none */
 } pq_opts;
-#define PQ_OPTS_INIT {0, 0, 0, 0, NULL}
+#define PQ_OPTS_INIT {0, 0, 0, 0, NULL, 0}
 
 typedef struct pq_writer pq_writer;
 
