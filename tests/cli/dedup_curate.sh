@@ -61,6 +61,10 @@ expect "curated count" "$(printf '%s\n' "$got" | grep -c .)" "5"
 ranks=$("$A" -C "$D" query --at magpie-top5 'tag.curate = "magpie-top5"' --fields tag.curate_rank --format jsonl 2>&1 | grep -o '[0-9]*}' | tr -d '}' | sort -n | tr '\n' ' ')
 expect "curate ranks" "$ranks" "0 1 2 3 4 "
 
+# export sees exactly the selection at the name (Magpie rows rebuilt as ingested)
+n=$("$A" -C "$D" export --format magpie --out - --at magpie-top5 --where 'tag.curate = "magpie-top5"' 2>/dev/null | grep -c '"uuid"')
+expect "export --at NAME --where tag.curate" "$n" "5"
+
 # the same recipe under another name and seed selects the same rows
 "$A" -C "$D" curate magpie --top 5 --seed 7 --tag other -q >/dev/null 2>&1
 expect "other seed, same rows" "$("$A" -C "$D" query 'tag.curate = "other"' --format ids 2>&1 | sort)" "$want"
