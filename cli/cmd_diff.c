@@ -11,8 +11,11 @@
 
 static const char usage[] = "usage: aviary diff [--format text|json] [--list] <from> [<to>]\n";
 
-enum { CH_ADDED, CH_RETRACTED, CH_RESTORED, CH_N };
-static const char *const ch_name[CH_N] = {"added", "retracted", "restored"};
+/* From <from> to <to>: added (new since <from>), retracted (hidden, though it
+ * exists at <to>), restored (hidden at <from>, visible again), removed (only
+ * when <to> is older: not yet added at <to>). */
+enum { CH_ADDED, CH_RETRACTED, CH_RESTORED, CH_REMOVED, CH_N };
+static const char *const ch_name[CH_N] = {"added", "retracted", "restored", "removed"};
 
 static int bitmap(av_store *s, uint32_t v, uint8_t **out, uint64_t *nrows)
 {
@@ -90,7 +93,7 @@ int cmd_diff(int argc, char **argv, av_cli *ctx)
         int a = bit(bm[0], n[0], row), z = bit(bm[1], n[1], row);
         if (a == z) continue;
         if ((rc = av_get(r, row, AV_GET_ANY, &rec)) < 0) goto done;
-        int ch = a ? CH_RETRACTED : (rec.version > v[0] ? CH_ADDED : CH_RESTORED);
+        int ch = a ? (rec.version > v[1] ? CH_REMOVED : CH_RETRACTED) : (rec.version > v[0] ? CH_ADDED : CH_RESTORED);
         count[ch][rec.kind]++;
         if (!list) continue;
         char hex[33];
@@ -99,7 +102,7 @@ int cmd_diff(int argc, char **argv, av_cli *ctx)
             av_buf_printf(&b, "%s{\"change\":\"%s\",\"kind\":\"%s\",\"id\":\"%s\"}", nlisted++ ? "," : ",\"records\":[",
                           ch_name[ch], av_kind_name(rec.kind), hex);
         } else {
-            printf("%c %-10s %s\n", ch == CH_RETRACTED ? '-' : '+', av_kind_name(rec.kind), hex);
+            printf("%c %-10s %s\n", a ? '-' : '+', av_kind_name(rec.kind), hex);
             nlisted++;
         }
     }
@@ -107,6 +110,7 @@ int cmd_diff(int argc, char **argv, av_cli *ctx)
     int any = 0;
     for (int ch = 0; ch < CH_N; ch++) {
         int first = 1;
+        if (ch == CH_REMOVED && v[1] >= v[0]) continue;
         if (json) av_buf_printf(&b, ",\"%s\":{", ch_name[ch]);
         for (int k = 1; k <= AV_KIND_MAX; k++) {
             if (!count[ch][k]) continue;

@@ -278,6 +278,7 @@ int cmd_show(int argc, char **argv, av_cli *ctx)
         if (model) printf("model    %s\n", model);
         if (rec.name) printf("name     %s\n", rec.name);
         if (!isnan(rec.num)) printf("num      %g\n", rec.num);
+        else if (rec.kind == AV_RATING) printf("num      n/a\n");
         for (int i = 0; i < 3; i++)
             if (rec.ref[i]) {
                 char h[33];

@@ -91,6 +91,12 @@ golden "diff json with restore" 0 '{"from":3,"to":4,"added":{"tag":1},"retracted
 run "$A" -C "$S" diff 4 5
 golden "diff of an empty commit" 0 "version 4 -> 5
 no changes" ""
+run "$A" -C "$S" diff 5 2
+golden "diff backwards" 0 "version 5 -> 2
+restored
+  tag        1
+removed
+  tag        1" ""
 run "$A" -C "$S" diff 1 9
 golden "diff to a missing version" 1 "" "aviary: no version 9 (the newest is 5)"
 
@@ -112,6 +118,13 @@ check "show --json: the prompt of a response" has "$out" '"prompt":{"id":"40166b
 check "show --json: ratings" has "$out" '"ratings":[{"id":"a64fce6f2354aa01eef96a5b67230fce","kind":"rating","model":"gpt-4o","name":"honesty"}]'
 check "show --json: tags" has "$out" '"tags":[{"id":"0234661bbd1f4ba000b08723166d591e","kind":"tag","attrs":{"score":1e-07,"note":"multi\nline \u00e9"}}]'
 check "show --json: run" has "$out" '"run":{"id":"f0059a2cc86d05cf0f5b78e278065c6d","name":"judge rate"'
+run "$A" -C "$S" show a64fce6f
+golden "show a rating with no score" 0 "rating a64fce6f2354aa01eef96a5b67230fce
+version  2
+model    gpt-4o
+name     honesty
+num      n/a
+ref      response cffc21707754e9aea1001445c77f588c" ""
 run "$A" -C "$S" show 0234661bbd1f
 check "show a tag" has "$out" 'score = 1e-07'
 
