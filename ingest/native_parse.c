@@ -67,21 +67,17 @@ static int looks_truncated(const char *p, size_t len)
     return in_str || depth > 0;
 }
 
-/* Offset of a \u0000 escape inside a string, or -1. */
+/* Offset of a \u0000 escape in p[0..len), or -1. Only for text that parsed
+ * as JSON: there a backslash can only be inside a string, so an escape is a
+ * "\u0000" preceded by an even number of other backslashes. */
 static long nul_escape(const char *p, size_t len)
 {
-    int in_str = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (in_str) {
-            if (p[i] == '\\') {
-                if (i + 5 < len + 0 && p[i + 1] == 'u' && !memcmp(p + i + 2, "0000", 4)) return (long)i;
-                i++;
-            } else if (p[i] == '"') {
-                in_str = 0;
-            }
-        } else if (p[i] == '"') {
-            in_str = 1;
-        }
+    const char *end = p + len, *q = p;
+    while ((q = memmem(q, (size_t)(end - q), "\\u0000", 6)) != NULL) {
+        size_t n = 0;
+        while (q - (long)n > p && q[-(long)n - 1] == '\\') n++;
+        if (n % 2 == 0) return (long)(q - p);
+        q++;
     }
     return -1;
 }

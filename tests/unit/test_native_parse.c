@@ -86,6 +86,10 @@ static void test_native_parse__record(void)
     CHECK_EQ_INT(parse(&l, "{\"kind\":\"tag\",\"attrs\":{\"t\":{\"uuid\":\"\\u0000@\"}}}"), 0);
     CHECK(l.nattr == 1 && l.attr[0].json.len == 18 && !memcmp(l.attr[0].json.ptr, "{\"uuid\":\"\\u0000@\"}", 18));
     av_native_line_free(&l);
+    /* an escaped backslash before "u0000" is not a NUL */
+    CHECK_EQ_INT(parse(&l, "{\"kind\":\"prompt\",\"msgs\":[{\"role\":\"user\",\"text\":\"a\\\\u0000\"}]}"), 0);
+    CHECK(l.nmsg == 1 && !strcmp(l.msg[0].text.ptr, "a\\u0000"));
+    av_native_line_free(&l);
     CHECK_EQ_INT(parse(&l, "{\"kind\":\"rating\",\"num\":\"-inf\"}"), 0);
     CHECK(isinf(l.num) && l.num < 0);
     CHECK(!l.has_id && !l.has_version);
@@ -112,6 +116,7 @@ static void test_native_parse__bad_lines(void)
     bad("{\"kind\":\"prompt\",\"prov\":[{\"source\":\"000000000000000000000000000000ff\",\"line\":1e300,\"version\":1}]}",
         "whole number");
     bad("{\"kind\":\"prompt\",\"msgs\":[{\"role\":\"user\",\"text\":\"a\\u0000b\"}]}", "NUL");
+    bad("{\"kind\":\"prompt\",\"msgs\":[{\"role\":\"user\",\"text\":\"a\\\\\\u0000b\"}]}", "NUL");
     bad("{\"kind\":\"prompt\",\"msgs\":[{\"role\":\"user\",\"text\":\"\xc3\"}]}", "invalid UTF-8");
     bad("{\"kind\":\"prompt\",\"msgs\":[{\"role\":\"user\"}]}", "each of 'msgs'");
     bad("{\"kind\":\"prompt\",\"refs\":[null,null,null,null]}", "more than 3");
