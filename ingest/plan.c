@@ -370,10 +370,11 @@ int pl_finish(av_plan *p, const jnode *row)
         json_write(&p->tpl, k);
         av_buf_putc(&p->tpl, ':');
         size_t mark = p->tpl.len;
-        if (!walk(p, &p->tpl, v)) {
+        /* a key the store cannot hold as an attribute stays in the template */
+        if (!walk(p, &p->tpl, v) && k->n + 1 <= PL_KEY_MAX) {
             /* not modelled: the value goes to the row tag; keys starting
              * with '_' get one more, so they never clash with "_fmt" etc. */
-            size_t kn = k->n + (k->n && k->s[0] == '_');
+            size_t kn = k->n + (k->n == 0 || k->s[0] == '_');
             char *key = pl_alloc(p, kn + 1);
             key[0] = '_';
             memcpy(key + (kn - k->n), k->s, k->n);
@@ -388,4 +389,157 @@ int pl_finish(av_plan *p, const jnode *row)
     }
     av_buf_putc(&p->tpl, '}');
     return 0;
+}
+
+/* ---- filling a template back in ---------------------------------------- */
+
+typedef struct rstate {
+    av_buf *out;
+    const pl_source *src;
+    char *err;
+    size_t errcap;
+} rstate;
+
+static int rfail(rstate *x, const char *what)
+{
+    snprintf(x->err, x->errcap, "row template: %s", what);
+    return -1;
+}
+
+static int rfill(rstate *x, const jnode *v, const jnode *key, int top)
+{
+    if (v->type == J_STR && v->n >= 2 && v->s[0] == 0) {
+        char what = v->s[1];
+        if (what == '@') {
+            if (!top || !key) return rfail(x, "'@' below the top level");
+            size_t kn = key->n + (key->n == 0 || key->s[0] == '_');
+            char small[256], *k = kn < sizeof small ? small : av_xmalloc(kn + 1);
+            k[0] = '_';
+            memcpy(k + (kn - key->n), key->s, key->n);
+            k[kn] = 0;
+            const char *json;
+            size_t n;
+            int rc = x->src->field(x->src->ctx, k, &json, &n);
+            if (k != small) free(k);
+            if (rc) return rfail(x, "a field the row tag lacks");
+            av_buf_put(x->out, json, n);
+            return 0;
+        }
+        char tmp[40];
+        size_t l = v->n - 2 < sizeof tmp - 1 ? v->n - 2 : sizeof tmp - 1;
+        memcpy(tmp, v->s + 2, l);
+        tmp[l] = 0;
+        char *end;
+        long k = strtol(tmp, &end, 10);
+        if (end == tmp || k < 0 || k > 100000) return rfail(x, "bad placeholder");
+        if (what == 'N') {
+            double num;
+            if (x->src->num(x->src->ctx, (int)k, &num)) return rfail(x, "names a missing record");
+            if (pl_render_num(x->out, num, *end) < 0) return rfail(x, "a number that cannot be rendered");
+            return 0;
+        }
+        const pl_msg *m;
+        size_t nm;
+        if (x->src->msgs(x->src->ctx, (int)k, &m, &nm)) return rfail(x, "names a missing record");
+        if (what == 'T') {
+            long i = *end == '.' ? strtol(end + 1, NULL, 10) : -1;
+            if (i < 0 || (size_t)i >= nm) return rfail(x, "names a missing message");
+            av_buf_json_str(x->out, m[i].s, m[i].n);
+            return 0;
+        }
+        if (what == 'H') {
+            av_buf s = AV_BUF_INIT;
+            pl_render_hh(&s, m, nm);
+            av_buf_json_str(x->out, s.ptr ? s.ptr : "", s.len);
+            av_buf_free(&s);
+            return 0;
+        }
+        return rfail(x, "unknown placeholder");
+    }
+    if (v->type == J_ARR || v->type == J_OBJ) {
+        int obj = v->type == J_OBJ;
+        av_buf_putc(x->out, obj ? '{' : '[');
+        const jnode *c = v + 1;
+        for (uint32_t i = 0; i < v->n; i++) {
+            if (i) av_buf_putc(x->out, ',');
+            const jnode *k = NULL;
+            if (obj) {
+                k = c;
+                json_write(x->out, c);
+                av_buf_putc(x->out, ':');
+                c++;
+            }
+            if (rfill(x, c, k, 0)) return -1;
+            c = json_next(c);
+        }
+        av_buf_putc(x->out, obj ? '}' : ']');
+        return 0;
+    }
+    json_write(x->out, v);
+    return 0;
+}
+
+int pl_render(av_buf *out, const char *tpl, size_t n, const pl_source *src, jdoc *d, char *err, size_t errcap)
+{
+    rstate x = {out, src, err, errcap};
+    if (json_parse(d, tpl, n, JSON_ALLOW_NUL) || json_root(d)->type != J_OBJ) return rfail(&x, "not a JSON object");
+    /* only the top level's members may be "@" fields */
+    const jnode *root = json_root(d), *c = root + 1;
+    av_buf_putc(out, '{');
+    for (uint32_t i = 0; i < root->n; i++) {
+        if (i) av_buf_putc(out, ',');
+        json_write(out, c);
+        av_buf_putc(out, ':');
+        if (rfill(&x, c + 1, c, 1)) return -1;
+        c = json_next(c + 1);
+    }
+    av_buf_putc(out, '}');
+    return 0;
+}
+
+/* template number k -> plan index */
+static int plan_index(const av_plan *p, int k)
+{
+    for (size_t i = 0; i < p->nrec; i++)
+        if (p->rec[i].slot == k) return (int)i;
+    return -1;
+}
+
+static int ps_msgs(void *ctx, int k, const pl_msg **out, size_t *n)
+{
+    const av_plan *p = ctx;
+    int i = plan_index(p, k);
+    if (i < 0) return -1;
+    *out = p->msg + p->rec[i].msg0;
+    *n = p->rec[i].nmsg;
+    return 0;
+}
+
+static int ps_num(void *ctx, int k, double *out)
+{
+    const av_plan *p = ctx;
+    int i = plan_index(p, k);
+    if (i < 0) return -1;
+    *out = p->rec[i].num;
+    return 0;
+}
+
+static int ps_field(void *ctx, const char *key, const char **json, size_t *n)
+{
+    const av_plan *p = ctx;
+    for (size_t i = 0; i < p->ntag; i++)
+        if (!strcmp(p->tag[i].key, key)) {
+            *json = p->tag[i].json;
+            *n = p->tag[i].n;
+            return 0;
+        }
+    return -1;
+}
+
+void pl_plan_source(const av_plan *p, pl_source *out)
+{
+    out->ctx = (void *)p;
+    out->msgs = ps_msgs;
+    out->num = ps_num;
+    out->field = ps_field;
 }

@@ -29,6 +29,10 @@
 #include "store/aviary.h"
 #include "util/util.h"
 
+/* The longest attribute key the store takes; a longer top-level key keeps its
+ * value in the template instead of the row tag. */
+#define PL_KEY_MAX 400
+
 typedef struct pl_msg {
     const char *role;
     const char *s;
@@ -106,6 +110,21 @@ void pl_sub_hh(av_plan *p, int rec, const jnode *node);
 void pl_render_hh(av_buf *b, const pl_msg *msg, size_t n);
 /* Renders num in style s into b (as JSON); 0, or -1 if it cannot be. */
 int pl_render_num(av_buf *b, double num, char style);
+
+/* Where pl_render() gets what placeholders name. k is a template record
+ * number; each returns 0, or -1 if there is no such thing. */
+typedef struct pl_source {
+    void *ctx;
+    int (*msgs)(void *ctx, int k, const pl_msg **out, size_t *n); /* the record's messages */
+    int (*num)(void *ctx, int k, double *out);
+    int (*field)(void *ctx, const char *key, const char **json, size_t *n); /* a row tag field */
+} pl_source;
+
+/* Fills template tpl back in from src into out (appended). d is scratch.
+ * 0, or -1 with a message in err (a template that names what src lacks). */
+int pl_render(av_buf *out, const char *tpl, size_t n, const pl_source *src, jdoc *d, char *err, size_t errcap);
+/* The template source over the plan itself (what the store will hold). */
+void pl_plan_source(const av_plan *p, pl_source *out);
 
 /* A mapping error (wrong type, missing field); returns -1. */
 int pl_fail(av_plan *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

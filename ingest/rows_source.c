@@ -36,12 +36,6 @@ static int seen_has(const collect *c, uint64_t tag)
     return 0;
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 static int cmp_entry(const void *a, const void *b)
 {
     const entry *x = a, *y = b;
@@ -144,6 +138,7 @@ typedef struct render {
     av_record tag;
     uint64_t rows[MAXREC];
     av_record rec[MAXREC];
+    pl_msg *msgs[MAXREC];
     int loaded[MAXREC];
     size_t nrows;
     av_buf out;
@@ -154,82 +149,41 @@ static av_record *rec_at(render *x, long k)
     if (k < 0 || (size_t)k >= x->nrows || !x->rows[k]) return NULL;
     if (!x->loaded[k]) {
         if (av_get(x->r, x->rows[k], AV_GET_TEXT | AV_GET_ANY, &x->rec[k]) < 0) return NULL;
+        av_record *rc = &x->rec[k];
+        x->msgs[k] = av_xrealloc(x->msgs[k], (rc->nmsg + 1) * sizeof(pl_msg));
+        for (uint32_t i = 0; i < rc->nmsg; i++)
+            x->msgs[k][i] = (pl_msg){rc->msg[i].role, rc->msg[i].text.ptr ? rc->msg[i].text.ptr : "", rc->msg[i].text.len};
         x->loaded[k] = 1;
     }
     return &x->rec[k];
 }
 
-static int fill(render *x, const jnode *v, const jnode *key, int top)
+static int rs_msgs(void *ctx, int k, const pl_msg **out, size_t *n)
 {
-    if (v->type == J_STR && v->n >= 2 && v->s[0] == 0) {
-        char what = v->s[1];
-        if (what == '@') {
-            if (!top || !key) return av_error_set(AV_ECORRUPT, "row template: '@' below the top level");
-            char k[512];
-            size_t kn = key->n + (key->n && key->s[0] == '_');
-            if (kn >= sizeof k) return av_error_set(AV_ECORRUPT, "row template: key too long");
-            k[0] = '_';
-            memcpy(k + (kn - key->n), key->s, key->n);
-            k[kn] = 0;
-            const av_attr *a = av_record_attr(&x->tag, k);
-            if (!a || !a->json.ptr) return av_error_set(AV_ECORRUPT, "row tag has no field '%s'", k);
-            av_buf_put(&x->out, a->json.ptr, a->json.len);
-            return 0;
-        }
-        char tmp[40];
-        size_t l = v->n - 2 < sizeof tmp - 1 ? v->n - 2 : sizeof tmp - 1;
-        memcpy(tmp, v->s + 2, l);
-        tmp[l] = 0;
-        char *end;
-        long k = strtol(tmp, &end, 10);
-        av_record *rc = rec_at(x, k);
-        if (!rc) return av_error_set(AV_ECORRUPT, "row template names a missing record (%s)", tmp);
-        if (what == 'T') {
-            long i = *end == '.' ? strtol(end + 1, NULL, 10) : -1;
-            if (i < 0 || (uint32_t)i >= rc->nmsg || !rc->msg[i].text.ptr)
-                return av_error_set(AV_ECORRUPT, "row template names a missing message");
-            av_buf_json_str(&x->out, rc->msg[i].text.ptr, rc->msg[i].text.len);
-            return 0;
-        }
-        if (what == 'N') {
-            if (pl_render_num(&x->out, rc->num, *end) < 0)
-                return av_error_set(AV_ECORRUPT, "row template: a number that cannot be rendered");
-            return 0;
-        }
-        if (what == 'H') {
-            pl_msg m[64];
-            if (rc->nmsg > 64) return av_error_set(AV_ECORRUPT, "row template: too many turns");
-            for (uint32_t i = 0; i < rc->nmsg; i++)
-                m[i] = (pl_msg){rc->msg[i].role, rc->msg[i].text.ptr ? rc->msg[i].text.ptr : "", rc->msg[i].text.len};
-            av_buf s = AV_BUF_INIT;
-            pl_render_hh(&s, m, rc->nmsg);
-            av_buf_json_str(&x->out, s.ptr, s.len);
-            av_buf_free(&s);
-            return 0;
-        }
-        return av_error_set(AV_ECORRUPT, "row template: unknown placeholder");
-    }
-    if (v->type == J_ARR || v->type == J_OBJ) {
-        int obj = v->type == J_OBJ;
-        av_buf_putc(&x->out, obj ? '{' : '[');
-        const jnode *c = v + 1;
-        for (uint32_t i = 0; i < v->n; i++) {
-            if (i) av_buf_putc(&x->out, ',');
-            const jnode *k = NULL;
-            if (obj) {
-                k = c;
-                av_buf_json_str(&x->out, c->s, c->n);
-                av_buf_putc(&x->out, ':');
-                c++;
-            }
-            int rc = fill(x, c, k, 0);
-            if (rc < 0) return rc;
-            c = json_next(c);
-        }
-        av_buf_putc(&x->out, obj ? '}' : ']');
-        return 0;
-    }
-    json_write(&x->out, v);
+    render *x = ctx;
+    av_record *rc = rec_at(x, k);
+    if (!rc) return -1;
+    *out = x->msgs[k];
+    *n = rc->nmsg;
+    return 0;
+}
+
+static int rs_num(void *ctx, int k, double *out)
+{
+    render *x = ctx;
+    av_record *rc = rec_at(x, k);
+    if (!rc) return -1;
+    *out = rc->num;
+    return 0;
+}
+
+static int rs_field(void *ctx, const char *key, const char **json, size_t *n)
+{
+    render *x = ctx;
+    const av_attr *a = av_record_attr(&x->tag, key);
+    if (!a || !a->json.ptr) return -1;
+    *json = a->json.ptr;
+    *n = a->json.len;
     return 0;
 }
 
@@ -263,19 +217,11 @@ static int render_row(render *x, jdoc *d, uint64_t tag)
             x->nrows++;
         }
     }
-    if (json_parse(d, tpl->json.ptr, tpl->json.len, JSON_ALLOW_NUL) || json_root(d)->type != J_OBJ)
-        return av_error_set(AV_ECORRUPT, "row tag %llu: bad template", (unsigned long long)tag);
     av_buf_reset(&x->out);
-    const jnode *root = json_root(d), *c = root + 1;
-    av_buf_putc(&x->out, '{');
-    for (uint32_t i = 0; i < root->n; i++) {
-        if (i) av_buf_putc(&x->out, ',');
-        av_buf_json_str(&x->out, c->s, c->n);
-        av_buf_putc(&x->out, ':');
-        if ((rc = fill(x, c + 1, c, 1)) < 0) return rc;
-        c = json_next(c + 1);
-    }
-    av_buf_putc(&x->out, '}');
+    pl_source src = {x, rs_msgs, rs_num, rs_field};
+    char err[200];
+    if (pl_render(&x->out, tpl->json.ptr, tpl->json.len, &src, d, err, sizeof err))
+        return av_error_set(AV_ECORRUPT, "row tag %llu: %s", (unsigned long long)tag, err);
     return 0;
 }
 
@@ -331,12 +277,14 @@ int av_rows_source(av_reader *r, const char *format, const uint64_t *units, size
             rc = fn(ctx, x->out.ptr, x->out.len, x->tag.ref[0]);
         }
         json_doc_free(&d);
-        for (size_t i = 0; i < MAXREC; i++) av_record_free(&x->rec[i]);
+        for (size_t i = 0; i < MAXREC; i++) {
+            av_record_free(&x->rec[i]);
+            free(x->msgs[i]);
+        }
         av_record_free(&x->tag);
         av_buf_free(&x->out);
         free(x);
     }
-    (void)cmp_u64;
     free(c.e);
     free(c.seen);
     return rc;

@@ -37,6 +37,7 @@ static const struct {
     {"helpsteer2_preference.jsonl", "helpsteer2-preference"},
     {"sharegpt_tools.json", "sharegpt"},   {"openai_kto.json", "openai"},
     {"alpaca.json", "alpaca"},             {"sharegpt_dpo.json", "sharegpt-dpo"},
+    {"alpaca_odd_keys.jsonl", "alpaca"},
     {"prm800k.jsonl", "prm800k"},
 };
 
