@@ -45,16 +45,33 @@ secs=$(echo "$t1 - $t0" | bc -l)
 "$FB" "$work/dst" 10000 >"$work/fetch.txt"
 val() { sed -n "s/^$1=//p" "$work/fetch.txt"; }
 zstd_bytes=$(zstd -3 -q -c "$dump" | wc -c)
+# the peer for the text figure: whole-file zstd -3 of the distinct texts alone
+python3 -c '
+import json, sys
+seen = set()
+out = sys.stdout.buffer
+for line in open(sys.argv[1], "rb"):
+    if not line.startswith(b"{\"kind\""):
+        continue
+    for m in json.loads(line).get("msgs", []):
+        t = m["text"].encode()
+        if t not in seen:
+            seen.add(t)
+            out.write(t)
+' "$dump" >"$work/texts.raw"
+texts_bytes=$(stat -c %s "$work/texts.raw")
+texts_zstd=$(zstd -3 -q -c "$work/texts.raw" | wc -c)
 store_bytes=$(du -sb "$work/dst" | cut -f1)
 "$A" -C "$work/dst" dump -o "$work/again.jsonl"
 same=$(cmp -s "$dump" "$work/again.jsonl" && echo yes || echo no)
 
 awk -v secs="$secs" -v rec="$records" -v db="$dump_bytes" -v zb="$zstd_bytes" -v sb="$store_bytes" \
     -v raw="$(val text_raw_bytes)" -v stored="$(val text_stored_bytes)" -v texts="$(val text_count)" \
-    -v dicts="$(val dict_count)" -v med="$(val fetch_median_us)" -v p99="$(val fetch_p99_us)" -v same="$same" 'BEGIN {
+    -v dicts="$(val dict_count)" -v tb="$texts_bytes" -v tz="$texts_zstd" -v med="$(val fetch_median_us)" -v p99="$(val fetch_p99_us)" -v same="$same" 'BEGIN {
     printf "dump:              %d records, %.1f MB\n", rec, db / 1e6
     printf "add:               %.2f s, %.0f records/s, %.1f MB/s\n", secs, rec / secs, db / 1e6 / secs
     printf "texts:             %d distinct, %.1f MB raw -> %.1f MB stored (%.2fx, %d dictionaries)\n", texts, raw / 1e6, stored / 1e6, raw / stored, dicts
+    printf "zstd -3, texts:    %.1f MB of distinct msg texts -> %.1f MB (%.2fx, whole file)\n", tb / 1e6, tz / 1e6, tb / tz
     printf "zstd -3 of dump:   %.1f MB (%.2fx)\n", zb / 1e6, db / zb
     printf "store on disk:     %.1f MB = %.3fx the dump (limit 0.3x: %s)\n", sb / 1e6, sb / db, sb / db <= 0.3 ? "ok" : "OVER"
     printf "fetch by id:       median %.1f us, p99 %.1f us\n", med, p99
