@@ -10,8 +10,9 @@
  *   discarded, so a bad line anywhere commits nothing.
  * - merge: one new commit of the records not already there (by content id).
  *
- * Memory is bounded by a fixed id -> row cache, the model names, the commit
- * lines and the pending events; lines are read one at a time (any length). */
+ * Memory: a fixed id -> row cache, the model names, the commit lines, and the
+ * pending events (retracts, restores and links of a later version than their
+ * record's, ~50 bytes each); lines are read one at a time (any length). */
 #include "ingest/native.h"
 
 #include <errno.h>
