@@ -145,9 +145,18 @@ static void magpie_ask_response(gen_run *run, magpie_task *t)
     gen_turn turns[2 * 64 + 1];
     size_t n = 0;
     const char *sys = m->system ? m->system : m->tmpl.default_system;
-    if (sys && *sys) turns[n++] = (gen_turn){"system", sys, strlen(sys)};
+    char *first = NULL;
+    if (sys && *sys && m->tmpl.sys_open) turns[n++] = (gen_turn){"system", sys, strlen(sys)};
     for (size_t i = 0; i < t->nhist; i++)
         turns[n++] = (gen_turn){i % 2 ? "assistant" : "user", t->hist[i], strlen(t->hist[i])};
+    if (sys && *sys && !m->tmpl.sys_open) {
+        /* no system role in this family (Gemma's chat template refuses one): it opens the first user turn */
+        av_buf f = AV_BUF_INIT;
+        av_buf_printf(&f, "%s\n\n%s", sys, t->hist[0]);
+        first = av_buf_detach(&f);
+        turns[0].text = first;
+        turns[0].len = strlen(first);
+    }
     gen_params p = {m->res.temperature, m->res.top_p, (int)m->res.max_tokens, m->res.has_seed,
                     m->res.seed + (int64_t)t->index * m->turns + t->turn, NULL, 0, 0, 0};
     av_buf body = AV_BUF_INIT;
@@ -157,6 +166,7 @@ static void magpie_ask_response(gen_run *run, magpie_task *t)
     snprintf(salt, sizeof salt, "sample:%llu:%ld", (unsigned long long)t->index, t->turn);
     gen_run_request2(run, t, GEN_API_CHAT, &body, sampled ? salt : NULL);
     av_buf_free(&body);
+    free(first);
 }
 
 static int magpie_write(gen_run *run, magpie_task *t)
@@ -340,6 +350,8 @@ static int cmd_magpie(int argc, char **argv, av_cli *ctx)
     gen_run_opts o;
     gen_cli_run_opts(&g, &o, ctx->store, ctx->command, "generate magpie", m.model);
     o.second_url = response_endpoint;
+    o.hint_404 = "the server has no raw-completion endpoint (or no such model): magpie needs /v1/completions "
+                 "(vLLM, SGLang, llama.cpp) or Ollama's /api/generate (--server ollama)";
     gen_task_ops ops = {magpie_make, magpie_step, magpie_release, &m, (uint64_t)n};
     rc = gen_run_exec(&o, &ops);
 done:

@@ -18,7 +18,7 @@
 
 static const char usage[] =
     "usage: aviary judge rate --judge <name> [--aspects <a,b,...> | --rubric <file>] [--where <expr>]\n"
-    "                         [--texts <n>] [--max-reask <n>] [<judge options>] [<common options>]\n"
+    "                         [--texts <n>] [--max-tokens <n>] [--max-reask <n>] [<judge options>] [<common options>]\n"
     "       aviary judge pair --judge <name> [--principle <text> | --constitution <file>] [--cot]\n"
     "                         [--where <expr>] [<judge options>] [<common options>]\n"
     "       aviary judge score --judge <name> [--where <expr>] [<judge options>] [<common options>]\n"
@@ -184,6 +184,7 @@ typedef struct rate_ctx {
     size_t naspects;
     group *groups;
     size_t ngroups;
+    long max_tokens;
 } rate_ctx;
 
 typedef struct rate_task {
@@ -215,7 +216,7 @@ static void rate_ask(gen_run *run, rate_task *t)
 {
     char salt[32];
     snprintf(salt, sizeof salt, "reask:%ld", t->asked);
-    ask(run, t, t->c->j, t->system, t->user, 0.0, 0.6, 500 * 4, 0, t->asked ? salt : NULL);
+    ask(run, t, t->c->j, t->system, t->user, 0.0, 0.6, (int)t->c->max_tokens, 0, t->asked ? salt : NULL);
     t->asked++;
 }
 
@@ -781,6 +782,7 @@ int cmd_judge(int argc, char **argv, av_cli *ctx)
     int cot = 0, rc = 2, bad = 0;
     char *aspects_copy = NULL, *tags_copy = NULL;
     rate_ctx rc_ctx = {0};
+    rc_ctx.max_tokens = 500; /* UltraFeedback's setting */
     pair_ctx pc = {0};
     tag_ctx tc = {0};
     for (int i = 1; i < argc; i++) {
@@ -808,6 +810,9 @@ int cmd_judge(int argc, char **argv, av_cli *ctx)
         } else if (is_rate && (v = gen_cli_opt(argc, argv, &i, "--rubric", &bad))) {
             rubric = v;
             gen_cli_ident(&g, "--rubric", v);
+        } else if (is_rate && (v = gen_cli_opt(argc, argv, &i, "--max-tokens", &bad))) {
+            if (gen_cli_long(&rc_ctx.max_tokens, "--max-tokens", v, 1, 1000000) < 0) goto done;
+            gen_cli_ident(&g, "--max-tokens", v);
         } else if (is_rate && (v = gen_cli_opt(argc, argv, &i, "--texts", &bad))) {
             if (gen_cli_long(&texts, "--texts", v, 1, 4) < 0) goto done;
             gen_cli_ident(&g, "--texts", v);

@@ -104,6 +104,7 @@ int gen_cli_flag(gen_cli *g, int argc, char **argv, int *i)
     }
     if ((v = gen_cli_opt(argc, argv, i, "--api-key-env", &bad))) {
         g->api_key_env = v;
+        g->key_env_given = 1;
         return 1;
     }
     if ((v = gen_cli_opt(argc, argv, i, "--concurrency", &bad))) {
@@ -172,6 +173,10 @@ int gen_cli_finish(gen_cli *g)
     if (!g->server_set && strstr(g->endpoint, "api.openai.com")) g->server = GEN_SERVER_OPENAI;
     g->client.base_url = g->endpoint;
     const char *key = getenv(g->api_key_env);
+    if (g->key_env_given && (!key || !*key)) {
+        fprintf(stderr, "aviary: environment variable '%s' (from --api-key-env) is not set\n", g->api_key_env);
+        return -1;
+    }
     g->client.api_key = key && *key ? key : NULL;
     gen_url_public(g->endpoint_public, sizeof g->endpoint_public, g->endpoint);
     if (g->progress < 0) g->progress = isatty(2);

@@ -17,6 +17,7 @@ typedef struct gen_cli {
     gen_server server;
     int server_set;
     const char *api_key_env;
+    int key_env_given;
     gen_client_opts client;
     size_t batch;
     double price_in, price_out;

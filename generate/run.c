@@ -495,6 +495,7 @@ done:
     int result = 0;
     if (run->fatal) {
         fprintf(stderr, "aviary: run %.12s stopped: %s; what was done is committed\n", hex, run->fatal_msg);
+        if (opts->hint_404 && !strncmp(run->fatal_msg, "HTTP 404", 8)) fprintf(stderr, "aviary: %s\n", opts->hint_404);
         result = 1;
     } else if (stop_flag) {
         fprintf(stderr, "aviary: interrupted; what was done is committed; 'aviary resume %.12s' finishes the run\n", hex);

@@ -50,6 +50,7 @@ typedef struct gen_run_opts {
     double price_in, price_out; /* per million tokens; 0 = unknown */
     int progress;         /* draw the progress line on stderr */
     int quiet;            /* no summary */
+    const char *hint_404; /* said after a run stopped by an HTTP 404, or NULL */
     /* The run record: endpoint (without credentials), model, and the rest
      * as attribute key -> JSON text pairs, all part of the run's identity. */
     const char *const *attr_keys;
