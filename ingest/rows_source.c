@@ -53,7 +53,7 @@ static int attr_is(const av_record *rec, const char *key, const char *s)
 }
 
 /* 1 if unit is among the records row tag t names (main, its refs, _refs). */
-static int tag_names(av_reader *r, const av_record *t, uint64_t unit)
+static int tag_names(av_reader *r, av_record *t, uint64_t unit)
 {
     if (t->ref[0] == unit) return 1;
     av_record m;
@@ -64,8 +64,8 @@ static int tag_names(av_reader *r, const av_record *t, uint64_t unit)
             if (m.ref[j] == unit) yes = 1;
     av_record_free(&m);
     if (yes) return 1;
-    const av_attr *refs = av_record_attr(t, "_refs");
-    if (!refs || !refs->json.ptr) return 0;
+    av_attr *refs = (av_attr *)av_record_attr(t, "_refs");
+    if (!refs || (!refs->json.ptr && av_load(r, t, &refs->json) < 0)) return 0;
     av_record u;
     av_record_init(&u);
     if (av_get(r, unit, AV_GET_ANY, &u) == 0) {
@@ -87,7 +87,8 @@ static int add_tags_of(av_reader *r, collect *c, const char *format, uint64_t ta
     uint64_t row;
     while ((rc = av_iter_next(it, &row)) == 1) {
         if (seen_has(c, row)) continue;
-        if (av_get(r, row, AV_GET_TEXT, &t) < 0 || t.kind != AV_TAG || t.ref[0] != target) continue;
+        /* "_fmt" is short, so it is there without loading long values */
+        if (av_get(r, row, 0, &t) < 0 || t.kind != AV_TAG || t.ref[0] != target) continue;
         if (!attr_is(&t, "_fmt", format)) continue;
         if (target != unit && !tag_names(r, &t, unit)) continue;
         if (c->nseen == c->capseen) {

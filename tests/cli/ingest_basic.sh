@@ -59,6 +59,13 @@ check "--help: usage on stdout" has "$out" "usage: aviary ingest <file>..."
 run "$A" -C "$S" ingest "$T/none.jsonl"
 golden "missing file" 1 "" "aviary: cannot open '$T/none.jsonl': No such file or directory"
 
+# --progress draws the progress line even when stderr is not a terminal
+run "$A" -C "$S" ingest "$D/prm800k.jsonl" --progress
+check "--progress: rows and speed" has "$err" "prm800k.jsonl: 1 rows, "
+check "--progress: percent of a known size" has "$err" "100%, ETA 0s"
+run "$A" -C "$S" ingest "$D/prm800k.jsonl" -q
+golden "-q: silent" 0 "" ""
+
 # unrecognised shape: the keys seen and the formats known
 printf '{"foo": 1, "bar": [2]}\n' >"$T/odd.jsonl"
 run "$A" -C "$S" ingest "$T/odd.jsonl"
