@@ -227,6 +227,7 @@ int av_curate_dedup(av_writer *w, const av_curate_dedup_opts *o, av_curate_dedup
 {
     memset(rep, 0, sizeof *rep);
     av_reader *wr = av_writer_reader(w);
+    if (!wr) return AV_ERROR; /* the writer's message stands */
     av_store *s = av_reader_store(wr);
     uint32_t base = av_writer_version(w) - 1;
     uint64_t *rows = NULL;
@@ -290,7 +291,10 @@ int av_curate_dedup(av_writer *w, const av_curate_dedup_opts *o, av_curate_dedup
     double t2 = av_now();
     rep->t_cluster = t2 - t1;
 
-    wr = av_writer_reader(w);
+    if (!(wr = av_writer_reader(w))) {
+        rc = AV_ERROR;
+        goto done;
+    }
     if ((rc = old_tags(wr, &old, &nold)) < 0) goto done;
 
     av_buf vcl = AV_BUF_INIT, vrep = AV_BUF_INIT, vkeep = AV_BUF_INIT, vsim = AV_BUF_INIT, vsize = AV_BUF_INIT;

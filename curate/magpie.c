@@ -153,7 +153,7 @@ int av_curate_magpie(av_writer *w, const av_curate_magpie_opts *o, av_curate_mag
     av_buf b1 = AV_BUF_INIT, b2 = AV_BUF_INIT;
     uint64_t row;
 
-    int rc = av_iter_kind(&it, r, AV_RESPONSE);
+    int rc = r ? av_iter_kind(&it, r, AV_RESPONSE) : AV_ERROR; /* no reader: the writer's message stands */
     if (rc < 0) goto done;
     v = av_xmalloc(cap * sizeof *v);
     while ((rc = av_iter_next(it, &row)) > 0) {
