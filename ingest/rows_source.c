@@ -265,7 +265,7 @@ int av_rows_source(av_reader *r, const char *format, const uint64_t *units, size
     }
     av_record_free(&u);
     if (rc == 0) {
-        qsort(c.e, c.n, sizeof *c.e, cmp_entry);
+        if (c.n) qsort(c.e, c.n, sizeof *c.e, cmp_entry);
         render *x = av_xcalloc(1, sizeof *x);
         x->r = r;
         av_record_init(&x->tag);
