@@ -212,6 +212,23 @@ done:
     return rc;
 }
 
+/* The error for an id with no visible record; a full id of a record that
+ * was retracted says when, and how to see it. */
+static int not_visible(show_ctx *s, const char *id)
+{
+    av_id cid;
+    uint64_t row;
+    uint32_t at = av_reader_version(s->r), t[64];
+    size_t nt = 0;
+    if (strlen(id) == 32 && av_id_parse(&cid, id) == 0 && av_find(s->r, &cid, &row) == 0 &&
+        av_get(s->r, row, AV_GET_ANY, &s->aux) == 0) {
+        if (av_toggles_get(s->r, row, t, 64, &nt) == 0 && nt && nt <= 64 && t[nt - 1] <= at && t[nt - 1] > 1)
+            return cli_error("record '%s' was retracted in version %u (see it with --at %u)", id, t[nt - 1],
+                             t[nt - 1] - 1);
+    }
+    return cli_error("no record '%s' at version %u", id, at);
+}
+
 int cmd_show(int argc, char **argv, av_cli *ctx)
 {
     if (cli_wants_help(argc, argv, usage)) return 0;
@@ -239,7 +256,7 @@ int cmd_show(int argc, char **argv, av_cli *ctx)
     size_t nrefs = 0, refs_cap = 0;
     int rc = av_find_hex(s.r, id, &row);
     if (rc == AV_ENOTFOUND) {
-        rc = cli_error("no record '%s' at version %u", id, av_reader_version(s.r));
+        rc = not_visible(&s, id);
         goto out;
     }
     if (rc < 0 || (rc = av_get(s.r, row, AV_GET_TEXT, &rec)) < 0) goto fail;

@@ -134,6 +134,10 @@ run "$A" -C "$S" show 0234661b
 check "a retracted record is gone" test "$rc" = 1
 run "$A" -C "$S" show --at 5 0234661b
 check "... but there at version 5" test "$rc" = 0
+run "$A" -C "$S" show 0234661bbd1f4ba000b08723166d591e
+golden "show a retracted record by its full id" 1 "" "aviary: record '0234661bbd1f4ba000b08723166d591e' was retracted in version 6 (see it with --at 5)"
+run "$A" -C "$S" show --at 3 0234661bbd1f4ba000b08723166d591e
+golden "show a record from a later version" 1 "" "aviary: no record '0234661bbd1f4ba000b08723166d591e' at version 3"
 run "$A" -C "$S" log -n 1 --format json
 check "retract is one commit" has "$out" '"version":6,'
 check "retract's message" has "$out" '"message":"retract 1 record"'
