@@ -223,6 +223,17 @@ static const jnode *magpie_model(const jnode *row)
     return m && m->n ? m : NULL;
 }
 
+/* The model that wrote the instruction: gen_input_configs.input_generator
+ * (gen_input_config in the raw pools), else model. */
+static const jnode *magpie_input_model(const jnode *row)
+{
+    const jnode *g = get_t(row, "gen_input_configs", J_OBJ);
+    if (!g) g = get_t(row, "gen_input_config", J_OBJ);
+    const jnode *m = g ? get_t(g, "input_generator", J_STR) : NULL;
+    if (!m) m = get_t(row, "model", J_STR);
+    return m && m->n ? m : NULL;
+}
+
 static int map_magpie(av_plan *p, const jnode *row)
 {
     const jnode *model = magpie_model(row);
@@ -262,6 +273,9 @@ static int map_magpie(av_plan *p, const jnode *row)
     int prompt = -1, resp = -1;
     if (conv_records(p, &t, mn, ml, &prompt, &resp, conv ? "conversations" : "instruction")) return -1;
     p->main = resp >= 0 ? resp : prompt;
+    /* Magpie's instructions are written by a model too (the audit's "generator") */
+    const jnode *im = magpie_input_model(row);
+    if (im) pl_set_model(p, prompt, im->s, im->n);
 
     /* DPO stage: several responses with ArmoRM rewards, chosen/rejected */
     const jnode *rs = json_get(row, "responses");

@@ -140,6 +140,8 @@ static void test_ingest_map__magpie_tagged(void)
     CHECK_EQ_INT(f.rec.kind, AV_PROMPT);
     CHECK_EQ_INT(f.rec.nmsg, 1);
     CHECK(msg_eq(&f.rec, 0, "user", q1));
+    /* the instruction's writer: gen_input_configs.input_generator */
+    CHECK_EQ_STR(model_name(&f, f.rec.model, mn, sizeof mn), "meta-llama/Meta-Llama-3-70B-Instruct");
     /* provenance: line 1 of the file, whose source record has its hash */
     av_prov pv[4];
     size_t np = 0;
