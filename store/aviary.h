@@ -299,8 +299,10 @@ int av_iter_seek(av_iter *it, uint64_t row);
 void av_iter_free(av_iter *it);
 
 /* Auxiliary key/value space for modules (dedup signatures, request cache,
- * run state). ns is a short namespace. Not versioned: what is committed is
- * there for every reader. Copies into a malloc'd *out (caller frees). */
+ * run state). ns is a short namespace. Not versioned: a reader may see the
+ * values of a writer that has not committed yet (it writes them in batches,
+ * like records); a writer that dies has them undone. Copies into a malloc'd
+ * *out (caller frees). */
 int av_aux_get(av_reader *r, const char *ns, const void *key, size_t klen, void **out, size_t *out_len);
 /* Calls fn for every key of ns in key order; stops when fn returns non-zero. */
 int av_aux_each(av_reader *r, const char *ns,

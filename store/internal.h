@@ -28,6 +28,7 @@
 #include "util/util.h"
 
 #include <lmdb.h>
+#include <stdatomic.h>
 
 enum av_dbi {
     DBI_META, DBI_REC, DBI_CID, DBI_TXT, DBI_BLK, DBI_DICT, DBI_IDX, DBI_PROV,
@@ -48,7 +49,7 @@ struct av_store {
     char *dir;
     unsigned flags;
     int lock_fd;        /* the writer lock file, open while a writer lives */
-    int nreaders;       /* open readers of this process (map growth waits for 0) */
+    atomic_int nreaders; /* open readers of this process (map growth waits for 0) */
     size_t mapsize;
 };
 

@@ -733,7 +733,7 @@ static void prepare_batch(av_writer *w, int full)
         av_chunk_encode(&vb, t->rows, t->n);
         add_put(w, DBI_IDX, kb.ptr, kb.len, vb.ptr, vb.len);
     }
-    qsort_r(w->puts, w->nputs, sizeof *w->puts, cmp_put_key, w);
+    if (w->nputs) qsort_r(w->puts, w->nputs, sizeof *w->puts, cmp_put_key, w);
     av_buf_free(&kb);
     av_buf_free(&vb);
 }
@@ -770,6 +770,28 @@ static int flush_txn(av_writer *w, av_buf *undo)
         if ((rc = put_logged(txn, s, undo, p->dbi, w->kv.ptr + p->koff, p->klen, w->kv.ptr + p->voff, p->vlen, 0)))
             goto done;
     }
+    /* aux values: each put or delete notes the old value for rollback */
+    for (size_t i = 0; i < w->naux; i++) {
+        pending_put *p = &w->aux[i];
+        MDB_val k = {p->klen, w->aux_kv.ptr + p->koff}, v = {p->vlen, w->aux_kv.ptr + p->voff}, old;
+        int g = mdb_get(txn, s->dbi[DBI_AUX], &k, &old);
+        if (g && g != MDB_NOTFOUND) {
+            rc = g;
+            goto done;
+        }
+        if (g == 0) {
+            av_buf_putc(undo, (char)(DBI_AUX | 0x80));
+            av_put_varint(undo, k.mv_size);
+            av_buf_put(undo, k.mv_data, k.mv_size);
+            av_put_varint(undo, old.mv_size);
+            av_buf_put(undo, old.mv_data, old.mv_size);
+        } else if (p->dbi) {
+            undo_note(undo, DBI_AUX, k.mv_data, k.mv_size);
+        }
+        if (p->dbi) rc = mdb_put(txn, s->dbi[DBI_AUX], &k, &v, 0);
+        else rc = g == 0 ? mdb_del(txn, s->dbi[DBI_AUX], &k, NULL) : 0;
+        if (rc) goto done;
+    }
     if ((rc = meta_put_u64(txn, s, "next_row", w->next_row))) goto done;
     if ((rc = meta_put_u64(txn, s, "next_block", w->next_block))) goto done;
     if ((rc = meta_put_u64(txn, s, "next_sym", w->next_sym))) goto done;
@@ -801,6 +823,8 @@ static void batch_clear(av_writer *w, int full)
         termmap_clear(&w->terms);
     }
     idmap_clear(&w->pend_prov);
+    av_buf_reset(&w->aux_kv);
+    w->naux = 0;
     av_buf_reset(&w->kv);
     w->nputs = 0;
     for (size_t i = 0; i < w->nsealed; i++) {
@@ -814,7 +838,7 @@ static void batch_clear(av_writer *w, int full)
 
 static int batch_empty(const av_writer *w, int full)
 {
-    return !w->nrecs && !w->nputs && !w->bb.ntexts && !w->nsealed && !w->new_dict.len &&
+    return !w->nrecs && !w->nputs && !w->naux && !w->bb.ntexts && !w->nsealed && !w->new_dict.len &&
            (!full || (!w->pend_cid.n && !w->pend_text.n && !w->terms.n));
 }
 
@@ -1177,6 +1201,8 @@ int av_writer_aux_put(av_writer *w, const char *ns, const void *key, size_t klen
     p->voff = w->aux_kv.len;
     p->vlen = val ? vlen : 0;
     if (val) av_buf_put(&w->aux_kv, val, vlen);
+    w->batch_bytes += p->klen + p->vlen + 32;
+    if (w->batch_bytes >= BATCH_BYTES) return flush(w, deferred_bytes(w) >= DEFERRED_BYTES);
     return 0;
 }
 
@@ -1250,12 +1276,6 @@ static int commit_txn(av_writer *w, const av_commit_opts *opts, int make_version
     MDB_txn *txn;
     int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
     if (rc) return rc;
-    for (size_t i = 0; i < w->naux; i++) {
-        pending_put *p = &w->aux[i];
-        MDB_val k = {p->klen, w->aux_kv.ptr + p->koff}, v = {p->vlen, w->aux_kv.ptr + p->voff};
-        rc = p->dbi ? mdb_put(txn, s->dbi[DBI_AUX], &k, &v, 0) : mdb_del(txn, s->dbi[DBI_AUX], &k, NULL);
-        if (rc && rc != MDB_NOTFOUND) goto fail;
-    }
     if (make_version) {
         av_commit c = w->counts;
         c.version = w->version;
@@ -1310,7 +1330,7 @@ int av_writer_commit(av_writer *w, const av_commit_opts *opts, uint32_t *out_ver
     for (int tries = 0;; tries++) {
         rc = commit_txn(w, opts, make);
         if (rc != MDB_MAP_FULL || tries > 30) break;
-        if ((err = av_store_grow(w->s, (8u << 20) + w->aux_kv.len * 2)) < 0) break;
+        if ((err = av_store_grow(w->s, 8u << 20)) < 0) break;
     }
     if (err || rc) {
         if (!err) err = av_mdb_error(rc, "committing");

@@ -497,6 +497,50 @@ static void test_store__rollback_restores_merged_index(void)
     av_store_close(s);
 }
 
+/* Aux values: saved by a commit that makes no version; a killed writer's
+ * overwrite and new key are undone. */
+static void test_store__aux_values_and_rollback(void)
+{
+    av_store *s = fresh();
+    av_writer *w;
+    CHECK_EQ_INT(av_writer_open(&w, s), 0);
+    CHECK_EQ_INT(av_writer_aux_put(w, "cache", "k1", 2, "old", 3), 0);
+    CHECK_EQ_INT(commit(w, "aux only"), 0); /* no version for aux alone */
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        av_store *cs;
+        av_writer *cw;
+        if (av_store_open(&cs, av_store_dir(s), AV_OPEN_RDWR) || av_writer_open(&cw, cs)) _exit(2);
+        av_writer_aux_put(cw, "cache", "k1", 2, "new", 3);
+        av_writer_aux_put(cw, "cache", "k2", 2, "x", 1);
+        if (!av_writer_reader(cw)) _exit(3); /* on disk, uncommitted */
+        _exit(0);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    av_store *s2;
+    CHECK_EQ_INT(av_store_open(&s2, av_store_dir(s), AV_OPEN_RDWR), 0); /* recovers */
+    av_reader *r;
+    CHECK_EQ_INT(av_reader_open(&r, s2, 0), 0);
+    void *v = NULL;
+    size_t n = 0;
+    CHECK_EQ_INT(av_aux_get(r, "cache", "k1", 2, &v, &n), 0);
+    CHECK(n == 3 && v && !memcmp(v, "old", 3));
+    free(v);
+    CHECK_EQ_INT(av_aux_get(r, "cache", "k2", 2, &v, &n), AV_ENOTFOUND);
+    av_reader_close(r);
+    CHECK_EQ_INT(av_writer_open(&w, s2), 0);
+    CHECK_EQ_INT(av_writer_aux_put(w, "cache", "k1", 2, NULL, 0), 0); /* delete */
+    CHECK_EQ_INT(commit(w, "delete"), 0);
+    CHECK_EQ_INT(av_reader_open(&r, s2, 0), 0);
+    CHECK_EQ_INT(av_aux_get(r, "cache", "k1", 2, &v, &n), AV_ENOTFOUND);
+    av_reader_close(r);
+    av_store_close(s2);
+    av_store_close(s);
+}
+
 /* A reader keeps its snapshot while a writer commits. */
 static void test_store__reader_snapshot(void)
 {
@@ -580,6 +624,7 @@ int main(void)
     RUN(test_store__texts_dictionary_growth);
     RUN(test_store__killed_writer_rolls_back);
     RUN(test_store__rollback_restores_merged_index);
+    RUN(test_store__aux_values_and_rollback);
     RUN(test_store__reader_snapshot);
     RUN(test_store__ambiguous_prefix);
     return tap_done();
