@@ -26,6 +26,10 @@ What it writes:
   - for a Magpie tagger prompt: JSON inside a ```json fence;
   - otherwise "Answer <h> to: <first 40 characters of the last user turn>".
 
+A model whose name contains "verbose" gets longer chat answers; one named
+"...garbleN..." answers "I cannot rate these texts." the first N times it sees
+a body (for re-ask tests).
+
 Faults, deterministic per request:
   - "@fault:KIND" or "@fault:KIND*N" anywhere in a body: the first N (default
     1) times that exact body arrives it gets KIND;
@@ -164,6 +168,17 @@ def comp_logprobs(toks, top):
     return {"tokens": tokens, "token_logprobs": lps, "top_logprobs": tops, "text_offset": offs}
 
 
+def garbled(model, body):
+    """a model named "...garbleN..." answers nonsense the first N times it sees a body"""
+    m = re.search(r"garble(\d+)", model)
+    if not m:
+        return False
+    key = "garble:" + h(body, 16)
+    seen = STATE["seen"].get(key, 0)
+    STATE["seen"][key] = seen + 1
+    return seen < int(m.group(1))
+
+
 def handle(path, body):
     """returns (status, headers, payload bytes)"""
     try:
@@ -179,6 +194,11 @@ def handle(path, body):
         prompt = "\n".join(m.get("content", "") for m in msgs)
         # the answer depends on the last user turn's ending, the hash on all
         text, toks = answer(prompt, False, seed)
+        if "verbose" in model:
+            text += " In more detail, there is much more to say."
+            toks = [(w, [(w, -0.3)]) for w in text.split(" ")]
+        if garbled(model, body):
+            text, toks = "I cannot rate these texts.", []
         out = {"id": "chatcmpl-" + h(body, 12), "object": "chat.completion", "created": 0, "model": model,
                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
                "usage": {"prompt_tokens": ntok(prompt), "completion_tokens": ntok(text), "total_tokens": ntok(prompt) + ntok(text)}}
