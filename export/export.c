@@ -427,11 +427,11 @@ static int write_data(ex *e, FILE *prov)
 
 /* ---- the whole export ---------------------------------------------------------- */
 
-static int select_units(ex *e, uint64_t **units, size_t *n)
+static int query_units(ex *e, av_kind kind, uint64_t **units, size_t *n)
 {
     av_query *q = NULL;
     char *errmsg = NULL;
-    int rc = av_query_compile(&q, e->o->where, AV_RESPONSE, &errmsg);
+    int rc = av_query_compile(&q, e->o->where, kind, &errmsg);
     if (rc < 0) {
         rc = av_error_set(AV_EINVAL, "%s", errmsg ? errmsg : av_errmsg());
         free(errmsg);
@@ -439,8 +439,21 @@ static int select_units(ex *e, uint64_t **units, size_t *n)
     }
     rc = av_query_rows(q, e->r, units, n);
     av_query_free(q);
+    return rc < 0 ? rc : 0;
+}
+
+/* Units are responses; a store of prompts alone (Magpie instructions
+ * before any response) exports its prompts in the source-shaped formats. */
+static int select_units(ex *e, uint64_t **units, size_t *n)
+{
+    int rc = query_units(e, AV_RESPONSE, units, n);
+    if (rc == 0 && *n == 0 && !av_rows_derived_known(e->o->format)) {
+        free(*units);
+        *units = NULL;
+        rc = query_units(e, AV_PROMPT, units, n);
+    }
     if (rc < 0 || !e->o->filter)
-        return rc < 0 ? rc : 0;
+        return rc;
     size_t k = 0;
     for (size_t i = 0; i < *n; i++) {
         int keep = e->o->filter(e->o->filter_ctx, e->r, (*units)[i]);
@@ -461,6 +474,8 @@ static int produce(ex *e, const uint64_t *units, size_t n)
     const char *f = e->o->format;
     int as_source = av_rows_source_known(f) &&
                     (!av_rows_derived_known(f) || (strcmp(f, "sharegpt") == 0 && ex_units_from_format(e->r, units, n, f)));
+    if (n == 0)
+        return 0;
     if (as_source)
         return av_rows_source(e->r, f, units, n, spool_row, e);
     return av_rows_derived(e->r, f, &e->o->derive, units, n, spool_row, e);

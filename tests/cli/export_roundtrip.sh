@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# export_roundtrip.sh: a file ingested in format F and exported in F gives
+# back every row with the same JSON values, keys in the source's order, on
+# the shipped samples (tests/data/ingest), every real fixture
+# (../shared/fixtures/real, when present) and make_corpus.py output (Magpie,
+# UltraFeedback, binarized; when ../shared/bench is present). When the Node
+# readers are installed, the same rows exported as Parquet read back equal
+# with DuckDB and hyparquet.
+. "$(dirname "$0")/lib/store_lib.bash"
+SHARED=${AVIARY_SHARED:-}
+NODE=$SRC/tests/node
+pq=0
+[ -d "$NODE/node_modules/@duckdb/node-api" ] && [ -d "$NODE/node_modules/hyparquet" ] && command -v node >/dev/null && pq=1
+files=("$SRC"/tests/data/ingest/*.json "$SRC"/tests/data/ingest/*.jsonl)
+if [ -n "$SHARED" ] && [ -d "$SHARED/fixtures/real" ]; then
+    files+=("$SHARED"/fixtures/real/*.json "$SHARED"/fixtures/real/*.jsonl)
+else
+    echo "note: ../shared/fixtures absent, real fixtures not checked"
+fi
+if [ -n "$SHARED" ] && [ -f "$SHARED/bench/make_corpus.py" ]; then
+    for f in magpie ultrafeedback binarized; do
+        python3 "$SHARED/bench/make_corpus.py" --format $f --rows 300 --seed 5 >"$T/gen_$f.jsonl"
+        files+=("$T/gen_$f.jsonl")
+    done
+else
+    echo "note: make_corpus.py absent, generated corpora not checked"
+fi
+same() { # source export: 0 when the rows are equal as JSON, keys in order
+    python3 - "$1" "$2" <<'PY'
+import json, sys
+src, out = sys.argv[1:]
+t = open(src, encoding="utf-8").read()
+a = json.loads(t) if t.lstrip().startswith("[") else [json.loads(l) for l in t.splitlines() if l.strip()]
+b = [json.loads(l) for l in open(out, encoding="utf-8")]
+def keys(x, y):
+    if isinstance(x, dict):
+        return isinstance(y, dict) and list(x) == list(y) and all(keys(x[k], y[k]) for k in x)
+    if isinstance(x, list):
+        return isinstance(y, list) and len(x) == len(y) and all(keys(p, q) for p, q in zip(x, y))
+    return True
+if a != b or not keys(a, b):
+    n = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y or not keys(x, y)), min(len(a), len(b)))
+    print(f"{src}: row {n + 1} differs ({len(a)} rows in, {len(b)} out)")
+    sys.exit(1)
+PY
+}
+for f in "${files[@]}"; do
+    name=$(basename "$f")
+    S=$T/s_$name
+    "$A" init "$S" >/dev/null
+    run "$A" -C "$S" ingest "$f"
+    fmt=$(printf '%s\n' "$err" | sed -n 's/.* rows as \([a-z0-9-]*\):.*/\1/p' | head -1)
+    if [ "$rc" != 0 ] || [ -z "$fmt" ]; then
+        # Samples of bad input belong to the ingest tests.
+        echo "note: $name does not ingest on its own (${err%%$'\n'*}); not a round-trip sample"
+        continue
+    fi
+    run "$A" -C "$S" export --format "$fmt" --out "$T/$name.out.jsonl"
+    check "$name: exports as $fmt" test "$rc" = 0
+    run same "$f" "$T/$name.out.jsonl"
+    check "$name: same rows, same values, same key order" test "$rc" = 0
+    if [ $pq = 1 ]; then
+        run "$A" -C "$S" export --format "$fmt" --out "$T/$name.parquet"
+        if [ "$rc" = 0 ]; then
+            run node "$NODE/pq_check.mjs" "$T/$name.out.jsonl" "$T/$name.parquet"
+            check "$name: Parquet reads back equal (DuckDB, hyparquet)" test "$rc" = 0
+        else
+            # Rows whose values change type cannot share a Parquet column:
+            # that must be a clear error, never a crash.
+            check "$name: Parquet refusal is a clear error" has "$err" "which Parquet cannot store in one column"
+        fi
+    fi
+done
+finish
