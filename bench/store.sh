@@ -40,7 +40,7 @@ rm -rf "$work/dst"
 t0=$(date +%s.%N)
 "$A" -C "$work/dst" add -q "$dump"
 t1=$(date +%s.%N)
-secs=$(echo "$t1 - $t0" | bc -l)
+secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')
 
 "$FB" "$work/dst" 10000 >"$work/fetch.txt"
 val() { sed -n "s/^$1=//p" "$work/fetch.txt"; }
