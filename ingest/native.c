@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "util/util.h"
 
@@ -646,7 +647,15 @@ int av_native_add(av_store *s, FILE *in, const av_native_add_opts *o, av_native_
             free(first);
             first = NULL;
         } else {
-            tmp = tmpfile();
+            /* next to the store (room for the data is there), unlinked at once */
+            char spool[4096];
+            snprintf(spool, sizeof spool, "%s/.add-spool-XXXXXX", av_store_dir(s));
+            int fd = mkstemp(spool);
+            if (fd >= 0) {
+                unlink(spool);
+                if (!(tmp = fdopen(fd, "w+"))) close(fd);
+            }
+            if (!tmp) tmp = tmpfile();
             if (!tmp) {
                 rc = av_error_set(AV_EIO, "cannot make a temporary file: %s", strerror(errno));
                 goto done;
