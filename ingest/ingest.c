@@ -16,8 +16,8 @@
 #include "ingest/models.h"
 #include "ingest/reader.h"
 
-#define BATCH_ROWS 256
-#define BATCH_BYTES (2u << 20)
+#define BATCH_ROWS 128
+#define BATCH_BYTES (1u << 20)
 #define NBATCH 3
 
 typedef struct row_slot {
