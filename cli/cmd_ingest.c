@@ -9,6 +9,7 @@
 
 #include "cli/cli.h"
 #include "ingest/ingest.h"
+#include "query/licence.h"
 
 static const char usage[] =
     "usage: aviary ingest <file>... [--format auto|<name>] [--source <name>] [--licence <id>] [--url <url>]\n"
@@ -91,6 +92,12 @@ int cmd_ingest(int argc, char **argv, av_cli *ctx)
     if (format && strcmp(format, "auto") && !av_format_find(format)) {
         rc = cli_usage_error(usage, "unknown format '%s' (known: %s)", format, av_format_names());
         goto done;
+    }
+    /* the licence id as the registry spells it ("Apache 2.0" -> apache-2.0) */
+    char licence_id[128];
+    if (licence) {
+        av_licence_norm(licence_id, sizeof licence_id, licence);
+        licence = licence_id;
     }
     FILE *rej = NULL;
     if (rejects) {

@@ -18,6 +18,12 @@ run "$A" -C "$S" log
 check "still one version" test "$(grep -c '^version ' <<<"$out")" = 1
 check "commit message counts rows" has "$out" "ingest $D/magpie_tagged.jsonl: 3 new, 0 already present"
 
+# the source record: file, its sha256, url, the licence as the registry spells it, format
+run "$A" -C "$S" dump
+sha=$(sha256sum "$D/magpie_tagged.jsonl" | cut -d' ' -f1)
+check "source record" has "$out" "\"kind\":\"source\",\"id\":"
+check "source attrs" has "$out" "\"name\":\"magpie-sample\",\"attrs\":{\"file\":\"magpie_tagged.jsonl\",\"sha256\":\"$sha\",\"url\":\"https://example.org/m\",\"licence\":\"llama3\",\"format\":\"magpie\"}"
+
 # compressed and piped inputs: same rows, so nothing new but the new sources' links
 gzip -c "$D/magpie_tagged.jsonl" >"$T/m.jsonl.gz"
 run "$A" -C "$S" ingest "$T/m.jsonl.gz"
@@ -31,9 +37,12 @@ committed version 3"
 else
     "$A" -C "$S" ingest "$D/ultrafeedback_raw.jsonl" >/dev/null 2>&1
 fi
-run bash -c "cat '$D/alpaca.json' | '$A' -C '$S' ingest - --source alpaca-sample"
+run bash -c "cat '$D/alpaca.json' | '$A' -C '$S' ingest - --source alpaca-sample --licence 'CC BY 4.0'"
 golden "stdin, a JSON array" 0 "" "-: 3 rows as alpaca: 3 new, 0 already present
 committed version 4"
+
+run "$A" -C "$S" dump
+check "stdin source: file '-', licence normalised" has "$out" "\"name\":\"alpaca-sample\",\"attrs\":{\"file\":\"-\",\"sha256\":\"$(sha256sum <"$D/alpaca.json" | cut -d' ' -f1)\",\"licence\":\"cc-by-4.0\",\"format\":\"alpaca\"}"
 
 # several files, one commit
 run "$A" -C "$S" ingest "$D/h4_binarized.jsonl" "$D/nectar.jsonl"
