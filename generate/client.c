@@ -37,6 +37,7 @@ typedef struct req {
 struct gen_client {
     gen_client_opts o;
     char *base;
+    char *query; /* "?..." of the endpoint URL, sent with every request ("" if none) */
     CURLM *multi;
     struct curl_slist *headers;
     CURL **pool;
@@ -268,6 +269,8 @@ int gen_client_new(gen_client **out, const gen_client_opts *opts, const char **e
     char base[2048];
     gen_url_base(base, sizeof base, opts->base_url ? opts->base_url : "");
     c->base = av_xstrdup(base);
+    const char *q = opts->base_url ? strchr(opts->base_url, '?') : NULL;
+    c->query = av_xstrdup(q ? q : "");
     c->multi = curl_multi_init();
     if (!c->multi) {
         *err = "cannot create a curl multi handle";
@@ -340,15 +343,16 @@ void gen_client_free(gen_client *c)
     if (c->multi) curl_multi_cleanup(c->multi);
     curl_slist_free_all(c->headers);
     free(c->base);
+    free(c->query);
     free(c);
 }
 
 void gen_client_submit(gen_client *c, const char *path, char *body, size_t len, void *tag)
 {
     req *r = av_xcalloc(1, sizeof *r);
-    size_t n = strlen(c->base) + strlen(path) + 1;
+    size_t n = strlen(c->base) + strlen(path) + strlen(c->query) + 1;
     r->url = av_xmalloc(n);
-    snprintf(r->url, n, "%s%s", c->base, path);
+    snprintf(r->url, n, "%s%s%s", c->base, path, c->query);
     r->body = body;
     r->len = len;
     r->tag = tag;

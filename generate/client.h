@@ -25,7 +25,8 @@ int gen_server_parse(gen_server *out, const char *name);
 const char *gen_server_name(gen_server s);
 
 typedef struct gen_client_opts {
-    const char *base_url;   /* "http://host:8000" or ".../v1"; see gen_url_base */
+    const char *base_url;   /* "http://host:8000" or ".../v1"; see gen_url_base; a query string
+                               ("?api-version=...") is sent with every request */
     const char *api_key;    /* NULL or "" for none; only sent as a Bearer header */
     int concurrency;        /* transfers at once (>= 1) */
     long timeout_ms;        /* whole transfer */

@@ -22,6 +22,8 @@ void gen_cli_init(gen_cli *g)
 void gen_cli_release(gen_cli *g)
 {
     av_buf_free(&g->args);
+    free(g->command);
+    g->command = NULL;
     for (size_t i = 0; i < g->nattr; i++) free(g->vals[i]);
     g->nattr = 0;
 }
@@ -188,7 +190,9 @@ void gen_cli_run_opts(gen_cli *g, gen_run_opts *o, av_store *store, const char *
 {
     memset(o, 0, sizeof *o);
     o->store = store;
-    o->command = command;
+    free(g->command);
+    g->command = gen_cli_public_command(command);
+    o->command = g->command;
     o->what = what;
     o->client = g->client;
     o->batch = g->batch;
@@ -213,4 +217,27 @@ void gen_cli_run_opts(gen_cli *g, gen_run_opts *o, av_store *store, const char *
     o->attr_keys = g->keys;
     o->attr_json = (const char *const *)g->vals;
     o->nattr = g->nattr;
+}
+
+char *gen_cli_public_command(const char *command)
+{
+    av_buf b = AV_BUF_INIT;
+    const char *p = command ? command : "";
+    while (*p) {
+        const char *u = strstr(p, "://");
+        if (!u) {
+            av_buf_puts(&b, p);
+            break;
+        }
+        av_buf_put(&b, p, (size_t)(u - p) + 3);
+        const char *host = u + 3;
+        size_t tok = strcspn(host, " '\"");
+        char part[2048];
+        snprintf(part, sizeof part, "x://%.*s", (int)(tok < 2000 ? tok : 2000), host);
+        char pub[2048];
+        gen_url_public(pub, sizeof pub, part);
+        av_buf_puts(&b, pub + 4);
+        p = host + tok;
+    }
+    return av_buf_detach(&b);
 }

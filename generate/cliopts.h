@@ -25,6 +25,7 @@ typedef struct gen_cli {
     int progress; /* -1: when stderr is a terminal */
     av_buf args;  /* JSON array of the identity arguments */
     char endpoint_public[1024];
+    char *command; /* the command line for commits, without credentials */
     /* run record attributes */
     const char *keys[16];
     char *vals[16];
@@ -62,6 +63,11 @@ int gen_cli_finish(gen_cli *g);
  * record. */
 void gen_cli_run_opts(gen_cli *g, gen_run_opts *o, av_store *store, const char *command, const char *what,
                       const char *model);
+
+/* The command line with every URL's user:password@ and query string removed
+ * (malloc'd), for commit records: credentials in an --endpoint never reach
+ * the store. */
+char *gen_cli_public_command(const char *command);
 
 /* Parses a number flag value; -1 with a message if it is not one in [lo, hi]. */
 int gen_cli_double(double *out, const char *flag, const char *v, double lo, double hi);

@@ -26,6 +26,14 @@ check "the key is not in the store" bash -c "! grep -rqa SECRET-4242 '$T/s'"
 check "the key is not in the run's record or log" bash -c "! '$AV' -C '$T/s' dump | grep -q SECRET-4242"
 check "the key is not on stderr" bash -c "! grep -q SECRET-4242 '$T/err'"
 
+# credentials in the endpoint URL reach neither the run record nor the commit's command line
+EPU=$(echo "$EP" | sed 's|http://|http://user:pw-SECRET-77@|')
+"$AV" -C "$T/s" generate magpie -q --endpoint "$EPU?api-key=SECRET-78" --model m --template llama3 -n 1 --seed 99 --no-progress
+check "credentials in the URL: run ok" test $? -eq 0
+check "credentials in the URL: not in the dump (runs, commits)" bash -c "! '$AV' -C '$T/s' dump | grep -q 'SECRET-7'"
+check "credentials in the URL: not in the store files" bash -c "! grep -rqa 'SECRET-7' '$T/s'"
+check "credentials in the URL: the endpoint is kept without them" bash -c "'$AV' -C '$T/s' dump | grep -q '\"endpoint\":\"http://127.0.0.1:$PORT/v1\"'"
+
 # retries exhausted: the tasks fail, nothing half-written; a rerun finishes them
 start_fake --record "$T/rec2"
 rm -rf "$T/s"; "$AV" init "$T/s" >/dev/null
