@@ -497,7 +497,8 @@ static int finish(gen_client *c, req *r, CURLcode code, gen_done_fn fn, void *ct
         else snprintf(c->msg, sizeof c->msg, "%s", r->errbuf[0] ? r->errbuf : curl_easy_strerror(code));
         res.error = c->msg;
         if (retryable_curl(code) && can_retry) delay = gen_backoff_ms(c->o.backoff_ms, r->attempts - 1, rnd01(c));
-        else res.outcome = retryable_curl(code) ? GEN_FAILED : GEN_FATAL;
+        else /* a server that cannot be reached after every retry is down for every request */
+            res.outcome = retryable_curl(code) && code != CURLE_COULDNT_CONNECT ? GEN_FAILED : GEN_FATAL;
     } else {
         char desc[440];
         int quota = gen_error_describe(desc, sizeof desc, r->resp.ptr, r->resp.len);

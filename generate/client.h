@@ -41,7 +41,8 @@ enum gen_outcome {
     GEN_OK = 0,        /* 2xx with a body */
     GEN_FAILED = 1,    /* final failure of this request (4xx, or retries exhausted) */
     GEN_FATAL = 2,     /* a failure that will hit every request: bad key, no such
-                          path or model, insufficient_quota; the run should stop */
+                          path or model, insufficient_quota, a server that refuses
+                          connections after every retry; the run should stop */
 };
 
 typedef struct gen_http_result {
