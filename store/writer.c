@@ -32,7 +32,7 @@
 static size_t batch_records = 100000;
 #define BATCH_BYTES (32u << 20)
 #define SAMPLE_BYTES (2u << 20)
-#define DEFERRED_BYTES (48u << 20) /* text/cid/index entries held back for a full flush */
+#define DEFERRED_BYTES (80u << 20) /* text/cid/index entries held back for a full flush */
 
 void av_tune_batch(size_t records) { batch_records = records ? records : 1; }
 
@@ -275,10 +275,55 @@ static void add_put(av_writer *w, uint8_t dbi, const void *k, size_t kl, const v
     w->batch_bytes += kl + vl + 32;
 }
 
+#define UNDO_RANGE 0x7e
+
+/* Deletes rows [lo, hi) with their content-id entries, or blocks [lo, hi)
+ * with the text entries that point into them (a block lists its texts). */
+static int undo_range(MDB_txn *txn, av_store *s, uint8_t which, uint64_t lo, uint64_t hi)
+{
+    for (uint64_t id = lo; id < hi; id++) {
+        uint8_t k8[8];
+        av_be64(k8, id);
+        MDB_val k = {8, k8}, v;
+        int rc = mdb_get(txn, s->dbi[which], &k, &v);
+        if (rc == MDB_NOTFOUND) continue;
+        if (rc) return rc;
+        if (which == DBI_REC && v.mv_size >= 17) {
+            MDB_val ck = {16, (uint8_t *)v.mv_data + 1}, cv;
+            if (mdb_get(txn, s->dbi[DBI_CID], &ck, &cv) == 0 && cv.mv_size == 8 && av_get_be64(cv.mv_data) == id &&
+                (rc = mdb_del(txn, s->dbi[DBI_CID], &ck, NULL)))
+                return rc;
+        } else if (which == DBI_BLK) {
+            uint32_t n, dict;
+            const uint8_t *table;
+            if (av_block_header(v.mv_data, v.mv_size, &n, &table, &dict) == 0) {
+                for (uint32_t i = 0; i < n; i++) {
+                    MDB_val tk = {16, (void *)(table + 20 * i)}, tv;
+                    if (mdb_get(txn, s->dbi[DBI_TXT], &tk, &tv) == 0 && tv.mv_size == 16 &&
+                        av_get_be64(tv.mv_data) == id && (rc = mdb_del(txn, s->dbi[DBI_TXT], &tk, NULL)))
+                        return rc;
+                }
+            }
+        }
+        if ((rc = mdb_del(txn, s->dbi[which], &k, NULL))) return rc;
+    }
+    return 0;
+}
+
+static void undo_note_range(av_buf *undo, uint8_t which, uint64_t lo, uint64_t hi)
+{
+    av_buf_putc(undo, (char)UNDO_RANGE);
+    av_buf_putc(undo, (char)which);
+    av_put_varint(undo, lo);
+    av_put_varint(undo, hi);
+}
+
 /* Undoes what an unfinished writer left: walks the undo lists newest first,
  * deleting inserted keys and putting back overwritten values, then empties
  * undo. An undo entry is: u8 dbi (| 0x80 when an old value follows),
- * varint key length, key, [varint value length, value]. */
+ * varint key length, key, [varint value length, value]; or UNDO_RANGE, u8
+ * dbi (rec or blk), varint lo, varint hi: rows or blocks [lo, hi), whose
+ * content-id and text entries are found through them. */
 static int rollback(av_store *s)
 {
     MDB_txn *txn;
@@ -299,6 +344,13 @@ static int rollback(av_store *s)
             ent[n++] = p;
             uint8_t dbi = *p++;
             uint64_t kl, vl = 0;
+            if (dbi == UNDO_RANGE) {
+                uint64_t lo, hi;
+                if (p >= end || (*p != DBI_REC && *p != DBI_BLK)) goto corrupt;
+                p++;
+                if (av_read_varint(&p, end, &lo) < 0 || av_read_varint(&p, end, &hi) < 0 || hi < lo) goto corrupt;
+                continue;
+            }
             if ((dbi & 0x7f) >= DBI_COUNT || av_read_varint(&p, end, &kl) < 0 || kl > (uint64_t)(end - p)) goto corrupt;
             p += kl;
             if (dbi & 0x80) {
@@ -316,6 +368,20 @@ static int rollback(av_store *s)
             p = ent[--n];
             uint8_t dbi = *p++;
             uint64_t kl, vl = 0;
+            if (dbi == UNDO_RANGE) {
+                uint8_t which = *p++;
+                uint64_t lo, hi;
+                av_read_varint(&p, end, &lo);
+                av_read_varint(&p, end, &hi);
+                int drc = undo_range(txn, s, which, lo, hi);
+                if (drc) {
+                    free(ent);
+                    mdb_cursor_close(c);
+                    rc = drc;
+                    goto fail;
+                }
+                continue;
+            }
             av_read_varint(&p, end, &kl);
             MDB_val dk = {(size_t)kl, (void *)p};
             p += kl;
@@ -698,22 +764,86 @@ static int put_logged(MDB_txn *txn, av_store *s, av_buf *undo, uint8_t dbi, cons
     return 0;
 }
 
-/* Turns the batch's texts, content ids and index terms into sorted puts
- * (on a full flush; a small one writes only records, blocks and the puts
- * already listed). Runs once per flush. */
-static void prepare_batch(av_writer *w, int full)
+/* Sorts the batch's listed puts (links, toggles, events, symbols). */
+static void prepare_batch(av_writer *w)
 {
-    av_buf kb = AV_BUF_INIT, vb = AV_BUF_INIT;
+    if (w->nputs) qsort_r(w->puts, w->nputs, sizeof *w->puts, cmp_put_key, w);
+}
+
+static int cmp_slot(const void *a, const void *b)
+{
+    return memcmp(((const idslot *)a)->key, ((const idslot *)b)->key, 16);
+}
+
+static int cmp_term(const void *a, const void *b, void *ctx)
+{
+    const termmap *m = ctx;
+    const termslot *x = a, *y = b;
+    size_t n = x->len < y->len ? x->len : y->len;
+    int c = memcmp(m->arena.ptr + x->off, m->arena.ptr + y->off, n);
+    return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+/* Appends the undo list of one transaction to the undo table. */
+static int undo_save(MDB_txn *txn, av_store *s, const av_buf *undo)
+{
+    if (!undo->len) return 0;
+    MDB_cursor *c;
+    MDB_val lk, lv;
+    uint64_t seq = 1;
+    int rc = mdb_cursor_open(txn, s->dbi[DBI_UNDO], &c);
+    if (rc) return rc;
+    if (mdb_cursor_get(c, &lk, &lv, MDB_LAST) == 0) seq = av_get_be64(lk.mv_data) + 1;
+    mdb_cursor_close(c);
     uint8_t k8[8];
-    for (size_t i = 0; full && i < w->pend_text.cap; i++)
-        if (w->pend_text.slot[i].used)
-            add_put(w, DBI_TXT, w->pend_text.slot[i].key, 16, w->pend_text.slot[i].val, 16);
-    for (size_t i = 0; full && i < w->pend_cid.cap; i++)
-        if (w->pend_cid.slot[i].used) add_put(w, DBI_CID, w->pend_cid.slot[i].key, 16, w->pend_cid.slot[i].val, 8);
-    for (size_t i = 0; full && i < w->terms.cap; i++) {
-        termslot *t = &w->terms.slot[i];
-        if (!t->rows) continue;
-        const char *term = w->terms.arena.ptr + t->off;
+    av_be64(k8, seq);
+    MDB_val k = {8, k8}, v = {undo->len, undo->ptr};
+    return mdb_put(txn, s->dbi[DBI_UNDO], &k, &v, 0);
+}
+
+/* A full flush writes the deferred text, content-id and index entries
+ * straight from their maps, one table per transaction (so LMDB's dirty
+ * pages stay bounded by one table), in key order. The maps are compacted
+ * and sorted in place: they are cleared afterwards. */
+static void compact_sorted(idmap *m)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < m->cap; i++)
+        if (m->slot[i].used) m->slot[n++] = m->slot[i];
+    if (n) qsort(m->slot, n, sizeof *m->slot, cmp_slot);
+    for (size_t i = n; i < m->cap; i++) m->slot[i].used = 0;
+    m->n = n;
+}
+
+static int map_txn(av_writer *w, int dbi, idmap *m, size_t vlen, av_buf *undo)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(w->s->env, NULL, 0, &txn);
+    if (rc) return rc;
+    av_buf_reset(undo);
+    /* No undo keys: text and content-id entries of new blocks and rows are
+     * found through the range notes of the batches that wrote those. */
+    for (size_t i = 0; i < m->n && !rc; i++) {
+        MDB_val k = {16, m->slot[i].key}, v = {vlen, m->slot[i].val};
+        rc = mdb_put(txn, w->s->dbi[dbi], &k, &v, MDB_NOOVERWRITE);
+        if (rc == MDB_KEYEXIST) rc = 0;
+    }
+    if (!rc) rc = undo_save(txn, w->s, undo);
+    if (!rc) return mdb_txn_commit(txn);
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+static void compact_terms(termmap *m)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < m->cap; i++)
+        if (m->slot[i].rows) m->slot[n++] = m->slot[i];
+    for (size_t i = n; i < m->cap; i++) memset(&m->slot[i], 0, sizeof m->slot[i]);
+    if (n) qsort_r(m->slot, n, sizeof *m->slot, cmp_term, m);
+    m->n = n;
+    for (size_t i = 0; i < n; i++) {
+        termslot *t = &m->slot[i];
         /* Rows arrive ascending except links to older rows: sort, unique. */
         int sorted = 1;
         for (size_t j = 1; j < t->n; j++)
@@ -725,17 +855,34 @@ static void prepare_batch(av_writer *w, int full)
                 if (!u || t->rows[u - 1] != t->rows[j]) t->rows[u++] = t->rows[j];
             t->n = u;
         }
+    }
+}
+
+static int terms_txn(av_writer *w, av_buf *undo)
+{
+    termmap *m = &w->terms;
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(w->s->env, NULL, 0, &txn);
+    if (rc) return rc;
+    av_buf_reset(undo);
+    av_buf kb = AV_BUF_INIT, vb = AV_BUF_INIT;
+    uint8_t k8[8];
+    for (size_t i = 0; i < m->n && !rc; i++) {
+        termslot *t = &m->slot[i];
         av_buf_reset(&kb);
         av_buf_reset(&vb);
-        av_buf_put(&kb, term, t->len);
+        av_buf_put(&kb, m->arena.ptr + t->off, t->len);
         av_be64(k8, t->rows[0]);
         av_buf_put(&kb, k8, 8);
         av_chunk_encode(&vb, t->rows, t->n);
-        add_put(w, DBI_IDX, kb.ptr, kb.len, vb.ptr, vb.len);
+        rc = put_logged(txn, w->s, undo, DBI_IDX, kb.ptr, kb.len, vb.ptr, vb.len, 0);
     }
-    if (w->nputs) qsort_r(w->puts, w->nputs, sizeof *w->puts, cmp_put_key, w);
     av_buf_free(&kb);
     av_buf_free(&vb);
+    if (!rc) rc = undo_save(txn, w->s, undo);
+    if (!rc) return mdb_txn_commit(txn);
+    mdb_txn_abort(txn);
+    return rc;
 }
 
 /* Writes the prepared batch in one transaction. Returns an MDB code
@@ -753,17 +900,20 @@ static int flush_txn(av_writer *w, av_buf *undo)
         av_be32(k4, w->new_dict_id);
         if ((rc = put_logged(txn, s, undo, DBI_DICT, k4, 4, w->new_dict.ptr, w->new_dict.len, 0))) goto done;
     }
+    /* Blocks and records take new ids in order: the undo list notes their
+     * range (rollback finds their text and content-id entries through them). */
+    if (w->nsealed) undo_note_range(undo, DBI_BLK, w->sealed[0]->id, w->sealed[w->nsealed - 1]->id + 1);
     for (size_t i = 0; i < w->nsealed; i++) {
         av_be64(k8, w->sealed[i]->id);
-        if ((rc = put_logged(txn, s, undo, DBI_BLK, k8, 8, w->sealed[i]->val.ptr, w->sealed[i]->val.len, MDB_APPEND)))
-            goto done;
+        MDB_val k = {8, k8}, v = {w->sealed[i]->val.len, w->sealed[i]->val.ptr};
+        if ((rc = mdb_put(txn, s->dbi[DBI_BLK], &k, &v, MDB_APPEND))) goto done;
     }
+    if (w->nrecs) undo_note_range(undo, DBI_REC, w->rec_row[0], w->rec_row[w->nrecs - 1] + 1);
     for (size_t i = 0; i < w->nrecs; i++) {
         av_be64(k8, w->rec_row[i]);
         size_t end = i + 1 < w->nrecs ? w->rec_off[i + 1] : w->recbuf.len;
-        if ((rc = put_logged(txn, s, undo, DBI_REC, k8, 8, w->recbuf.ptr + w->rec_off[i], end - w->rec_off[i],
-                             MDB_APPEND)))
-            goto done;
+        MDB_val k = {8, k8}, v = {end - w->rec_off[i], w->recbuf.ptr + w->rec_off[i]};
+        if ((rc = mdb_put(txn, s->dbi[DBI_REC], &k, &v, MDB_APPEND))) goto done;
     }
     for (size_t i = 0; i < w->nputs; i++) {
         pending_put *p = &w->puts[i];
@@ -795,17 +945,7 @@ static int flush_txn(av_writer *w, av_buf *undo)
     if ((rc = meta_put_u64(txn, s, "next_row", w->next_row))) goto done;
     if ((rc = meta_put_u64(txn, s, "next_block", w->next_block))) goto done;
     if ((rc = meta_put_u64(txn, s, "next_sym", w->next_sym))) goto done;
-    if (undo->len) {
-        MDB_cursor *c;
-        MDB_val lk, lv;
-        uint64_t seq = 1;
-        if ((rc = mdb_cursor_open(txn, s->dbi[DBI_UNDO], &c))) goto done;
-        if (mdb_cursor_get(c, &lk, &lv, MDB_LAST) == 0) seq = av_get_be64(lk.mv_data) + 1;
-        mdb_cursor_close(c);
-        av_be64(k8, seq);
-        MDB_val k = {8, k8}, v = {undo->len, undo->ptr};
-        if ((rc = mdb_put(txn, s->dbi[DBI_UNDO], &k, &v, 0))) goto done;
-    }
+    if ((rc = undo_save(txn, s, undo))) goto done;
     rc = mdb_txn_commit(txn);
     txn = NULL;
 done:
@@ -859,15 +999,43 @@ static int flush(av_writer *w, int full)
     int rc = seal_block(w);
     if (rc < 0 || (rc = sealed_wait(w)) < 0) return rc;
     for (size_t i = 0; i < w->nsealed; i++) w->text_stored += w->sealed[i]->val.len;
-    prepare_batch(w, full);
+    prepare_batch(w);
+    if (full) {
+        compact_sorted(&w->pend_text);
+        compact_sorted(&w->pend_cid);
+        compact_terms(&w->terms);
+    }
     writer_rd_close(w);
     av_buf undo = AV_BUF_INIT;
     mdb_env_set_flags(w->s->env, MDB_NOSYNC, 1);
     int err = 0;
-    for (int tries = 0;; tries++) {
-        rc = flush_txn(w, &undo);
-        if (rc != MDB_MAP_FULL || tries > 30) break;
-        if ((err = av_store_grow(w->s, w->batch_bytes * 4 + (8u << 20))) < 0) break;
+    /* step 0: records, blocks, listed puts; then (full) one table each */
+    for (int step = 0; step < (full ? 4 : 1) && !err && !rc; step++) {
+        for (int tries = 0;; tries++) {
+            switch (step) {
+            case 0: rc = flush_txn(w, &undo); break;
+            case 1: rc = map_txn(w, DBI_TXT, &w->pend_text, 16, &undo); break;
+            case 2: rc = map_txn(w, DBI_CID, &w->pend_cid, 8, &undo); break;
+            default: rc = terms_txn(w, &undo); break;
+            }
+            if (rc != MDB_MAP_FULL || tries > 30) break;
+            if ((err = av_store_grow(w->s, w->batch_bytes * 4 + (8u << 20))) < 0) break;
+        }
+        if (step == 0 && !rc) {
+            /* what step 0 wrote is on disk: don't write it again */
+            av_buf_reset(&w->recbuf);
+            w->nrecs = 0;
+            av_buf_reset(&w->kv);
+            w->nputs = 0;
+            av_buf_reset(&w->aux_kv);
+            w->naux = 0;
+            for (size_t i = 0; i < w->nsealed; i++) {
+                av_buf_free(&w->sealed[i]->val);
+                free(w->sealed[i]);
+            }
+            w->nsealed = w->next_job = w->ndone = 0;
+            av_buf_free(&w->new_dict);
+        }
     }
     mdb_env_set_flags(w->s->env, MDB_NOSYNC, 0);
     av_buf_free(&undo);
