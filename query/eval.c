@@ -40,6 +40,7 @@ struct qeval {
     int chain_done;
     uint8_t *kbits[AV_KIND_MAX + 1]; /* a bit per row: the visible rows of a kind */
     uint64_t row_end;
+    int bulk; /* many units to come: kind bitmaps pay off */
     av_record *kids; /* tags, ratings, preferences around the chain */
     uint64_t *kid_row;
     size_t nkids, kids_cap;
@@ -170,7 +171,7 @@ static int chain_rec(qeval *e, int i, av_record **out)
  * kind reads its index once into a bitmap (a bit per row id: 1.25 MB per
  * ten million rows), so telling the kind of a record that refers to a unit
  * never reads the record itself. */
-static int is_kind(qeval *e, av_kind k, uint64_t row)
+int q_eval_is_kind(qeval *e, av_kind k, uint64_t row)
 {
     if (!e->kbits[k]) {
         e->row_end = av_reader_row_end(e->r);
@@ -189,6 +190,20 @@ static int is_kind(qeval *e, av_kind k, uint64_t row)
         }
     }
     return row < e->row_end && (e->kbits[k][row / 8] >> (row % 8) & 1);
+}
+
+void q_eval_bulk(qeval *e, int bulk)
+{
+    e->bulk = bulk;
+}
+
+/* Is row of kind k? From the bitmaps when many units are evaluated; for a
+ * few, reading the record is cheaper than reading a whole kind index.
+ * 2 means "read it to know". */
+static int is_kind(qeval *e, av_kind k, uint64_t row)
+{
+    if (!e->bulk && !e->kbits[k]) return 2;
+    return q_eval_is_kind(e, k, row);
 }
 
 /* Follows ref[0] from the unit: response -> prompt, rating -> response ->
@@ -258,14 +273,14 @@ static int load_kids(qeval *e)
              * refer to a prompt are responses, not worth reading here */
             int want = 0;
             if ((rc = is_kind(e, AV_TAG, k)) < 0) break;
-            if (rc) want = 1;
-            if (!want && c == resp) {
+            if (rc) want = 1; /* a tag, or unknown (2): read it */
+            if (rc == 0 && c == resp) {
                 if ((rc = is_kind(e, AV_RATING, k)) < 0) break;
-                want = rc;
+                want = rc != 0;
             }
             if (!want && (i == 0 || c == resp)) {
                 if ((rc = is_kind(e, AV_PREFERENCE, k)) < 0) break;
-                want = rc;
+                want = rc != 0;
             }
             rc = 1;
             if (!want) continue;

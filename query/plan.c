@@ -146,6 +146,8 @@ typedef struct plan {
     av_iter *kind_it;        /* the unit kind's index, for model hits */
     uint64_t kind_pos;       /* where kind_it was last sought to (it only moves forward) */
     int fallback;            /* an index could not answer (an ambiguous id): scan */
+    qeval *ev;               /* for its kind bitmaps */
+    int bulk;                /* many index hits: tell kinds from bitmaps, not by reading */
 } plan;
 
 /* A string as JSON with every non-ASCII character escaped (\u00e9, surrogate
@@ -251,6 +253,34 @@ static int reaches(av_kind k, av_kind u)
     return 0;
 }
 
+/* The kind of a visible row from the kind bitmaps; AV_KIND_NONE if it is
+ * not visible. */
+static int kind_of(plan *p, uint64_t row, av_kind *out)
+{
+    static const av_kind order[] = {AV_RESPONSE, AV_TAG, AV_PROMPT, AV_RATING, AV_PREFERENCE, AV_SOURCE, AV_MODEL, AV_RUN};
+    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
+        int rc = q_eval_is_kind(p->ev, order[i], row);
+        if (rc < 0) return rc;
+        if (rc) {
+            *out = order[i];
+            return 0;
+        }
+    }
+    *out = AV_KIND_NONE;
+    return 0;
+}
+
+/* Does a record of kind ck that refers to one of kind xk do so through
+ * ref[0]? By the data model: 1 yes, 0 no, -1 read it to know. */
+static int via_ref0(av_kind xk, av_kind ck)
+{
+    if (ck == AV_TAG) return 1;
+    if (xk == AV_PROMPT && (ck == AV_RESPONSE || ck == AV_PREFERENCE)) return 1;
+    if (xk == AV_RESPONSE && ck == AV_RATING) return 1;
+    if (xk == AV_RESPONSE && (ck == AV_RESPONSE || ck == AV_PREFERENCE)) return 0;
+    return -1;
+}
+
 /* Adds the units that see record x (of kind k): x itself if it is one, and
  * the units below it along ref[0]. */
 static int units_below(plan *p, uint64_t x, av_kind k, int depth, rowset *out)
@@ -264,9 +294,18 @@ static int units_below(plan *p, uint64_t x, av_kind k, int depth, rowset *out)
     uint64_t c;
     av_record *rec = &p->rec[depth + 1];
     while ((rc = av_iter_next(it, &c)) == 1) {
-        if ((rc = av_get(p->r, c, 0, rec)) < 0) break;
-        if (rec->ref[0] != x) continue;
-        av_kind ck = rec->kind;
+        av_kind ck = AV_KIND_NONE;
+        int below = -1;
+        if (p->bulk) {
+            if ((rc = kind_of(p, c, &ck)) < 0) break;
+            if (ck != AV_KIND_NONE) below = via_ref0(k, ck);
+        }
+        if (below < 0) {
+            if ((rc = av_get(p->r, c, 0, rec)) < 0) break;
+            ck = rec->kind;
+            below = rec->ref[0] == x;
+        }
+        if (!below) continue;
         if (ck == u || reaches(ck, u))
             if ((rc = units_below(p, c, ck, depth + 1, out)) < 0) break;
     }
@@ -276,10 +315,16 @@ static int units_below(plan *p, uint64_t x, av_kind k, int depth, rowset *out)
 
 static int units_of(plan *p, uint64_t x, rowset *out)
 {
-    int rc = av_get(p->r, x, AV_GET_ANY, &p->rec[0]);
-    if (rc == AV_ENOTFOUND) return 0;
-    if (rc < 0) return rc;
-    return units_below(p, x, p->rec[0].kind, 0, out);
+    av_kind k = AV_KIND_NONE;
+    int rc;
+    if (p->bulk && (rc = kind_of(p, x, &k)) < 0) return rc;
+    if (k == AV_KIND_NONE) {
+        rc = av_get(p->r, x, AV_GET_ANY, &p->rec[0]);
+        if (rc == AV_ENOTFOUND) return 0;
+        if (rc < 0) return rc;
+        k = p->rec[0].kind;
+    }
+    return units_below(p, x, k, 0, out);
 }
 
 /* Source rows named name (a dataset may come from several files). */
@@ -596,11 +641,12 @@ typedef struct chosen {
     size_t estimate;
 } chosen;
 
-static void plan_init(plan *p, av_query *q, av_reader *r)
+static void plan_init(plan *p, av_query *q, av_reader *r, qeval *ev)
 {
     memset(p, 0, sizeof *p);
     p->q = q;
     p->r = r;
+    p->ev = ev;
     for (int i = 0; i < 8; i++) av_record_init(&p->rec[i]);
     p->row_lo = 1;
     p->row_hi = av_reader_row_end(r);
@@ -636,6 +682,7 @@ static int choose(plan *p, chosen *c)
     }
     c->estimate = best;
     if (c->driver < 0) return 0;
+    p->bulk = best > 1000;
     rc = materialise(p, c->cj[c->driver], &c->rows);
     if (rc < 0) return rc;
     if (p->fallback) {
@@ -663,10 +710,11 @@ int av_query_run(av_query *q, av_reader *r, int (*fn)(void *ctx, uint64_t row), 
     int rc = eval_for(q, r, &e);
     if (rc < 0) return rc;
     plan p;
-    plan_init(&p, q, r);
+    plan_init(&p, q, r, e);
     chosen c;
     if ((rc = choose(&p, &c)) < 0) goto done;
     if (p.row_lo >= p.row_hi) goto done;
+    q_eval_bulk(e, c.driver < 0 || c.rows.n > 1000);
     if (c.driver >= 0) {
         for (size_t i = 0; i < c.rows.n; i++) {
             uint64_t row = c.rows.v[i];
@@ -778,10 +826,13 @@ static void node_str(av_buf *b, const qnode *n, int top)
 
 int av_query_explain(av_query *q, av_reader *r, char **out)
 {
+    qeval *e;
+    int rc = eval_for(q, r, &e);
+    if (rc < 0) return rc;
     plan p;
-    plan_init(&p, q, r);
+    plan_init(&p, q, r, e);
     chosen c;
-    int rc = choose(&p, &c);
+    rc = choose(&p, &c);
     av_buf b = AV_BUF_INIT;
     const char *unit = q->unit == AV_KIND_NONE ? "all records" : av_kind_name(q->unit);
     if (rc >= 0) {

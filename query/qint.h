@@ -107,6 +107,12 @@ int q_eval_node(qeval *e, const qnode *n);
  * during the call); stops when fn returns non-zero and returns that. */
 typedef int (*q_val_fn)(void *ctx, const qval *v);
 int q_eval_values(qeval *e, const qfield *f, q_val_fn fn, void *ctx);
+/* 1 if row is a visible record of kind k (from a bitmap of the kind's
+ * index, built on first use), 0 if not, negative on error. */
+int q_eval_is_kind(qeval *e, av_kind k, uint64_t row);
+/* Tells the evaluator many units will follow (a scan, a large index set),
+ * so reading whole kind indexes into bitmaps pays off. */
+void q_eval_bulk(qeval *e, int bulk);
 /* Kind and version of the current unit. */
 av_kind q_eval_kind(const qeval *e);
 /* Disables the cheap text-length bounds (tests). */
