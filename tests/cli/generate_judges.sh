@@ -62,6 +62,33 @@ check "tag: Magpie's three tag kinds per prompt" bash -c "test \$('$AV' -C '$T/s
 check "tag: category" q tag t "'task_category' not in r['attrs'] or (r['attrs']['task_category'] == 'Math' and r['attrs']['other_task_category'] == ['Reasoning', 'Information seeking'])" 9
 check "tag: difficulty" q tag t "'difficulty' not in r['attrs'] or r['attrs']['difficulty'] == 'easy'" 9
 
+# agreement with human labels: an ingested preference dataset as the reference.
+# The fake judge prefers the longer response, so the expected agreement is the
+# share of human verdicts whose chosen response is the longer one.
+"$AV" init "$T/h" >/dev/null
+if "$AV" -C "$T/h" ingest "$SRC/tests/data/ingest/corpus_binarized.jsonl" 2>/dev/null; then
+    "$AV" -C "$T/h" judge pair "${E[@]}" --judge j
+    "$AV" -C "$T/h" judge agreement --judge j --against corpus_binarized --json > "$T/agree"
+    "$AV" -C "$T/h" dump > "$T/hd"
+    check "agreement with a source's human labels" python3 -c '
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1]) if "\"kind\"" in l]
+text = {r["id"]: r["msgs"][0]["text"] for r in recs if r["kind"] == "response"}
+n = agreed = 0
+for r in recs:
+    if r["kind"] != "preference" or r.get("model") or r["refs"][1] == r["refs"][2] or r["num"] == 0.5:
+        continue
+    a, b = text[r["refs"][1]], text[r["refs"][2]]
+    if len(a) == len(b):
+        continue
+    n += 1
+    agreed += (r["num"] > 0.5) == (len(a) > len(b))
+got = json.load(open(sys.argv[2]))
+ok = n > 0 and got["pairs"] == n and got["agreed"] == agreed and abs(got["agreement"] - agreed / n) < 1e-12
+print(n, agreed, got, file=sys.stderr) if not ok else None
+sys.exit(0 if ok else 1)' "$T/hd" "$T/agree"
+fi
+
 printf '%s\n' '{"critique": "Identify specific ways in which the last response is harmful.", "revision": "Please rewrite the response to remove any harmful content."}' > "$T/cons.jsonl"
 "$AV" -C "$T/s" revise "${E[@]}" --critic c --constitution "$T/cons.jsonl" --rounds 2
 check "revise: revisions refer to the original and keep the critiques" q response c \

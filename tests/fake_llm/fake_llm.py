@@ -76,13 +76,18 @@ def sign(x):
     return (x > 0) - (x < 0)
 
 
-def between(s, a, b):
+def between(s, a, *ends):
+    """the text after a, up to the first of ends (or the end)"""
     i = s.find(a)
     if i < 0:
         return ""
     i += len(a)
-    j = s.find(b, i)
-    return s[i:j] if j >= 0 else s[i:]
+    js = [j for j in (s.find(b, i) for b in ends) if j >= 0]
+    return s[i:min(js)] if js else s[i:]
+
+
+R2_ENDS = ("\nPreferred Response=", "\nConsider the coherence")
+B_ENDS = ("\nThe answer is:", "\nLet's think step by step")
 
 
 def pref_tokens(p1, labels):
@@ -95,14 +100,14 @@ def answer(prompt, raw, seed):
     p = prompt.rstrip()
     if p.endswith("Preferred Response="):
         r1 = between(prompt, "Response 1 - ", "\nResponse 2 - ")
-        r2 = between(prompt, "Response 2 - ", "\n")
+        r2 = between(prompt, "\nResponse 2 - ", *R2_ENDS)
         p1 = clamp(0.6 + 0.3 * sign(len(r1) - len(r2)))
         cands = pref_tokens(p1, ["1", "2"])
         tok = "1" if p1 >= 0.5 else "2"
         return tok, [(tok, cands)]
     if p.endswith("The answer is:"):
         ra = between(prompt, "\n(A) ", "\n(B) ")
-        rb = between(prompt, "\n(B) ", "\n")
+        rb = between(prompt, "\n(B) ", *B_ENDS)
         p1 = clamp(0.6 + 0.3 * sign(len(ra) - len(rb)))
         lab = "A" if p1 >= 0.5 else "B"
         cands = pref_tokens(p1, ["A", "B"])
@@ -112,7 +117,7 @@ def answer(prompt, raw, seed):
         return " 7", [(" 7", cands)]
     if p.endswith("Rationale:"):
         r1 = between(prompt, "Response 1 - ", "\nResponse 2 - ")
-        r2 = between(prompt, "Response 2 - ", "\n")
+        r2 = between(prompt, "\nResponse 2 - ", *R2_ENDS)
         which = 1 if len(r1) >= len(r2) else 2
         t = " Response %d covers more of the question." % which
         return t, [(w, [(w, -0.1)]) for w in t.split(" ")]
