@@ -145,17 +145,14 @@ static void ask(gen_run *run, void *task, judge_ctx *j, const char *system, cons
     av_buf_free(&body);
 }
 
-static void put_num_attr(av_buf *store, av_attr *a, const char *key, double v)
+/* Attribute values are malloc'd JSON texts; free_attrs frees them. */
+static void put_num_attr(av_attr *a, const char *key, double v)
 {
-    (void)store;
-    a->key = key;
-    char *s = av_xmalloc(40);
     av_buf b = AV_BUF_INIT;
     av_buf_json_num(&b, v);
-    snprintf(s, 40, "%s", b.ptr);
-    av_buf_free(&b);
-    a->json.ptr = s;
-    a->json.len = strlen(s);
+    a->key = key;
+    a->json.len = b.len;
+    a->json.ptr = av_buf_detach(&b);
 }
 
 static void put_str_attr(av_attr *a, const char *key, const char *v)
@@ -354,8 +351,8 @@ static int pair_write(gen_run *run, pair_task *t)
     if (!model) return GEN_STEP_FAIL;
     av_attr at[4];
     uint32_t na = 0;
-    put_num_attr(NULL, &at[na++], "p_a_first", t->p[0]);
-    put_num_attr(NULL, &at[na++], "p_a_second", 1.0 - t->p[1]);
+    put_num_attr(&at[na++], "p_a_first", t->p[0]);
+    put_num_attr(&at[na++], "p_a_second", 1.0 - t->p[1]);
     at[na].key = "orders_agree";
     at[na].json.ptr = av_xstrdup(agree ? "true" : "false");
     at[na].json.len = strlen(at[na].json.ptr);
@@ -487,7 +484,7 @@ static int score_step(gen_run *run, void *task, const gen_reply *reply)
     uint64_t model = gen_run_model(run, j->judge);
     if (!model) return GEN_STEP_FAIL;
     av_attr at[2];
-    put_num_attr(NULL, &at[0], "expected_score", s);
+    put_num_attr(&at[0], "expected_score", s);
     put_str_attr(&at[1], "method", method);
     av_record rec;
     av_record_init(&rec);
@@ -733,7 +730,7 @@ static int cmd_agreement(int argc, char **argv, av_cli *ctx)
         else printf("position consistency  - (no verdict asked in both orders)\n");
         if (compared) printf("mean confidence       %.3f\n", mc);
     }
-    (void)ai_what;
+    (void)ai_what; /* the AI side is always a judge */
 done:
     free(ai);
     free(ref);
