@@ -54,6 +54,8 @@ struct gen_run {
     size_t nerrors_kept;
     int store_rc;
     double price_in, price_out;
+    uint64_t stats_mark; /* requests + records + errors when the counters were last written */
+    int run_new;         /* the run record was added by this invocation */
     av_buf scratch;
 };
 
@@ -188,6 +190,7 @@ static int put_run_record(gen_run *run)
     int rc = av_writer_put(run->w, &rec);
     free(attrs);
     if (rc < 0) return rc;
+    if (rc == 1) run->run_new = 1;
     run->run_row = rec.row;
     run->run_cid = rec.cid;
     return 0;
@@ -210,9 +213,17 @@ static int commit_batch(gen_run *run, int last)
 {
     gen_run_stats tot;
     sum_stats(&tot, &run->base, &run->now);
-    av_buf_reset(&run->scratch);
-    stats_json(&run->scratch, &tot);
-    int rc = av_writer_aux_put(run->w, STAT_NS, run->run_cid.b, 16, run->scratch.ptr, run->scratch.len);
+    /* counters are written when something was paid, added or failed since the
+     * last batch; a batch answered wholly from the cache makes no version */
+    uint64_t mark = run->now.requests + run->now.records + run->now.errors;
+    int rc = 0;
+    if (mark != run->stats_mark || run->run_new) {
+        run->stats_mark = mark;
+        run->run_new = 0;
+        av_buf_reset(&run->scratch);
+        stats_json(&run->scratch, &tot);
+        rc = av_writer_aux_put(run->w, STAT_NS, run->run_cid.b, 16, run->scratch.ptr, run->scratch.len);
+    }
     if (rc < 0) {
         av_writer_abort(run->w);
         run->w = NULL;
@@ -385,6 +396,7 @@ int gen_run_exec(const gen_run_opts *opts, const gen_task_ops *ops)
     run->ops = ops;
     int rc = 0;
     const char *err = NULL;
+    if (!ops->total) return 0; /* nothing to ask: no run, no version */
     if (gen_client_new(&run->client, &opts->client, &err) < 0) {
         fprintf(stderr, "aviary: %s\n", err);
         return 1;

@@ -44,9 +44,11 @@ sys.exit(0 if max(c.values()) <= 2 and sum(v - 1 for v in c.values()) == int(sys
 
 # the finished command again: nothing is asked, nothing added
 before=$(wc -l < "$T/rec")
+vbefore=$("$AV" -C "$T/s" log | grep -c '^version')
 "$AV" -C "$T/s" "${args[@]}" 2> "$T/err3"
 check "rerun of a finished run: exit 0" test $? -eq 0
 check "rerun of a finished run: no request" test "$(wc -l < "$T/rec")" -eq "$before"
+check "rerun of a finished run: no new version" test "$("$AV" -C "$T/s" log | grep -c '^version')" -eq "$vbefore"
 check "rerun of a finished run: all from the cache" grep -q "0 records added, 0 requests, $((2 * N)) answered from the cache" "$T/err3"
 
 "$AV" -C "$T/s" runs > "$T/runs"
