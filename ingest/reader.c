@@ -388,6 +388,7 @@ static int next_elem(av_input *in, av_inrec *out)
         }
         size_t b = in->start, e = pos;
         while (e > b && is_ws(in->buf[e - 1])) e--;
+        if (e == b) return set_err(in, line0 + nls, "a JSON array element is missing (two commas in a row)");
         in->start = pos;
         in->line = line0 + nls;
         in->astate = A_AFTER;

@@ -48,6 +48,7 @@ static void blocks_c(uint32_t h[8], const uint8_t *p, size_t nblocks)
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
+#include <cpuid.h>
 #include <immintrin.h>
 
 /* The state lives as ABEF / CDGH pairs, as the SHA instructions want it. */
@@ -94,8 +95,10 @@ static void blocks(uint32_t h[8], const uint8_t *p, size_t nblocks)
 {
     static int have = -1;
     if (have < 0) {
-        __builtin_cpu_init();
-        have = __builtin_cpu_supports("sha") && __builtin_cpu_supports("sse4.1");
+        /* CPUID: leaf 1 ECX bit 9 SSSE3, bit 19 SSE4.1; leaf 7 EBX bit 29 SHA */
+        unsigned a, b, c, d;
+        have = __get_cpuid(1, &a, &b, &c, &d) && (c >> 9 & 1) && (c >> 19 & 1) &&
+               __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b >> 29 & 1);
     }
     if (have) blocks_ni(h, p, nblocks);
     else blocks_c(h, p, nblocks);

@@ -70,6 +70,8 @@ static void test_ingest_reader__arrays(void)
     CHECK(strstr(err, "unexpected data after the JSON array") != NULL);
     CHECK_EQ_INT(read_all(write_file("c.json", "[1,]", 4), &b, err, sizeof err), -1);
     CHECK(strstr(err, "trailing comma") != NULL);
+    CHECK_EQ_INT(read_all(write_file("cc.json", "[1,\n, 2]", 8), &b, err, sizeof err), -1);
+    CHECK(strstr(err, "2: a JSON array element is missing") != NULL);
     /* a big array: elements cross the 1 MiB read buffer */
     av_buf big = AV_BUF_INIT;
     av_buf_putc(&big, '[');
