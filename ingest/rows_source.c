@@ -4,8 +4,9 @@
  * source and line; this finds the row tags of the selected units, orders
  * them by (source, line) and fills each template back in from the records,
  * so a file ingested in format F comes back in F with the same JSON values,
- * keys in the source's order. Cost: per row, a template parse and one
- * av_get per record it names. */
+ * keys in the source's order. Selected records that came from no row of
+ * that format are left out; when none did, that is AV_ENOTFOUND. Cost: per
+ * row, a template parse and one av_get per record it names. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -264,6 +265,11 @@ int av_rows_source(av_reader *r, const char *format, const uint64_t *units, size
         free(prefs);
     }
     av_record_free(&u);
+    if (rc == 0 && n > 0 && c.n == 0)
+        rc = av_error_set(AV_ENOTFOUND,
+                          "none of the %zu selected records came from a file ingested as '%s' (rows are rebuilt "
+                          "only in the format they were ingested in)",
+                          n, format);
     if (rc == 0) {
         if (c.n) qsort(c.e, c.n, sizeof *c.e, cmp_entry);
         render *x = av_xcalloc(1, sizeof *x);

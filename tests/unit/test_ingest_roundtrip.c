@@ -72,10 +72,27 @@ static void test_ingest_roundtrip__real_fixtures(void)
     }
 }
 
+/* asking for another format than the rows came in is a clear error */
+static void test_ingest_roundtrip__other_format(void)
+{
+    const char *dir = new_store();
+    av_ingest_stats st;
+    CHECK_EQ_INT(ingest_into(dir, sample("alpaca.json"), NULL, 0, NULL, &st), 0);
+    strlist got = {0};
+    CHECK_EQ_INT(export_rows(dir, "magpie", &got), AV_ENOTFOUND);
+    CHECK(strstr(av_errmsg(), "none of the 6 selected records came from a file ingested as 'magpie'") != NULL);
+    CHECK_EQ_INT(got.n, 0);
+    CHECK_EQ_INT(export_rows(dir, "nosuch", &got), AV_EINVAL);
+    CHECK_EQ_INT(export_rows(dir, "alpaca", &got), 0);
+    CHECK_EQ_INT(got.n, 3);
+    strlist_free(&got);
+}
+
 int main(void)
 {
     RUN(test_ingest_roundtrip__samples);
     RUN(test_ingest_roundtrip__real_fixtures);
+    RUN(test_ingest_roundtrip__other_format);
     if (!have_fixtures) printf("# real fixtures absent: only the samples were checked\n");
     return tap_done();
 }
