@@ -92,6 +92,9 @@ check "--skip-bad: each bad row named" has "$err" "mixed.jsonl:4: malformed JSON
 check "--rejects holds the bad rows verbatim" cmp -s "$T/rej.jsonl" "$T/want_rejects.jsonl"
 run "$A" -C "$S" log
 check "--skip-bad: commit message counts both" has "$out" "2 new, 0 already present, 3 bad"
+run "$A" -C "$S" export --format alpaca --out - -q
+golden "--skip-bad: exactly the good rows are in the store" 0 '{"instruction":"Say hi.","input":"","output":"Hi!"}
+{"instruction":"Say bye.","input":"","output":"Bye!"}' ""
 run "$A" -C "$S" ingest "$T/mixed.jsonl" --rejects "$T/rej2.jsonl"
 check "--rejects without --skip-bad: exit 2" test "$rc" = 2
 
