@@ -16,6 +16,7 @@
 #include <ftw.h>
 #include <libgen.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,17 +44,28 @@ typedef struct split_def {
     char path[4096];
 } split_def;
 
+/* Where pass 1 puts rows: a spool file, the schema they need, counts. One
+ * per producing thread. */
+typedef struct sink {
+    FILE *f;
+    const char *path;
+    int parquet;      /* a schema conflict is an error, not a note */
+    pq_node *schema;
+    jv_parser jp;
+    int schema_err;   /* the rows do not fit one Parquet schema */
+    char schema_msg[512];
+    uint64_t rows, bytes;
+    av_progress *prog; /* or NULL */
+} sink;
+
 typedef struct ex {
     av_reader *r;
     const av_export_opts *o;
     int parquet, folder, to_stdout;
     char *stage;      /* staging folder or file */
     char *spool_path;
-    FILE *spool;
-    pq_node *schema;
-    int schema_err;   /* the rows do not fit one Parquet schema */
-    char schema_msg[512];
-    jv_parser jp;
+    sink sk;          /* the spool (rows, schema, counts) */
+    jv_parser jp;     /* pass 3's parser */
     FILE *direct;     /* one JSON Lines file or stdout: written as rows come */
     uint64_t rows, bytes;
     split_def split[MAX_SPLITS];
@@ -216,38 +228,42 @@ static int sampler_next(sampler *s)
 
 /* ---- pass 1: rows into the spool ------------------------------------------- */
 
-static int spool_row(void *ctx, const char *json, size_t len, uint64_t unit)
+/* One JSON Lines file (or stdout): no spool, rows go straight out. */
+static int direct_row(void *ctx, const char *json, size_t len, uint64_t unit)
 {
     ex *e = ctx;
-    if (e->direct) {
-        /* One JSON Lines file (or stdout): no spool, rows go straight out. */
-        if ((len && fwrite(json, 1, len, e->direct) != len) || putc('\n', e->direct) == EOF)
-            return av_error_set(AV_EIO, "cannot write '%s': %s", e->to_stdout ? "stdout" : e->stage, strerror(errno));
-        e->rows++;
-        e->bytes += len + 1;
-        av_progress_update(&e->prog, e->bytes, e->rows);
-        return 0;
-    }
-    uint32_t l32 = (uint32_t)len;
-    if (len > UINT32_MAX)
-        return av_error_set(AV_EINVAL, "a row of %zu bytes is too large", len);
-    if (fwrite(&unit, 8, 1, e->spool) != 1 || fwrite(&l32, 4, 1, e->spool) != 1 ||
-        (len && fwrite(json, 1, len, e->spool) != len))
-        return av_error_set(AV_EIO, "cannot write '%s': %s", e->spool_path, strerror(errno));
-    if (!e->schema_err) {
-        const jv *v = jv_parse(&e->jp, json, len);
-        int rc = v ? pq_schema_infer(e->schema, v) : av_error_set(AV_EINVAL, "row %llu is not valid JSON: %s",
-                                                                   (unsigned long long)e->rows + 1, e->jp.err);
-        if (rc < 0) {
-            e->schema_err = 1;
-            snprintf(e->schema_msg, sizeof e->schema_msg, "%s", av_errmsg());
-            if (e->parquet)
-                return av_error_set(AV_EINVAL, "%s", e->schema_msg);
-        }
-    }
+    (void)unit;
+    if ((len && fwrite(json, 1, len, e->direct) != len) || putc('\n', e->direct) == EOF)
+        return av_error_set(AV_EIO, "cannot write '%s': %s", e->to_stdout ? "stdout" : e->stage, strerror(errno));
     e->rows++;
     e->bytes += len + 1;
     av_progress_update(&e->prog, e->bytes, e->rows);
+    return 0;
+}
+
+static int sink_row(void *ctx, const char *json, size_t len, uint64_t unit)
+{
+    sink *k = ctx;
+    uint32_t l32 = (uint32_t)len;
+    if (len > UINT32_MAX)
+        return av_error_set(AV_EINVAL, "a row of %zu bytes is too large", len);
+    if (fwrite(&unit, 8, 1, k->f) != 1 || fwrite(&l32, 4, 1, k->f) != 1 || (len && fwrite(json, 1, len, k->f) != len))
+        return av_error_set(AV_EIO, "cannot write '%s': %s", k->path, strerror(errno));
+    if (!k->schema_err) {
+        const jv *v = jv_parse(&k->jp, json, len);
+        int rc = v ? pq_schema_infer(k->schema, v)
+                   : av_error_set(AV_EINVAL, "row %llu is not valid JSON: %s", (unsigned long long)k->rows + 1, k->jp.err);
+        if (rc < 0) {
+            k->schema_err = 1;
+            snprintf(k->schema_msg, sizeof k->schema_msg, "%s", av_errmsg());
+            if (k->parquet)
+                return av_error_set(AV_EINVAL, "%s", k->schema_msg);
+        }
+    }
+    k->rows++;
+    k->bytes += len + 1;
+    if (k->prog)
+        av_progress_update(k->prog, k->bytes, k->rows);
     return 0;
 }
 
@@ -268,7 +284,7 @@ static int open_shard(ex *e, split_def *s)
         pq_opts po = PQ_OPTS_INIT;
         po.row_group_bytes = e->o->row_group_bytes;
         po.created_by = "aviary export";
-        return pq_writer_open(&s->pw, s->path, e->schema, &po);
+        return pq_writer_open(&s->pw, s->path, e->sk.schema, &po);
     }
     s->jf = fopen(s->path, "wb");
     if (!s->jf)
@@ -322,13 +338,13 @@ static int write_data(ex *e, FILE *prov)
     int rc = 0;
     sampler sm;
     /* Pass 2: bytes per split from the row headers. */
-    rewind(e->spool);
-    sampler_init(&sm, e, e->rows);
-    for (uint64_t i = 0; i < e->rows; i++) {
+    rewind(e->sk.f);
+    sampler_init(&sm, e, e->sk.rows);
+    for (uint64_t i = 0; i < e->sk.rows; i++) {
         uint64_t unit;
         uint32_t len;
-        if (fread(&unit, 8, 1, e->spool) != 1 || fread(&len, 4, 1, e->spool) != 1 || fseek(e->spool, len, SEEK_CUR) != 0)
-            return av_error_set(AV_EIO, "cannot read '%s' back", e->spool_path);
+        if (fread(&unit, 8, 1, e->sk.f) != 1 || fread(&len, 4, 1, e->sk.f) != 1 || fseek(e->sk.f, len, SEEK_CUR) != 0)
+            return av_error_set(AV_EIO, "cannot read '%s' back", e->sk.path);
         split_def *s = &e->split[sampler_next(&sm)];
         s->rows++;
         s->bytes += (uint64_t)len + 1;
@@ -348,25 +364,25 @@ static int write_data(ex *e, FILE *prov)
         rc = open_shard(e, &e->split[k]);
     if (rc < 0)
         return rc;
-    rewind(e->spool);
-    sampler_init(&sm, e, e->rows);
+    rewind(e->sk.f);
+    sampler_init(&sm, e, e->sk.rows);
     av_buf row = AV_BUF_INIT;
     av_record rec;
     av_record_init(&rec);
     prov_cache pc[64];
     memset(pc, 0, sizeof pc);
     av_prov links[16];
-    for (uint64_t i = 0; i < e->rows && rc == 0; i++) {
+    for (uint64_t i = 0; i < e->sk.rows && rc == 0; i++) {
         uint64_t unit;
         uint32_t len;
-        if (fread(&unit, 8, 1, e->spool) != 1 || fread(&len, 4, 1, e->spool) != 1) {
-            rc = av_error_set(AV_EIO, "cannot read '%s' back", e->spool_path);
+        if (fread(&unit, 8, 1, e->sk.f) != 1 || fread(&len, 4, 1, e->sk.f) != 1) {
+            rc = av_error_set(AV_EIO, "cannot read '%s' back", e->sk.path);
             break;
         }
         av_buf_reset(&row);
         av_buf_grow(&row, len + 1);
-        if (len && fread(row.ptr, 1, len, e->spool) != len) {
-            rc = av_error_set(AV_EIO, "cannot read '%s' back", e->spool_path);
+        if (len && fread(row.ptr, 1, len, e->sk.f) != len) {
+            rc = av_error_set(AV_EIO, "cannot read '%s' back", e->sk.path);
             break;
         }
         row.len = len;
@@ -466,19 +482,187 @@ static int select_units(ex *e, uint64_t **units, size_t *n)
     return 0;
 }
 
+/* Source-shaped rows for half of a large selection, on a second thread. */
+typedef struct half {
+    ex *e;
+    av_reader *r;
+    const uint64_t *units;
+    size_t n;
+    sink sk;
+    int rc;
+    char msg[1024];
+} half;
+
+static void *half_main(void *arg)
+{
+    half *h = arg;
+    h->rc = av_rows_source(h->r, h->e->o->format, h->units, h->n, sink_row, &h->sk);
+    if (h->rc < 0)
+        snprintf(h->msg, sizeof h->msg, "%s", av_errmsg());
+    return NULL;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Where to cut units so that no prompt has units on both sides (rows that
+ * group a prompt's responses then come out once); 0 when there is no such
+ * place near the middle. */
+static size_t split_point(av_reader *r, const uint64_t *units, size_t n)
+{
+    uint64_t *p = av_xmalloc(n * sizeof *p);
+    av_record rec;
+    av_record_init(&rec);
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (av_get(r, units[i], 0, &rec) < 0)
+            goto done;
+        p[i] = rec.kind == AV_RESPONSE && rec.ref[0] ? rec.ref[0] : units[i];
+    }
+    m = n / 2;
+    while (m < n && p[m] == p[m - 1])
+        m++;
+    if (m >= n - n / 8) {
+        m = 0;
+        goto done;
+    }
+    qsort(p, m, sizeof *p, cmp_u64);
+    qsort(p + m, n - m, sizeof *p, cmp_u64);
+    for (size_t i = 0, j = m; i < m && j < n;) {
+        if (p[i] == p[j]) {
+            m = 0;
+            goto done;
+        }
+        if (p[i] < p[j])
+            i++;
+        else
+            j++;
+    }
+    /* Rows come out in (source, line) order: the halves may only be joined
+     * end to end when every line behind the first half comes before every
+     * line behind the second (duplicates linked to far-apart lines spoil it). */
+    {
+        av_prov links[8];
+        uint64_t amax_s = 0, amax_l = 0, bmin_s = UINT64_MAX, bmin_l = UINT64_MAX;
+        for (size_t i = 0; i < n && m; i++) {
+            size_t nl = 0;
+            if (av_prov_get(r, units[i], links, 8, &nl) < 0 || nl > 8 || nl == 0) {
+                m = 0;
+                break;
+            }
+            for (size_t k = 0; k < nl; k++) {
+                uint64_t s = links[k].source, l = links[k].line;
+                if (i < m && (s > amax_s || (s == amax_s && l > amax_l)))
+                    amax_s = s, amax_l = l;
+                if (i >= m && (s < bmin_s || (s == bmin_s && l < bmin_l)))
+                    bmin_s = s, bmin_l = l;
+            }
+        }
+        if (m && !(amax_s < bmin_s || (amax_s == bmin_s && amax_l < bmin_l)))
+            m = 0;
+    }
+done:
+    av_record_free(&rec);
+    free(p);
+    return m;
+}
+
+/* Appends src's spool to dst's and merges their schemas. */
+static int sink_join(sink *dst, sink *src)
+{
+    char buf[1 << 16];
+    size_t k;
+    if (fflush(src->f) != 0)
+        return av_error_set(AV_EIO, "cannot write '%s': %s", src->path, strerror(errno));
+    rewind(src->f);
+    while ((k = fread(buf, 1, sizeof buf, src->f)) > 0)
+        if (fwrite(buf, 1, k, dst->f) != k)
+            return av_error_set(AV_EIO, "cannot write '%s': %s", dst->path, strerror(errno));
+    if (ferror(src->f))
+        return av_error_set(AV_EIO, "cannot read '%s' back", src->path);
+    dst->rows += src->rows;
+    dst->bytes += src->bytes;
+    if (!dst->schema_err && src->schema_err) {
+        dst->schema_err = 1;
+        memcpy(dst->schema_msg, src->schema_msg, sizeof dst->schema_msg);
+    }
+    if (!dst->schema_err && pq_schema_merge(dst->schema, src->schema) < 0) {
+        dst->schema_err = 1;
+        snprintf(dst->schema_msg, sizeof dst->schema_msg, "%s", av_errmsg());
+    }
+    if (dst->schema_err && dst->parquet)
+        return av_error_set(AV_EINVAL, "%s", dst->schema_msg);
+    return 0;
+}
+
+/* Large source-shaped selections are produced in two halves at once (the
+ * second on its own reader and thread), always cut the same way, so the
+ * output does not depend on the number of cores. */
+#define PARALLEL_MIN_UNITS 4096
+
+static int produce_source(ex *e, const uint64_t *units, size_t n, av_row_fn fn, void *ctx)
+{
+    /* AVIARY_EXPORT_PARALLEL_MIN lowers the threshold, for tests. */
+    const char *env = getenv("AVIARY_EXPORT_PARALLEL_MIN");
+    size_t min = env && atol(env) > 1 ? (size_t)atol(env) : PARALLEL_MIN_UNITS;
+    size_t m = n >= min && fn == sink_row ? split_point(e->r, units, n) : 0;
+    if (!m)
+        return av_rows_source(e->r, e->o->format, units, n, fn, ctx);
+    half h;
+    memset(&h, 0, sizeof h);
+    h.e = e;
+    h.units = units + m;
+    h.n = n - m;
+    h.sk.path = e->sk.path;
+    h.sk.parquet = e->sk.parquet;
+    h.sk.schema = pq_schema_new();
+    int rc = av_reader_open(&h.r, av_reader_store(e->r), av_reader_version(e->r));
+    if (rc == 0) {
+        h.sk.f = tmpfile();
+        if (!h.sk.f)
+            rc = av_error_set(AV_EIO, "cannot create a temporary file: %s", strerror(errno));
+    }
+    pthread_t th;
+    int threaded = 0;
+    if (rc == 0)
+        threaded = pthread_create(&th, NULL, half_main, &h) == 0;
+    if (rc == 0) {
+        rc = av_rows_source(e->r, e->o->format, units, m, fn, ctx);
+        if (threaded)
+            pthread_join(th, NULL);
+        else
+            half_main(&h);
+        if (rc == 0 && h.rc != 0)
+            rc = h.rc < 0 ? av_error_set(h.rc, "%s", h.msg) : h.rc;
+        if (rc == 0)
+            rc = sink_join(&e->sk, &h.sk);
+    }
+    if (h.sk.f)
+        fclose(h.sk.f);
+    av_reader_close(h.r);
+    pq_schema_free(h.sk.schema);
+    jv_parser_release(&h.sk.jp);
+    return rc;
+}
+
 /* Derived formats come from derive.c, except sharegpt rows that were
  * ingested as sharegpt: those are rebuilt as they were. Everything else is
  * source-shaped (ingest/'s av_rows_source). */
 static int produce(ex *e, const uint64_t *units, size_t n)
 {
     const char *f = e->o->format;
+    av_row_fn fn = e->direct ? direct_row : sink_row;
+    void *ctx = e->direct ? (void *)e : (void *)&e->sk;
     int as_source = av_rows_source_known(f) &&
                     (!av_rows_derived_known(f) || (strcmp(f, "sharegpt") == 0 && ex_units_from_format(e->r, units, n, f)));
     if (n == 0)
         return 0;
     if (as_source)
-        return av_rows_source(e->r, f, units, n, spool_row, e);
-    return av_rows_derived(e->r, f, &e->o->derive, units, n, spool_row, e);
+        return produce_source(e, units, n, fn, ctx);
+    return av_rows_derived(e->r, f, &e->o->derive, units, n, fn, ctx);
 }
 
 /* Target checks: AV_EINVAL when it exists and is not empty (without force). */
@@ -592,7 +776,9 @@ int av_export_run(av_reader *r, const av_export_opts *o, av_export_stats *out)
         return rc;
     if (out)
         out->units = n;
-    e.schema = pq_schema_new();
+    e.sk.schema = pq_schema_new();
+    e.sk.parquet = e.parquet;
+    e.sk.prog = &e.prog;
     if (e.to_stdout) {
         e.direct = stdout;
         rc = produce(&e, units, n);
@@ -642,21 +828,22 @@ int av_export_run(av_reader *r, const av_export_opts *o, av_export_stats *out)
         goto done;
     }
     e.spool_path = sibling(o->out, "aviary-spool");
-    e.spool = fopen(e.spool_path, "w+b");
-    if (!e.spool) {
+    e.sk.path = e.spool_path;
+    e.sk.f = fopen(e.spool_path, "w+b");
+    if (!e.sk.f) {
         rc = av_error_set(AV_EIO, "cannot write beside '%s': %s", o->out, strerror(errno));
         goto done;
     }
     unlink(e.spool_path); /* gone when closed, whatever happens */
-    setvbuf(e.spool, NULL, _IOFBF, 1u << 20);
+    setvbuf(e.sk.f, NULL, _IOFBF, 1u << 20);
     av_progress_start(&e.prog, o->progress, "export", 0);
     if ((rc = produce(&e, units, n)) != 0)
         goto done;
-    if (fflush(e.spool) != 0 || ferror(e.spool)) {
+    if (fflush(e.sk.f) != 0 || ferror(e.sk.f)) {
         rc = av_error_set(AV_EIO, "cannot write beside '%s': %s", o->out, strerror(errno));
         goto done;
     }
-    if (e.parquet && e.schema->nchild == 0) {
+    if (e.parquet && e.sk.schema->nchild == 0) {
         rc = av_error_set(AV_ENOTFOUND, "the selection gives no rows, and an empty Parquet file has no columns");
         goto done;
     }
@@ -692,14 +879,14 @@ int av_export_run(av_reader *r, const av_export_opts *o, av_export_stats *out)
             splits[k].bytes = e.split[k].file_bytes;
             splits[k].json_bytes = e.split[k].bytes;
         }
-        rc = ex_card_write(e.stage, r, o, units, n, e.schema_err ? NULL : e.schema, splits, e.nsplit);
+        rc = ex_card_write(e.stage, r, o, units, n, e.sk.schema_err ? NULL : e.sk.schema, splits, e.nsplit);
         if (rc < 0)
             goto done;
     }
     if ((rc = install(&e)) < 0)
         goto done;
     if (out) {
-        out->rows = e.rows;
+        out->rows = e.sk.rows;
         for (int k = 0; k < e.nsplit; k++) {
             out->bytes += e.split[k].file_bytes;
             out->files += e.split[k].nshards;
@@ -715,15 +902,16 @@ done:
         if (e.split[k].jf)
             fclose(e.split[k].jf);
     }
-    if (e.spool)
-        fclose(e.spool);
+    if (e.sk.f)
+        fclose(e.sk.f);
     if (e.direct && e.direct != stdout)
         fclose(e.direct);
     if (rc != 0 && e.stage)
         rm_rf(e.stage);
     free(e.stage);
     free(e.spool_path);
-    pq_schema_free(e.schema);
+    pq_schema_free(e.sk.schema);
+    jv_parser_release(&e.sk.jp);
     jv_parser_release(&e.jp);
     free(units);
     return rc > 0 ? 0 : rc;

@@ -178,6 +178,62 @@ int pq_schema_infer(pq_node *root, const jv *row)
     return rc;
 }
 
+static int merge(pq_node *d, const pq_node *s, av_buf *path)
+{
+    if (s->nullable)
+        d->nullable = 1;
+    if (s->kind == PQ_UNKNOWN)
+        return 0;
+    if (d->kind == PQ_UNKNOWN) {
+        d->kind = s->kind;
+    } else if (d->kind != s->kind) {
+        if ((d->kind == PQ_INT64 || d->kind == PQ_DOUBLE) && (s->kind == PQ_INT64 || s->kind == PQ_DOUBLE))
+            d->kind = PQ_DOUBLE;
+        else
+            return av_error_set(AV_EINVAL, "column '%s' holds both %s and %s values, which Parquet cannot store in one column",
+                                path->len ? path->ptr : d->name, kind_word(d->kind), kind_word(s->kind));
+    }
+    size_t mark = path->len;
+    int rc = 0;
+    if (s->kind == PQ_STRUCT) {
+        for (size_t i = 0; i < s->nchild && rc == 0; i++) {
+            const pq_node *sc = s->child[i];
+            pq_node *dc = NULL;
+            for (size_t j = 0; j < d->nchild && !dc; j++)
+                if (strcmp(d->child[j]->name, sc->name) == 0)
+                    dc = d->child[j];
+            if (!dc)
+                dc = node_add(d, sc->name, strlen(sc->name), PQ_UNKNOWN);
+            if (path->len)
+                av_buf_putc(path, '.');
+            av_buf_puts(path, sc->name);
+            rc = merge(dc, sc, path);
+            path->len = mark;
+            path->ptr[mark] = 0;
+        }
+    } else if (s->kind == PQ_LIST && s->nchild) {
+        if (!d->nchild) {
+            pq_node *e = node_add(d, "element", 7, PQ_UNKNOWN);
+            e->nullable = 0;
+        }
+        if (!path->len)
+            av_buf_puts(path, d->name);
+        av_buf_puts(path, "[]");
+        rc = merge(d->child[0], s->child[0], path);
+        path->len = mark;
+        path->ptr[mark] = 0;
+    }
+    return rc;
+}
+
+int pq_schema_merge(pq_node *dst, const pq_node *src)
+{
+    av_buf path = AV_BUF_INIT;
+    int rc = merge(dst, src, &path);
+    av_buf_free(&path);
+    return rc;
+}
+
 static const char *hf_dtype(pq_kind k)
 {
     switch (k) {

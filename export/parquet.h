@@ -50,6 +50,9 @@ pq_node *pq_schema_add(pq_node *parent, const char *name, pq_kind kind);
  * cannot share a column with earlier ones (a string where numbers were, ...);
  * the message names the column path. */
 int pq_schema_infer(pq_node *root, const jv *row);
+/* Widens dst so it also holds every row src was inferred from (columns new
+ * to dst go after its own). AV_EINVAL as pq_schema_infer. */
+int pq_schema_merge(pq_node *dst, const pq_node *src);
 /* Appends the `datasets` Features of the schema as JSON:
  * {"col": {"dtype": "string", "_type": "Value"}, "list": [{...}], ...}. */
 void pq_schema_features_json(const pq_node *root, av_buf *out);
