@@ -4,8 +4,9 @@
  * row tag and the provenance links. Bad rows stop the file or, with
  * skip_bad, go verbatim to the rejects file. Memory: a few batches of at
  * most BATCH_ROWS rows / BATCH_BYTES of input each, plus the deferred links
- * (16 bytes per record; the source record, which carries the file's SHA-256,
- * can only be written after the last byte is read). */
+ * (16 bytes per record, at most 16 MiB in memory and the rest in a temporary
+ * file; the source record, which carries the file's SHA-256, can only be
+ * written after the last byte is read). */
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
@@ -191,6 +192,8 @@ typedef struct wstate {
     size_t nmodels, capmodels;
     link *links;
     size_t nlinks, caplinks;
+    FILE *spill; /* links beyond links_in_memory */
+    uint64_t nspilled;
     uint64_t *rows;
     av_id *cids;
     size_t caprows;
@@ -261,13 +264,56 @@ static int model_row(wstate *ws, const char *name, size_t n, uint64_t *out)
     return 0;
 }
 
-static void defer_link(wstate *ws, uint64_t row, uint64_t line)
+/* Links wait for the source record; past links_in_memory they go to a
+ * temporary file, so memory stays bounded whatever the file's size. */
+static size_t links_in_memory = 1u << 20;
+
+void av_ingest_tune_links(size_t n)
 {
+    links_in_memory = n ? n : 1;
+}
+
+static int defer_link(wstate *ws, uint64_t row, uint64_t line)
+{
+    if (ws->nlinks >= links_in_memory) {
+        if (!ws->spill && !(ws->spill = tmpfile()))
+            return av_error_set(AV_EIO, "cannot make a temporary file: %s", strerror(errno));
+        if (fwrite(ws->links, sizeof *ws->links, ws->nlinks, ws->spill) != ws->nlinks)
+            return av_error_set(AV_EIO, "cannot write a temporary file: %s", strerror(errno));
+        ws->nspilled += ws->nlinks;
+        ws->nlinks = 0;
+    }
     if (ws->nlinks == ws->caplinks) {
         ws->caplinks = ws->caplinks ? ws->caplinks * 2 : 4096;
         ws->links = av_xrealloc(ws->links, ws->caplinks * sizeof *ws->links);
     }
     ws->links[ws->nlinks++] = (link){row, line};
+    return 0;
+}
+
+/* Writes every deferred link to source row src. */
+static int write_links(wstate *ws, uint64_t src)
+{
+    int rc;
+    if (ws->spill) {
+        rewind(ws->spill);
+        link buf[4096];
+        size_t got;
+        uint64_t left = ws->nspilled;
+        while (left && (got = fread(buf, sizeof *buf, left < 4096 ? left : 4096, ws->spill)) > 0) {
+            for (size_t i = 0; i < got; i++) {
+                if ((rc = av_writer_link(ws->w, buf[i].row, src, buf[i].line)) < 0) return rc;
+                if (rc == 1) ws->st->links_new++;
+            }
+            left -= got;
+        }
+        if (left) return av_error_set(AV_EIO, "cannot read back a temporary file");
+    }
+    for (size_t i = 0; i < ws->nlinks; i++) {
+        if ((rc = av_writer_link(ws->w, ws->links[i].row, src, ws->links[i].line)) < 0) return rc;
+        if (rc == 1) ws->st->links_new++;
+    }
+    return 0;
 }
 
 /* Writes one mapped row; *out_new = 1 if any record was new. */
@@ -315,7 +361,7 @@ static int write_row(wstate *ws, const av_plan *p, uint64_t line, int *out_new)
         }
         ws->rows[i] = rec.row;
         ws->cids[i] = rec.cid;
-        defer_link(ws, rec.row, line);
+        if ((rc = defer_link(ws, rec.row, line)) < 0) return rc;
     }
     /* the row tag: format, template, extra refs, then the unmodelled fields */
     size_t na = 2 + (p->nrefs ? 1 : 0) + p->ntag;
@@ -351,7 +397,7 @@ static int write_row(wstate *ws, const av_plan *p, uint64_t line, int *out_new)
         any = 1;
         ws->st->records_new++;
     }
-    defer_link(ws, tag.row, line);
+    if ((rc = defer_link(ws, tag.row, line)) < 0) return rc;
     *out_new = any;
     return 0;
 }
@@ -482,16 +528,8 @@ int av_ingest_file(av_writer *w, const av_ingest_opts *o, av_ingest_stats *st)
     if (own_rej && fclose(rej) != 0 && rc == 0) rc = av_error_set(AV_EIO, "cannot write '%s'", o->rejects);
     if (rc == 0 && st->rows == 0) rc = av_error_set(AV_EINVAL, "%s: no rows in the file", g.shown);
     uint64_t src = 0;
-    if (rc == 0 && (rc = put_source(&ws, &g, &src)) == 0) {
-        for (size_t i = 0; i < ws.nlinks; i++) {
-            int lr = av_writer_link(w, ws.links[i].row, src, ws.links[i].line);
-            if (lr < 0) {
-                rc = lr;
-                break;
-            }
-            if (lr == 1) st->links_new++;
-        }
-    }
+    if (rc == 0 && (rc = put_source(&ws, &g, &src)) == 0) rc = write_links(&ws, src);
+    if (ws.spill) fclose(ws.spill);
     for (size_t i = 0; i < NBATCH; i++) {
         for (size_t k = 0; k < g.b[i].cap; k++) {
             free(g.b[i].rows[k].raw);

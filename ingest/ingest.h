@@ -50,4 +50,8 @@ typedef struct av_ingest_stats {
  * other negative codes from the store. */
 int av_ingest_file(av_writer *w, const av_ingest_opts *o, av_ingest_stats *out);
 
+/* Test hook: how many provenance links wait in memory before the rest go to
+ * a temporary file (default 1M, 16 MiB). */
+void av_ingest_tune_links(size_t n);
+
 #endif

@@ -72,6 +72,21 @@ static void test_ingest_roundtrip__real_fixtures(void)
     }
 }
 
+/* provenance links that spill to a temporary file come back the same */
+static void test_ingest_roundtrip__links_spilled(void)
+{
+    av_ingest_tune_links(2);
+    const char *dir = new_store();
+    av_ingest_stats st;
+    CHECK_EQ_INT(ingest_into(dir, sample("magpie_tagged.jsonl"), NULL, 0, NULL, &st), 0);
+    CHECK_EQ_INT(st.links_new, 9); /* 3 rows x (prompt, response, row tag) */
+    av_ingest_tune_links(7);
+    check_roundtrip(sample("corpus_magpie.jsonl"), "magpie");
+    check_roundtrip(sample("magpie_dpo.json"), "magpie");
+    av_ingest_tune_links(0);
+    av_ingest_tune_links(1u << 20);
+}
+
 /* asking for another format than the rows came in is a clear error */
 static void test_ingest_roundtrip__other_format(void)
 {
@@ -93,6 +108,7 @@ int main(void)
     RUN(test_ingest_roundtrip__samples);
     RUN(test_ingest_roundtrip__real_fixtures);
     RUN(test_ingest_roundtrip__other_format);
+    RUN(test_ingest_roundtrip__links_spilled);
     if (!have_fixtures) printf("# real fixtures absent: only the samples were checked\n");
     return tap_done();
 }
