@@ -175,7 +175,7 @@ static int lex_string(parser *p)
     size_t start = p->pos;
     size_t i = p->pos + 1;
     av_buf b = AV_BUF_INIT;
-    av_buf_grow(&b, 16);
+    av_buf_put(&b, "", 0); /* allocated and NUL-terminated even when empty */
     for (;;) {
         if (i >= p->n) {
             av_buf_free(&b);
@@ -701,8 +701,9 @@ static int parse_predicate(parser *p, qnode **out)
                 n->lits = av_xrealloc(n->lits, cap * sizeof *n->lits);
             }
             memset(&n->lits[n->nlit], 0, sizeof n->lits[0]);
-            if ((rc = parse_literal(p, &n->lits[n->nlit])) < 0) return rc;
-            n->nlit++;
+            rc = parse_literal(p, &n->lits[n->nlit]);
+            n->nlit++; /* counted even on failure: the literal may own its string already */
+            if (rc < 0) return rc;
             if ((rc = check_lit(p, &n->field, &n->lits[n->nlit - 1], QN_IN, QOP_EQ)) < 0) return rc;
             if (p->t == T_COMMA) {
                 if ((rc = lex(p)) < 0) return rc;

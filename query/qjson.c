@@ -134,6 +134,7 @@ int q_json_value(const char *s, size_t n, qval *out, av_buf *scratch)
     if (c == '"') {
         av_buf_reset(scratch);
         av_buf_grow(scratch, end - i);
+        av_buf_put(scratch, "", 0); /* NUL-terminated even for "" */
         size_t e;
         if (json_string(s, end, i, scratch, &e) < 0 || e != end) return AV_EINVAL;
         out->t = QV_STR;

@@ -139,6 +139,10 @@ static void test_query_parse__strings_and_unicode(void)
     ERR_HAS("tag.x = \"\\u0000\"", "cannot hold \\u0000");
     ERR_HAS("tag.x = \"\\q\"", "bad escape '\\q'");
     ERR_HAS("tag.x = \"\xff\"", "invalid UTF-8");
+    /* found by fuzzing: an empty string in a message; a literal lost when the next token fails */
+    TREE("tag.x = \"\"", "(= tag.x \"\")");
+    ERR_HAS("kind = \"\"", "unknown kind \"\"");
+    ERR_HAS("tag.x in (\"a\",\"b\"\xae)", "unexpected");
 }
 
 static void test_query_parse__caret(void)
