@@ -21,7 +21,15 @@ for _ in $(seq 1 200); do
 done
 kill -KILL $pid
 wait $pid 2>/dev/null
+# the server may still be logging a request that was in flight: wait until
+# its log has not grown for half a second
 sent1=$(wc -l < "$T/rec")
+for _ in $(seq 1 100); do
+    sleep 0.5
+    now=$(wc -l < "$T/rec")
+    [ "$now" -eq "$sent1" ] && break
+    sent1=$now
+done
 run=$("$AV" -C "$T/s" runs --json | python3 -c 'import json,sys; r=[json.loads(l) for l in sys.stdin]; print(r[0]["run"])')
 committed=$("$AV" -C "$T/s" runs --json | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["requests"])')
 p1=$(count prompt "$T/s")
