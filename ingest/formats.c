@@ -112,10 +112,23 @@ static int read_turns(av_plan *p, const jnode *arr, const char *rk, const char *
         char w[64];
         snprintf(w, sizeof w, "%s[%u].", where, i);
         if (c->type != J_OBJ) return pl_fail(p, "'%s[%u]' must be an object, not %s", where, i, json_type_name(c));
-        const jnode *role = NULL, *text = NULL;
-        if (need(p, c, rk, J_STR, w, &role) || need(p, c, tk, J_STR, w, &text)) return -1;
+        const jnode *role = NULL, *text = json_get(c, tk);
+        if (need(p, c, rk, J_STR, w, &role)) return -1;
         const char *r = norm_role(p, role);
         if (!r) return pl_fail(p, "'%s%s' is not a role name", w, rk);
+        if (text && text->type == J_NULL) {
+            /* OpenAI tool calls: content null, the call in tool_calls or
+             * function_call, kept as a "function_call" turn holding its JSON */
+            const jnode *call = json_get(c, "tool_calls");
+            if (!call) call = json_get(c, "function_call");
+            av_buf_reset(&p->scratch);
+            if (call) json_write(&p->scratch, call);
+            out->m[out->n++] = (pl_msg){call ? "function_call" : r,
+                                        pl_strdup(p, p->scratch.ptr ? p->scratch.ptr : "", p->scratch.len),
+                                        p->scratch.len};
+            continue;
+        }
+        if (need(p, c, tk, J_STR, w, &text)) return -1;
         out->m[out->n++] = (pl_msg){r, text->s, text->n};
     }
     return 0;

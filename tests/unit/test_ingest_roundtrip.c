@@ -36,6 +36,7 @@ static const struct {
     {"nectar.jsonl", "nectar"},            {"helpsteer2.jsonl", "helpsteer2"},
     {"helpsteer2_preference.jsonl", "helpsteer2-preference"},
     {"sharegpt_tools.json", "sharegpt"},   {"openai_kto.json", "openai"},
+    {"openai_tools.jsonl", "openai"},
     {"alpaca.json", "alpaca"},             {"sharegpt_dpo.json", "sharegpt-dpo"},
     {"alpaca_odd_keys.jsonl", "alpaca"},
     {"prm800k.jsonl", "prm800k"},
