@@ -13,7 +13,7 @@
 
 static const char usage[] =
     "usage: aviary ingest <file>... [--format auto|<name>] [--source <name>] [--licence <id>] [--url <url>]\n"
-    "                     [--skip-bad [--rejects <file>]] [--progress] [-q | --quiet]\n"
+    "                     [--skip-bad [--rejects <file>]] [--progress | --no-progress] [-q | --quiet]\n"
     "\n"
     "  <file>            JSON Lines or a JSON array, optionally .gz or .zst; '-' reads stdin\n"
     "  --format <name>   auto (default: decided from the first row's keys), magpie, ultrafeedback,\n"
@@ -23,7 +23,8 @@ static const char usage[] =
     "  --licence <id>    the dataset's licence (e.g. cc-by-4.0); --url <url> where it came from\n"
     "  --skip-bad        commit the good rows when some are bad (default: commit nothing)\n"
     "  --rejects <file>  with --skip-bad, write the bad rows there verbatim\n"
-    "  --progress        draw the progress line even when stderr is not a terminal\n";
+    "  --progress        draw the progress line even when stderr is not a terminal (--no-progress: never)\n"
+    "  -q, --quiet       no summary and no progress line\n";
 
 static char *default_source(const char *path)
 {
