@@ -130,7 +130,7 @@ j_text=$(echo "($t1 - $t0) * 1000" | bc)
 a_time() { "$QB" "$store" "$runs" "$work/aviary.out" query "$@" | cut -d' ' -f1; }
 wall() { local t0 t1; t0=$(date +%s.%N); "$A" -C "$store" query "$@" >"$work/aviary.out"; t1=$(date +%s.%N); echo "($t1 - $t0) * 1000" | bc; }
 a_count=$(a_time "$QCOUNT" --format count); a_count_n=$("$A" -C "$store" query "$QCOUNT" --format count)
-a_jsonl=$(a_time "$QCOUNT" --format jsonl)
+a_jsonl=$(a_time "$QCOUNT" --format jsonl); a_jsonl_n=$(wc -l <"$work/aviary.out")
 a_range=$(a_time "$QRANGE" --format count); a_range_n=$("$A" -C "$store" query "$QRANGE" --format count)
 a_text=$(a_time "$QTEXT" --format count); a_text_n=$("$A" -C "$store" query "$QTEXT" --format count)
 w_count=$(wall "$QCOUNT" --format count); w_jsonl=$(wall "$QCOUNT" --format jsonl)
@@ -144,7 +144,7 @@ printf '\n%-34s %10s %10s %10s %10s %12s   %s\n' query sqlite3 duckdb jq aviary 
 printf '%-34s %10s %10s %10s %10s %12.1f   %s\n' "count Math & good|excellent" "$s_count" "$(d_get count 2)" - "$a_count" "$w_count" \
     "$s_count_n/$(d_get count 3)/-/$a_count_n"
 printf '%-34s %10s %10s %10s %10s %12.1f   %s\n' "same selection as JSON Lines" "$s_jsonl" "$(d_get jsonl 2)" - "$a_jsonl" "$w_jsonl" \
-    "$s_count_n/$(wc -l <"$work/duck.jsonl")/-/$(wc -l <"$work/aviary.out")"
+    "$s_count_n/$(wc -l <"$work/duck.jsonl")/-/$a_jsonl_n"
 printf '%-34s %10s %10s %10s %10s %12.1f   %s\n' "count instruct_reward > 0" "$s_range" "$(d_get range 2)" - "$a_range" "$w_range" \
     "$s_range_n/$(d_get range 3)/-/$a_range_n"
 printf '%-34s %10s %10s %10.1f %10s %12.1f   %s\n' "count response contains asyncio" "$s_text" "$(d_get text 2)" "$j_text" "$a_text" \
