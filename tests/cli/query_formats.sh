@@ -35,6 +35,11 @@ run "$A" -C "$S" query --format count
 gold count_head 0
 run "$A" -C "$S" query --format count --at 1
 gold count_at_1 0
+"$A" -C "$S" tag release-1 1 >/dev/null 2>&1
+run "$A" -C "$S" query 'source = "query_magpie" or source = "query_ultrafeedback"' --format count --at release-1
+gold count_at_label 0
+run "$A" -C "$S" query 'source = "query_ultrafeedback"' --format count --at HEAD~1
+gold count_at_head_minus_1 0
 run "$A" -C "$S" query 'version = 2' --fields id,version,source --format jsonl
 gold version2.jsonl 0
 run "$A" -C "$S" query "$Q" --explain
