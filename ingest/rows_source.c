@@ -26,15 +26,38 @@ typedef struct entry {
 typedef struct collect {
     entry *e;
     size_t n, cap;
-    uint64_t *seen; /* tag rows already collected */
+    uint64_t *seen; /* tag rows already collected: an open-addressing set */
     size_t nseen, capseen;
 } collect;
 
-static int seen_has(const collect *c, uint64_t tag)
+static size_t seen_slot(const collect *c, uint64_t row)
 {
-    for (size_t i = c->nseen; i-- > 0;)
-        if (c->seen[i] == tag) return 1;
-    return 0;
+    size_t i = (size_t)(row * 0x9E3779B97F4A7C15ull >> 20) & (c->capseen - 1);
+    while (c->seen[i] && c->seen[i] != row) i = (i + 1) & (c->capseen - 1);
+    return i;
+}
+
+static int seen_has(const collect *c, uint64_t row)
+{
+    return c->capseen && c->seen[seen_slot(c, row)] == row;
+}
+
+static void seen_add(collect *c, uint64_t row)
+{
+    if (2 * (c->nseen + 1) > c->capseen) {
+        uint64_t *old = c->seen;
+        size_t oldcap = c->capseen;
+        c->capseen = oldcap ? oldcap * 2 : 1024;
+        c->seen = av_xcalloc(c->capseen, sizeof *c->seen);
+        for (size_t i = 0; i < oldcap; i++)
+            if (old[i]) c->seen[seen_slot(c, old[i])] = old[i];
+        free(old);
+    }
+    size_t i = seen_slot(c, row);
+    if (!c->seen[i]) {
+        c->seen[i] = row;
+        c->nseen++;
+    }
 }
 
 static int cmp_entry(const void *a, const void *b)
@@ -92,11 +115,7 @@ static int add_tags_of(av_reader *r, collect *c, const char *format, uint64_t ta
         if (av_get(r, row, 0, &t) < 0 || t.kind != AV_TAG || t.ref[0] != target) continue;
         if (!attr_is(&t, "_fmt", format)) continue;
         if (target != unit && !tag_names(r, &t, unit)) continue;
-        if (c->nseen == c->capseen) {
-            c->capseen = c->capseen ? c->capseen * 2 : 64;
-            c->seen = av_xrealloc(c->seen, c->capseen * sizeof *c->seen);
-        }
-        c->seen[c->nseen++] = row;
+        seen_add(c, row);
         av_prov pv[16];
         size_t np = 0;
         if ((rc = av_prov_get(r, row, pv, 16, &np)) < 0) break;
