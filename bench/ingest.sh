@@ -66,7 +66,7 @@ measure() {
 
 run_corpus() { # FILE FORMAT SQLITE-COLUMNS
     local f=$1 fmt=$2 cols=$3 inb
-    inb=$(stat -c %s "$f")
+    inb=$(stat -L -c %s "$f")
     echo
     echo "== $(basename "$f") ($fmt, $(wc -l <"$f") rows, $((inb / 1000000)) MB); $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg)"
     printf '%-22s %10s %13s %15s %13s %7s\n' tool time speed "peak RSS" "on disk" ratio
@@ -77,7 +77,7 @@ run_corpus() { # FILE FORMAT SQLITE-COLUMNS
     measure "aviary ingest (again)" "$inb" "$W/store" "$AV" -C "$W/store" ingest "$f" --skip-bad -q
     rm -f "$W/t.db"
     local sel
-    sel=$(tr ',' '\n' <<<"$cols" | awk '{ printf "%sjson_extract(j, '"'"'$.%s'"'"') AS \"%s\"", NR > 1 ? ", " : "", $1, $1 }')
+    sel=$(tr ',' '\n' <<<"$cols" | awk '{ printf "%sjson_extract(j, '"'"'$.%s'"'"') AS \"%s\"", (NR > 1 ? ", " : ""), $1, $1 }')
     cat >"$W/load.sql" <<SQL
 PRAGMA journal_mode=OFF;
 PRAGMA synchronous=OFF;
