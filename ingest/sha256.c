@@ -150,3 +150,11 @@ void av_sha256_final_hex(av_sha256 *c, char out[65])
     c->total = keep;
     for (int i = 0; i < 8; i++) snprintf(out + 8 * i, 9, "%08x", c->h[i]);
 }
+
+void av_sha256_hex(char out[65], const void *data, size_t n)
+{
+    av_sha256 c;
+    av_sha256_init(&c);
+    av_sha256_update(&c, data, n);
+    av_sha256_final_hex(&c, out);
+}

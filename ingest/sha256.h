@@ -17,5 +17,7 @@ void av_sha256_init(av_sha256 *c);
 void av_sha256_update(av_sha256 *c, const void *data, size_t n);
 /* 64 lowercase hex digits and a NUL. */
 void av_sha256_final_hex(av_sha256 *c, char out[65]);
+/* One call for a whole buffer. */
+void av_sha256_hex(char out[65], const void *data, size_t n);
 
 #endif

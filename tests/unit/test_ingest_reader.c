@@ -163,6 +163,8 @@ static void test_ingest_reader__sha256_vectors(void)
     av_sha256_update(&s, "abc", 3);
     av_sha256_final_hex(&s, h);
     CHECK_EQ_STR(h, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    av_sha256_hex(h, "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 56);
+    CHECK_EQ_STR(h, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
     /* 1,000,000 x 'a', fed in uneven pieces */
     char *m = malloc(1000000);
     memset(m, 'a', 1000000);
