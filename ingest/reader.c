@@ -19,6 +19,13 @@
 
 #define RAW_CHUNK (1u << 20)
 
+static size_t max_record = AV_INPUT_MAX_RECORD;
+
+void av_input_tune_max_record(size_t n)
+{
+    max_record = n ? n : AV_INPUT_MAX_RECORD;
+}
+
 enum { COMP_NONE, COMP_GZ, COMP_ZST };
 enum { M_UNKNOWN, M_LINES, M_ARRAY, M_DONE };
 enum { A_ELEM_OR_END, A_ELEM, A_AFTER };
@@ -48,6 +55,18 @@ static int set_err(av_input *in, uint64_t line, const char *msg)
 {
     snprintf(in->err, sizeof in->err, "%s", msg);
     in->err_line = line;
+    return -1;
+}
+
+static int too_long(av_input *in)
+{
+    char m[120];
+    if (max_record % (1u << 20) == 0)
+        snprintf(m, sizeof m, "a row longer than %zu MiB (the reader's limit)", max_record >> 20);
+    else
+        snprintf(m, sizeof m, "a row longer than %zu bytes (the reader's limit)", max_record);
+    in->err_line = in->line;
+    snprintf(in->err, sizeof in->err, "%s", m);
     return -1;
 }
 
@@ -153,11 +172,7 @@ static int make_room(av_input *in)
         in->start = 0;
     }
     if (in->end == in->cap) {
-        if (in->cap >= (size_t)AV_INPUT_MAX_RECORD + RAW_CHUNK) {
-            char m[100];
-            snprintf(m, sizeof m, "record longer than %u MiB", AV_INPUT_MAX_RECORD >> 20);
-            return set_err(in, in->line, m);
-        }
+        if (in->end - in->start > max_record) return too_long(in);
         in->cap *= 2;
         in->buf = av_xrealloc(in->buf, in->cap + 1);
     }
@@ -287,11 +302,7 @@ static int next_line(av_input *in, av_inrec *out)
             if (f < 0) return -1;
             scanned = in->start + keep_off;
             if (f > 0) {
-                if (in->end - in->start > AV_INPUT_MAX_RECORD) {
-                    char m[100];
-                    snprintf(m, sizeof m, "line longer than %u MiB", AV_INPUT_MAX_RECORD >> 20);
-                    return set_err(in, in->line, m);
-                }
+                if (in->end - in->start > max_record) return too_long(in);
                 continue;
             }
             if (in->start == in->end) return 0;

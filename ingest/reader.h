@@ -42,5 +42,7 @@ uint64_t av_input_raw_bytes(const av_input *in);
 uint64_t av_input_size(const av_input *in);
 /* SHA-256 of the raw bytes, valid once av_input_next returned 0. */
 void av_input_sha256(av_input *in, char out[65]);
+/* Test hook: the longest row the reader takes (0 = AV_INPUT_MAX_RECORD). */
+void av_input_tune_max_record(size_t n);
 
 #endif

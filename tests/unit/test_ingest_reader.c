@@ -190,6 +190,34 @@ static void test_ingest_reader__missing_file(void)
     av_buf_free(&b);
 }
 
+/* rows past the limit are an error that names it, in lines and in arrays */
+static void test_ingest_reader__row_too_long(void)
+{
+    av_input_tune_max_record(4000);
+    av_buf text = AV_BUF_INIT, b = AV_BUF_INIT;
+    char err[300] = "";
+    av_buf_puts(&text, "{\"a\": 1}\n{\"b\": \"");
+    for (int i = 0; i < 3000000; i++) av_buf_putc(&text, 'x');
+    av_buf_puts(&text, "\"}\n");
+    CHECK_EQ_INT(read_all(write_file("long.jsonl", text.ptr, text.len), &b, err, sizeof err), -1);
+    CHECK(strstr(err, "2: a row longer than 4000 bytes (the reader's limit)") != NULL);
+    CHECK_EQ_STR(b.ptr, "1@1:{\"a\": 1}|");
+    av_buf_reset(&text);
+    av_buf_reset(&b);
+    av_buf_puts(&text, "[{\"a\": 1},\n {\"b\": \"");
+    for (int i = 0; i < 3000000; i++) av_buf_putc(&text, 'x');
+    av_buf_puts(&text, "\"}]");
+    CHECK_EQ_INT(read_all(write_file("long.json", text.ptr, text.len), &b, err, sizeof err), -1);
+    CHECK(strstr(err, "a row longer than 4000 bytes") != NULL);
+    /* under the limit, a long row is fine */
+    av_input_tune_max_record(0);
+    av_buf_reset(&b);
+    CHECK_EQ_INT(read_all(write_file("long2.json", text.ptr, text.len), &b, err, sizeof err), 0);
+    CHECK(b.len > 3000000);
+    av_buf_free(&text);
+    av_buf_free(&b);
+}
+
 int main(void)
 {
     RUN(test_ingest_reader__json_lines);
@@ -197,5 +225,6 @@ int main(void)
     RUN(test_ingest_reader__gzip_and_zstd);
     RUN(test_ingest_reader__sha256_vectors);
     RUN(test_ingest_reader__missing_file);
+    RUN(test_ingest_reader__row_too_long);
     return tap_done();
 }
