@@ -12,6 +12,7 @@
 #include "generate/llm.h"
 #include "generate/magpie.h"
 #include "generate/run.h"
+#include "ingest/models.h"
 #include "query/query.h"
 
 static const char usage[] =
@@ -349,6 +350,7 @@ static int cmd_magpie(int argc, char **argv, av_cli *ctx)
     av_buf_free(&b);
     gen_run_opts o;
     gen_cli_run_opts(&g, &o, ctx->store, ctx->command, "generate magpie", m.model);
+    o.model_licence = av_model_licence_builtin;
     o.second_url = response_endpoint;
     o.hint_404 = "the server has no raw-completion endpoint (or no such model): magpie needs /v1/completions "
                  "(vLLM, SGLang, llama.cpp) or Ollama's /api/generate (--server ollama)";
@@ -488,6 +490,7 @@ static int cmd_responses(int argc, char **argv, av_cli *ctx)
     av_buf_free(&b);
     gen_run_opts o;
     gen_cli_run_opts(&g, &o, ctx->store, ctx->command, "generate responses", c.model);
+    o.model_licence = av_model_licence_builtin;
     gen_task_ops ops = {resp_make, resp_step, resp_release, &c, (uint64_t)c.nrows * (uint64_t)c.k};
     if (!c.nrows && !g.quiet) fprintf(stderr, "aviary: no prompt matches; nothing to do\n");
     rc = gen_run_exec(&o, &ops);

@@ -14,6 +14,7 @@
 #include "generate/constitution.h"
 #include "generate/judge.h"
 #include "generate/run.h"
+#include "ingest/models.h"
 #include "query/query.h"
 
 static const char usage[] =
@@ -945,6 +946,7 @@ int cmd_judge(int argc, char **argv, av_cli *ctx)
         fprintf(stderr, "aviary: nothing to judge: no %s matches\n", is_pair ? "prompt with two or more responses" : is_tag ? "prompt" : "response");
     gen_run_opts o;
     gen_cli_run_opts(&g, &o, ctx->store, ctx->command, what, j.judge);
+    o.model_licence = av_model_licence_builtin;
     rc = gen_run_exec(&o, &ops);
 done:
     for (size_t k = 0; k < rc_ctx.naspects; k++) gen_aspect_release(&rc_ctx.aspects[k]);

@@ -13,6 +13,7 @@
 #include "generate/cliopts.h"
 #include "generate/constitution.h"
 #include "generate/run.h"
+#include "ingest/models.h"
 #include "query/query.h"
 
 static const char usage[] =
@@ -252,6 +253,7 @@ int cmd_revise(int argc, char **argv, av_cli *ctx)
     av_buf_free(&b);
     gen_run_opts o;
     gen_cli_run_opts(&g, &o, ctx->store, ctx->command, "revise", c.critic);
+    o.model_licence = av_model_licence_builtin;
     gen_task_ops ops = {revise_make, revise_step, revise_release, &c, c.nrows};
     if (!c.nrows && !g.quiet) fprintf(stderr, "aviary: no response matches; nothing to revise\n");
     rc = gen_run_exec(&o, &ops);

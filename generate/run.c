@@ -57,6 +57,8 @@ struct gen_run {
     uint64_t stats_mark; /* requests + records + errors when the counters were last written */
     int run_new;         /* the run record was added by this invocation */
     av_buf scratch;
+    uint64_t licensed[8]; /* model rows known to carry a licence tag in this batch */
+    size_t nlicensed;
 };
 
 static volatile sig_atomic_t stop_flag;
@@ -91,10 +93,62 @@ int gen_run_put(gen_run *run, av_record *rec)
     return rc;
 }
 
+/* 1 if model_row already carries a tag with a "licence" attribute (set by
+ * ingest, `aviary model set`, or an earlier run), 0 if not, negative on error. */
+static int has_licence_tag(av_writer *w, uint64_t model_row)
+{
+    av_reader *r = av_writer_reader(w);
+    if (!r) return AV_ERROR;
+    av_iter *it;
+    int rc = av_iter_refs(&it, r, model_row);
+    if (rc < 0) return rc;
+    av_record rec;
+    av_record_init(&rec);
+    uint64_t row;
+    int found = 0;
+    while (!found && (rc = av_iter_next(it, &row)) == 1) {
+        if ((rc = av_get(r, row, 0, &rec)) < 0) break;
+        if (rec.kind == AV_TAG && av_record_attr(&rec, "licence")) found = 1;
+    }
+    av_record_free(&rec);
+    av_iter_free(it);
+    return rc < 0 ? rc : found;
+}
+
+/* Gives model_row the licence tag ingest gives a new model (the licence of
+ * opts->model_licence, "unknown" when not known), unless it has one. The tag
+ * carries no run, so it is the same record whichever command made it. */
+static int tag_model_licence(gen_run *run, uint64_t model_row, const char *name)
+{
+    for (size_t i = 0; i < run->nlicensed; i++)
+        if (run->licensed[i] == model_row) return 0;
+    int rc = has_licence_tag(run->w, model_row);
+    if (rc < 0) return rc;
+    if (rc == 0) {
+        const char *lic = run->o->model_licence ? run->o->model_licence(name) : NULL;
+        if (!lic) lic = "unknown";
+        av_buf j = AV_BUF_INIT;
+        av_buf_json_str(&j, lic, strlen(lic));
+        av_attr a = {"licence", {j.ptr, j.len, {{0}}}};
+        av_record t;
+        av_record_init(&t);
+        t.kind = AV_TAG;
+        t.ref[0] = model_row;
+        t.nattr = 1;
+        t.attr = &a;
+        rc = av_writer_put(run->w, &t);
+        av_buf_free(&j);
+        if (rc < 0) return rc;
+    }
+    if (run->nlicensed < sizeof run->licensed / sizeof run->licensed[0]) run->licensed[run->nlicensed++] = model_row;
+    return 0;
+}
+
 uint64_t gen_run_model(gen_run *run, const char *name)
 {
     uint64_t row = 0;
     int rc = av_writer_model(run->w, name, &row);
+    if (rc >= 0) rc = tag_model_licence(run, row, name);
     if (rc < 0) {
         if (!run->store_rc) run->store_rc = rc;
         return 0;
@@ -206,6 +260,7 @@ static int open_batch(gen_run *run)
     if ((rc = av_reader_open(&run->cache_rd, run->o->store, 0)) < 0) return rc;
     run->batch_tasks = 0;
     run->batch_start = av_now();
+    run->nlicensed = 0;
     return 0;
 }
 

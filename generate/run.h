@@ -51,6 +51,11 @@ typedef struct gen_run_opts {
     int progress;         /* draw the progress line on stderr */
     int quiet;            /* no summary */
     const char *hint_404; /* said after a run stopped by an HTTP 404, or NULL */
+    /* The licence id of a model's outputs by its name, or NULL when not known
+     * (the CLI passes ingest's av_model_licence_builtin). Every model a run
+     * makes gets a "licence" tag from it ("unknown" when NULL) unless it has
+     * one already. */
+    const char *(*model_licence)(const char *name);
     /* The run record: endpoint (without credentials), model, and the rest
      * as attribute key -> JSON text pairs, all part of the run's identity. */
     const char *const *attr_keys;
@@ -75,7 +80,8 @@ void gen_run_task_error(gen_run *run, const char *fmt, ...) __attribute__((forma
  * record with the run and counts it. Returns what av_writer_put returns. */
 av_writer *gen_run_writer(gen_run *run);
 int gen_run_put(gen_run *run, av_record *rec);
-/* Row of a model record (made if needed), or 0 on error (reported). */
+/* Row of a model record (made if needed, with its licence tag), or 0 on
+ * error (reported). */
 uint64_t gen_run_model(gen_run *run, const char *name);
 /* The run record's row. */
 uint64_t gen_run_row(const gen_run *run);
