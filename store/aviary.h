@@ -221,12 +221,18 @@ uint64_t av_reader_row_end(const av_reader *r);
 int av_visible(av_reader *r, uint64_t row);
 
 enum av_get_flags {
-    AV_GET_TEXT = 1 << 0, /* load every long value too (decompresses) */
-    AV_GET_ANY = 1 << 1,  /* also records not visible at the reader's version */
+    AV_GET_TEXT = 1 << 0,   /* load every long value too (decompresses) */
+    AV_GET_ANY = 1 << 1,    /* also records not visible at the reader's version */
+    AV_GET_NOHASH = 1 << 2, /* leave the hash of values kept inside the record zero (faster
+                               when only the bytes matter; stored values keep theirs) */
 };
 /* Reads record `row` into out (reusing its memory). AV_ENOTFOUND if no such
  * row, or it is not visible and AV_GET_ANY is not given. */
 int av_get(av_reader *r, uint64_t row, unsigned flags, av_record *out);
+/* The kind, refs and model of row from its header alone: no allocation, no
+ * decoding of texts or attributes (the fast way to follow references).
+ * ref and model may be NULL. Visibility and errors as av_get. */
+int av_peek(av_reader *r, uint64_t row, unsigned flags, av_kind *kind, uint64_t ref[3], uint64_t *model);
 /* Loads one value of a record read without AV_GET_TEXT (sets val->ptr into
  * the record's memory; earlier pointers into rec stay valid). */
 int av_load(av_reader *r, av_record *rec, av_val *val);
@@ -290,6 +296,12 @@ int av_iter_source(av_iter **out, av_reader *r, uint64_t source_row);
 #define AV_INDEX_VALUE_MAX 64
 int av_iter_attr(av_iter **out, av_reader *r, const char *key, const char *json, size_t json_len);
 int av_attr_indexed(const char *json, size_t json_len);
+/* Candidates for tag records with attribute key holding a JSON number in
+ * lo..hi (use -INFINITY / INFINITY for an open end; *_incl say whether the
+ * ends belong). Numbers are indexed in order by bucket (16 per power of
+ * two), so this reads only the buckets the range touches; records in the
+ * two end buckets may lie outside the range: check their values. */
+int av_iter_num(av_iter **out, av_reader *r, const char *key, double lo, int lo_incl, double hi, int hi_incl);
 /* Tag records having attribute key at all. */
 int av_iter_attr_key(av_iter **out, av_reader *r, const char *key);
 /* Next row: returns 1 and sets *out, 0 at the end, negative on error. */

@@ -320,6 +320,7 @@ typedef struct {
     av_store *s;
     MDB_txn *txn;
     av_symtab *syms;
+    int hash;
 } dec;
 
 static void *mem_take(struct recmem *m, size_t n)
@@ -370,7 +371,8 @@ static int dec_val(dec *d, av_val *v)
     if ((x & 3) == 2) {
         size_t n;
         if (!(v->ptr = dec_sym(d, &n)) || n != v->len) return -1;
-        av_hash(&v->hash, v->ptr, v->len);
+        if (d->hash) av_hash(&v->hash, v->ptr, v->len);
+        else memset(&v->hash, 0, sizeof v->hash);
         return 0;
     }
     if ((x & 3) == 1) {
@@ -383,12 +385,13 @@ static int dec_val(dec *d, av_val *v)
     if (v->len > AV_INLINE_MAX) return -1;
     v->ptr = dec_bytes(d, v->len);
     if (!v->ptr) return -1;
-    av_hash(&v->hash, v->ptr, v->len);
+    if (d->hash) av_hash(&v->hash, v->ptr, v->len);
+    else memset(&v->hash, 0, sizeof v->hash);
     return 0;
 }
 
 int av_record_decode(av_record *rec, uint64_t row, const void *data, size_t len, av_store *s, MDB_txn *txn,
-                     av_symtab *syms)
+                     av_symtab *syms, int hash)
 {
     struct recmem *m = rec->priv_;
     if (!m) m = av_xcalloc(1, sizeof *m);
@@ -397,7 +400,7 @@ int av_record_decode(av_record *rec, uint64_t row, const void *data, size_t len,
     rec->priv_ = m;
     rec->num = NAN;
     rec->row = row;
-    dec d = {data, (const uint8_t *)data + len, m, s, txn, syms};
+    dec d = {data, (const uint8_t *)data + len, m, s, txn, syms, hash};
     uint64_t v, nmsg = 0, nattr = 0;
     if (len < 18) goto bad;
     rec->kind = (av_kind)*d.p++;

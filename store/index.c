@@ -56,6 +56,58 @@ int av_attr_indexed(const char *json, size_t n)
     return (n == 4 && (!memcmp(json, "true", 4) || !memcmp(json, "null", 4))) || (n == 5 && !memcmp(json, "false", 5));
 }
 
+/* 8 bytes that compare (as bytes) the way the doubles do. */
+static void num_enc(uint8_t out[8], double v)
+{
+    uint64_t u;
+    if (v == 0) v = 0; /* -0 sorts with 0 */
+    memcpy(&u, &v, 8);
+    u = (u >> 63) ? ~u : u | (1ull << 63);
+    av_be64(out, u);
+}
+
+/* Numbers are indexed by bucket: the first 2 bytes of their ordered
+ * encoding (sign, exponent and 4 bits of mantissa: 16 buckets per power of
+ * two), so mostly-unique values (rewards, distances) make few index terms. */
+#define NUM_BUCKET 2
+
+void av_term_num(av_buf *b, const char *key, double v)
+{
+    uint8_t e[8];
+    num_enc(e, v);
+    av_buf_putc(b, 'n');
+    av_buf_puts(b, key);
+    av_buf_putc(b, 0);
+    av_buf_put(b, e, NUM_BUCKET);
+}
+
+int av_json_number(const char *s, size_t n, double *out)
+{
+    if (n == 0 || n >= 64) return 0;
+    size_t i = 0;
+    if (s[i] == '-') i++;
+    if (i >= n) return 0;
+    if (s[i] == '0') i++;
+    else if (s[i] >= '1' && s[i] <= '9') while (i < n && s[i] >= '0' && s[i] <= '9') i++;
+    else return 0;
+    if (i < n && s[i] == '.') {
+        if (++i >= n || s[i] < '0' || s[i] > '9') return 0;
+        while (i < n && s[i] >= '0' && s[i] <= '9') i++;
+    }
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        if (i < n && (s[i] == '+' || s[i] == '-')) i++;
+        if (i >= n || s[i] < '0' || s[i] > '9') return 0;
+        while (i < n && s[i] >= '0' && s[i] <= '9') i++;
+    }
+    if (i != n) return 0;
+    char tmp[64];
+    memcpy(tmp, s, n);
+    tmp[n] = 0;
+    *out = strtod(tmp, NULL);
+    return 1;
+}
+
 void av_chunk_encode(av_buf *b, const uint64_t *rows, size_t n)
 {
     av_put_varint(b, n);
@@ -152,7 +204,7 @@ static int postings_open(av_iter *it)
         if ((rc = decode_chunk(it, &k2, &v2, 1)) < 0) return rc;
         rc = mdb_cursor_get(it->cur, &k2, &v2, MDB_NEXT);
     }
-    qsort(it->rows, it->n, sizeof *it->rows, cmp_u64);
+    if (it->n) qsort(it->rows, it->n, sizeof *it->rows, cmp_u64);
     size_t w = 0;
     for (size_t i = 0; i < it->n; i++)
         if (!w || it->rows[w - 1] != it->rows[i]) it->rows[w++] = it->rows[i];
@@ -252,6 +304,49 @@ int av_iter_attr_key(av_iter **out, av_reader *r, const char *key)
     av_buf t = AV_BUF_INIT;
     av_term_attr_key(&t, key);
     return postings_iter(out, r, &t);
+}
+
+int av_iter_num(av_iter **out, av_reader *r, const char *key, double lo, int lo_incl, double hi, int hi_incl)
+{
+    (void)lo_incl;
+    (void)hi_incl; /* buckets hold both ends either way: the caller checks values */
+    int rc = iter_new(out, r, IT_POSTINGS, r->s->dbi[DBI_IDX]);
+    if (rc < 0) return rc;
+    av_iter *it = *out;
+    it->materialized = 1;
+    av_buf_putc(&it->term, 'n');
+    av_buf_puts(&it->term, key);
+    av_buf_putc(&it->term, 0);
+    size_t plen = it->term.len;
+    uint8_t elo[8], ehi[8];
+    num_enc(elo, lo);
+    num_enc(ehi, hi);
+    av_buf_put(&it->term, elo, NUM_BUCKET); /* the term's length is what decode_chunk needs */
+    if (lo > hi) goto done;
+    MDB_val k = {it->term.len, it->term.ptr}, v;
+    for (rc = mdb_cursor_get(it->cur, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(it->cur, &k, &v, MDB_NEXT)) {
+        const uint8_t *kp = k.mv_data;
+        if (k.mv_size != plen + NUM_BUCKET + 8 || memcmp(kp, it->term.ptr, plen)) break;
+        if (memcmp(kp + plen, ehi, NUM_BUCKET) > 0) break;
+        if ((rc = decode_chunk(it, &k, &v, 1)) < 0) {
+            av_iter_free(it);
+            *out = NULL;
+            return rc;
+        }
+    }
+    if (rc && rc != MDB_NOTFOUND) {
+        av_iter_free(it);
+        *out = NULL;
+        return av_mdb_error(rc, "reading an index");
+    }
+    if (it->n) qsort(it->rows, it->n, sizeof *it->rows, cmp_u64);
+    size_t w = 0;
+    for (size_t i = 0; i < it->n; i++)
+        if (!w || it->rows[w - 1] != it->rows[i]) it->rows[w++] = it->rows[i];
+    it->n = w;
+done:
+    it->pos = 0;
+    return 0;
 }
 
 static int visible_fast(av_iter *it, uint64_t row)

@@ -37,7 +37,7 @@ enum av_dbi {
 
 #define AV_INLINE_MAX 48      /* values up to this many bytes live in the record */
 #ifndef AV_BLOCK_RAW
-#define AV_BLOCK_RAW 131072   /* texts are compressed together in blocks of about this size */
+#define AV_BLOCK_RAW 65536    /* texts are compressed together in blocks of about this size */
 #endif
 #define AV_ZSTD_LEVEL 3
 #define AV_DICT_SIZE (110 * 1024)
@@ -101,7 +101,7 @@ typedef uint32_t (*av_sym_fn)(void *ctx, const char *s, size_t n, int is_key);
 void av_record_encode(av_buf *b, const av_record *rec, av_sym_fn sym, void *ctx);
 /* Decodes data into rec (rec's memory reused). AV_ECORRUPT on bad data. */
 int av_record_decode(av_record *rec, uint64_t row, const void *data, size_t len, av_store *s, MDB_txn *txn,
-                     av_symtab *syms);
+                     av_symtab *syms, int hash);
 /* The content id of rec given the content ids of its refs and model. */
 void av_record_cid(av_id *out, const av_record *rec, const av_id ref_cids[3], const av_id *model_cid);
 /* Copies a string into the record's own memory (for av_load results). */
@@ -140,6 +140,10 @@ void av_term_kind(av_buf *b, av_kind k);
 void av_term_row(av_buf *b, char type, uint64_t row); /* 'm' model, 's' source, 'r' ref */
 void av_term_attr(av_buf *b, const char *key, const char *json, size_t n);
 void av_term_attr_key(av_buf *b, const char *key);
+/* 'n' key NUL + 8 bytes that sort as the number does. */
+void av_term_num(av_buf *b, const char *key, double v);
+/* 1 and *out if json is a JSON number. */
+int av_json_number(const char *json, size_t n, double *out);
 /* Encodes ascending rows as a chunk value. */
 void av_chunk_encode(av_buf *b, const uint64_t *rows, size_t n);
 

@@ -249,7 +249,8 @@ int av_get(av_reader *r, uint64_t row, unsigned flags, av_record *out)
     MDB_val v;
     int rc = av_rec_raw(r->s, r->txn, row, &v);
     if (rc < 0) return rc;
-    if ((rc = av_record_decode(out, row, v.mv_data, v.mv_size, r->s, r->txn, &r->syms)) < 0) return rc;
+    if ((rc = av_record_decode(out, row, v.mv_data, v.mv_size, r->s, r->txn, &r->syms, !(flags & AV_GET_NOHASH))) < 0)
+        return rc;
     if (flags & AV_GET_TEXT) {
         for (uint32_t i = 0; i < out->nmsg; i++)
             if ((rc = av_load(r, out, &out->msg[i].text)) < 0) return rc;
@@ -257,6 +258,30 @@ int av_get(av_reader *r, uint64_t row, unsigned flags, av_record *out)
             if ((rc = av_load(r, out, &out->attr[i].json)) < 0) return rc;
     }
     return 0;
+}
+
+int av_peek(av_reader *r, uint64_t row, unsigned flags, av_kind *kind, uint64_t ref[3], uint64_t *model)
+{
+    if (!(flags & AV_GET_ANY) && (row == 0 || row >= r->row_end || av_is_hidden(r, row)))
+        return av_error_set(AV_ENOTFOUND, "record at row %llu is not visible at version %u", (unsigned long long)row,
+                            r->version);
+    MDB_val v;
+    int rc = av_rec_raw(r->s, r->txn, row, &v);
+    if (rc < 0) return rc;
+    const uint8_t *p = v.mv_data, *end = p + v.mv_size;
+    uint64_t x, got[5] = {0};
+    if (v.mv_size < 19 || p[0] < 1 || p[0] > AV_KIND_MAX) goto bad;
+    *kind = (av_kind)p[0];
+    p += 17;
+    if (av_read_varint(&p, end, &x) < 0 || p >= end) goto bad;
+    uint8_t bits = *p++;
+    for (int i = 0; i < 4; i++)
+        if ((bits & (1 << i)) && av_read_varint(&p, end, &got[i]) < 0) goto bad;
+    if (ref) memcpy(ref, got, 3 * sizeof *ref);
+    if (model) *model = got[3];
+    return 0;
+bad:
+    return av_error_set(AV_ECORRUPT, "record %llu is corrupt", (unsigned long long)row);
 }
 
 int av_text_get(av_reader *r, const av_id *hash, char **out, size_t *out_len)

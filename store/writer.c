@@ -1172,7 +1172,12 @@ static void index_record(av_writer *w, const av_record *rec, uint64_t row)
             av_buf_reset(&t);
             av_term_attr_key(&t, rec->attr[i].key);
             termmap_add(&w->terms, t.ptr, t.len, row);
-            if (av_attr_indexed(rec->attr[i].json.ptr, rec->attr[i].json.len)) {
+            double num;
+            if (av_json_number(rec->attr[i].json.ptr, rec->attr[i].json.len, &num)) {
+                av_buf_reset(&t);
+                av_term_num(&t, rec->attr[i].key, num);
+                termmap_add(&w->terms, t.ptr, t.len, row);
+            } else if (av_attr_indexed(rec->attr[i].json.ptr, rec->attr[i].json.len)) {
                 av_buf_reset(&t);
                 av_term_attr(&t, rec->attr[i].key, rec->attr[i].json.ptr, rec->attr[i].json.len);
                 termmap_add(&w->terms, t.ptr, t.len, row);

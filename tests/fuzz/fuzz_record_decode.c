@@ -48,7 +48,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!store) setup();
     av_record rec;
     av_record_init(&rec);
-    if (av_record_decode(&rec, 1, data, size, store, txn, &syms) == 0) {
+    if (av_record_decode(&rec, 1, data, size, store, txn, &syms, size & 1) == 0) {
         /* a decoded record is usable: touch every field */
         size_t total = 0;
         for (uint32_t i = 0; i < rec.nmsg; i++) total += strlen(rec.msg[i].role) + rec.msg[i].text.len;

@@ -541,6 +541,65 @@ static void test_store__aux_values_and_rollback(void)
     av_store_close(s);
 }
 
+static uint64_t count_iter(av_iter *it)
+{
+    uint64_t row, n = 0;
+    while (av_iter_next(it, &row) > 0) n++;
+    av_iter_free(it);
+    return n;
+}
+
+/* Numbers are indexed in order: ranges read only their part of the index. */
+static void test_store__numeric_index_and_peek(void)
+{
+    av_store *s = fresh();
+    av_writer *w;
+    CHECK_EQ_INT(av_writer_open(&w, s), 0);
+    const char *vals[] = {"-12.5", "-0", "0", "2", "3.5", "10", "1e3", "\"7\"", "[1]"};
+    uint64_t p = 0;
+    for (int i = 0; i < 9; i++) {
+        char t[16];
+        snprintf(t, sizeof t, "q%d", i);
+        p = put_prompt(w, t);
+        put_tag(w, p, "reward", vals[i]);
+    }
+    CHECK_EQ_INT(commit(w, "v1"), 1);
+    av_reader *r;
+    CHECK_EQ_INT(av_reader_open(&r, s, 0), 0);
+    av_iter *it;
+    /* candidates: the range's buckets (0 shares a bucket with -0; 3.5 is in
+     * its own bucket, away from 2; 10 and 1e3 are far apart) */
+    CHECK_EQ_INT(av_iter_num(&it, r, "reward", 0, 0, INFINITY, 1), 0);
+    CHECK_EQ_INT(count_iter(it), 6); /* -0, 0 (end bucket), 2, 3.5, 10, 1e3 */
+    CHECK_EQ_INT(av_iter_num(&it, r, "reward", 2.5, 1, 11, 1), 0);
+    CHECK_EQ_INT(count_iter(it), 2); /* 3.5, 10 */
+    CHECK_EQ_INT(av_iter_num(&it, r, "reward", -INFINITY, 1, 3, 0), 0);
+    CHECK_EQ_INT(count_iter(it), 4); /* -12.5, -0, 0, 2 */
+    CHECK_EQ_INT(av_iter_num(&it, r, "reward", 10, 1, 10, 1), 0);
+    CHECK_EQ_INT(count_iter(it), 1);
+    CHECK_EQ_INT(av_iter_num(&it, r, "reward", 5, 1, 1, 1), 0);
+    CHECK_EQ_INT(count_iter(it), 0);
+    CHECK_EQ_INT(av_iter_num(&it, r, "other", -INFINITY, 1, INFINITY, 1), 0);
+    CHECK_EQ_INT(count_iter(it), 0);
+    /* peek: kind and refs without decoding */
+    av_kind k = AV_KIND_NONE;
+    uint64_t ref[3] = {9, 9, 9}, model = 9;
+    CHECK_EQ_INT(av_peek(r, p + 1, 0, &k, ref, &model), 0);
+    CHECK_EQ_INT(k, AV_TAG);
+    CHECK_EQ_INT(ref[0], p);
+    CHECK_EQ_INT(ref[1], 0);
+    CHECK_EQ_INT(model, 0);
+    CHECK_EQ_INT(av_peek(r, 999, 0, &k, NULL, NULL), AV_ENOTFOUND);
+    av_record rec;
+    av_record_init(&rec);
+    CHECK_EQ_INT(av_get(r, p + 1, AV_GET_NOHASH, &rec), 0);
+    CHECK_EQ_STR(rec.attr[0].key, "reward");
+    CHECK_EQ_STR(rec.attr[0].json.ptr, "[1]");
+    av_record_free(&rec);
+    av_reader_close(r);
+    av_store_close(s);
+}
+
 /* A reader keeps its snapshot while a writer commits. */
 static void test_store__reader_snapshot(void)
 {
@@ -625,6 +684,7 @@ int main(void)
     RUN(test_store__killed_writer_rolls_back);
     RUN(test_store__rollback_restores_merged_index);
     RUN(test_store__aux_values_and_rollback);
+    RUN(test_store__numeric_index_and_peek);
     RUN(test_store__reader_snapshot);
     RUN(test_store__ambiguous_prefix);
     return tap_done();
