@@ -3,7 +3,8 @@
  * they already existed at <from>), and records visible at <from> but not at
  * <to> (retracted). --list names each record. Costs one pass over the
  * visible rows of each version (a bitmap of rows each), one reader at a
- * time, and a metadata read per changed record. */
+ * time, and a metadata read per changed record. Version 0 is the empty
+ * store before the first commit, so `diff 0 V` lists everything up to V. */
 #include "cli/cli.h"
 
 #include <stdlib.h>
@@ -21,6 +22,11 @@ static int bitmap(av_store *s, uint32_t v, uint8_t **out, uint64_t *nrows)
 {
     av_reader *r = NULL;
     av_iter *it = NULL;
+    if (v == 0) { /* the empty store before the first commit: nothing visible */
+        *nrows = 0;
+        *out = av_xcalloc(1, 1);
+        return 0;
+    }
     int rc = av_reader_open(&r, s, v);
     if (rc < 0) return rc;
     *nrows = av_reader_row_end(r);
@@ -72,7 +78,9 @@ int cmd_diff(int argc, char **argv, av_cli *ctx)
     int rc;
     for (int k = 0; k < 2; k++)
         if ((rc = av_version_resolve(ctx->store, spec[k], &v[k])) < 0) return cli_store_error(rc);
-    if (!v[0] || !v[1]) return cli_error("the store has no versions yet");
+    uint32_t head = 0;
+    if ((rc = av_store_head(ctx->store, &head)) < 0) return cli_store_error(rc);
+    if (!head) return cli_error("the store has no versions yet");
 
     uint8_t *bm[2] = {NULL, NULL};
     uint64_t n[2] = {0, 0}, count[CH_N][AV_KIND_MAX + 1];

@@ -3,6 +3,7 @@
  * temporary file renamed into place when complete, so a failed dump never
  * leaves a partial file under the name asked for. */
 #include "cli/cli.h"
+#include "cli/at.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -34,7 +35,7 @@ int cmd_dump(int argc, char **argv, av_cli *ctx)
     uint32_t v = 0;
     int rc;
     if (at && (rc = av_version_resolve(ctx->store, at, &v)) < 0) return cli_store_error(rc);
-    if (at && v == 0) return cli_error("the store has no versions yet");
+    if (at && v == 0) return cli_at_zero_error(at);
     if (!path || !strcmp(path, "-")) {
         rc = av_native_dump(ctx->store, v, stdout);
         if (rc == AV_EIO) return 1; /* cli_finish reports stdout's error */
