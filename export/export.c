@@ -56,6 +56,7 @@ typedef struct sink {
     char schema_msg[512];
     uint64_t rows, bytes;
     av_progress *prog; /* or NULL */
+    int lines;        /* write plain JSON Lines, no headers, no schema */
 } sink;
 
 typedef struct ex {
@@ -245,6 +246,13 @@ static int sink_row(void *ctx, const char *json, size_t len, uint64_t unit)
 {
     sink *k = ctx;
     uint32_t l32 = (uint32_t)len;
+    if (k->lines) {
+        if ((len && fwrite(json, 1, len, k->f) != len) || putc('\n', k->f) == EOF)
+            return av_error_set(AV_EIO, "cannot write a temporary file: %s", strerror(errno));
+        k->rows++;
+        k->bytes += len + 1;
+        return 0;
+    }
     if (len > UINT32_MAX)
         return av_error_set(AV_EINVAL, "a row of %zu bytes is too large", len);
     if (fwrite(&unit, 8, 1, k->f) != 1 || fwrite(&l32, 4, 1, k->f) != 1 || (len && fwrite(json, 1, len, k->f) != len))
@@ -531,16 +539,38 @@ static size_t split_point(av_reader *r, const uint64_t *units, size_t n)
     }
     qsort(p, m, sizeof *p, cmp_u64);
     qsort(p + m, n - m, sizeof *p, cmp_u64);
-    for (size_t i = 0, j = m; i < m && j < n;) {
-        if (p[i] == p[j]) {
-            m = 0;
-            goto done;
-        }
-        if (p[i] < p[j])
+    /* A prompt on both sides is harmless unless a row hangs on it: a row tag
+     * (ingest's "_fmt" tags, see ingest/rows_source.c) or a preference,
+     * which both halves would then produce. */
+    for (size_t i = 0, j = m; i < m && j < n && m;) {
+        if (p[i] < p[j]) {
             i++;
-        else
+            continue;
+        }
+        if (p[i] > p[j]) {
+            j++;
+            continue;
+        }
+        uint64_t shared = p[i];
+        av_iter *it = NULL;
+        uint64_t row;
+        if (av_iter_refs(&it, r, shared) < 0) {
+            m = 0;
+            break;
+        }
+        while (m && av_iter_next(it, &row) == 1) {
+            if (av_get(r, row, 0, &rec) < 0 || rec.kind == AV_PREFERENCE ||
+                (rec.kind == AV_TAG && rec.ref[0] == shared && av_record_attr(&rec, "_fmt")))
+                m = 0;
+        }
+        av_iter_free(it);
+        while (i < m && p[i] == shared)
+            i++;
+        while (j < n && p[j] == shared)
             j++;
     }
+    if (!m)
+        goto done;
     /* Rows come out in (source, line) order: the halves may only be joined
      * end to end when every line behind the first half comes before every
      * line behind the second (duplicates linked to far-apart lines spoil it). */
@@ -570,19 +600,28 @@ done:
     return m;
 }
 
-/* Appends src's spool to dst's and merges their schemas. */
-static int sink_join(sink *dst, sink *src)
+/* Appends a temporary file's bytes to out. */
+static int append_file(FILE *out, FILE *src, const char *out_name)
 {
     char buf[1 << 16];
     size_t k;
-    if (fflush(src->f) != 0)
-        return av_error_set(AV_EIO, "cannot write '%s': %s", src->path, strerror(errno));
-    rewind(src->f);
-    while ((k = fread(buf, 1, sizeof buf, src->f)) > 0)
-        if (fwrite(buf, 1, k, dst->f) != k)
-            return av_error_set(AV_EIO, "cannot write '%s': %s", dst->path, strerror(errno));
-    if (ferror(src->f))
-        return av_error_set(AV_EIO, "cannot read '%s' back", src->path);
+    if (fflush(src) != 0)
+        return av_error_set(AV_EIO, "cannot write a temporary file: %s", strerror(errno));
+    rewind(src);
+    while ((k = fread(buf, 1, sizeof buf, src)) > 0)
+        if (fwrite(buf, 1, k, out) != k)
+            return av_error_set(AV_EIO, "cannot write '%s': %s", out_name, strerror(errno));
+    if (ferror(src))
+        return av_error_set(AV_EIO, "cannot read a temporary file back");
+    return 0;
+}
+
+/* Appends src's spool to dst's and merges their schemas. */
+static int sink_join(sink *dst, sink *src)
+{
+    int rc = append_file(dst->f, src->f, dst->path);
+    if (rc < 0)
+        return rc;
     dst->rows += src->rows;
     dst->bytes += src->bytes;
     if (!dst->schema_err && src->schema_err) {
@@ -601,14 +640,14 @@ static int sink_join(sink *dst, sink *src)
 /* Large source-shaped selections are produced in two halves at once (the
  * second on its own reader and thread), always cut the same way, so the
  * output does not depend on the number of cores. */
-#define PARALLEL_MIN_UNITS 4096
+#define PARALLEL_MIN_UNITS 1024
 
 static int produce_source(ex *e, const uint64_t *units, size_t n, av_row_fn fn, void *ctx)
 {
     /* AVIARY_EXPORT_PARALLEL_MIN lowers the threshold, for tests. */
     const char *env = getenv("AVIARY_EXPORT_PARALLEL_MIN");
     size_t min = env && atol(env) > 1 ? (size_t)atol(env) : PARALLEL_MIN_UNITS;
-    size_t m = n >= min && fn == sink_row ? split_point(e->r, units, n) : 0;
+    size_t m = n >= min ? split_point(e->r, units, n) : 0;
     if (!m)
         return av_rows_source(e->r, e->o->format, units, n, fn, ctx);
     half h;
@@ -618,6 +657,7 @@ static int produce_source(ex *e, const uint64_t *units, size_t n, av_row_fn fn, 
     h.n = n - m;
     h.sk.path = e->sk.path;
     h.sk.parquet = e->sk.parquet;
+    h.sk.lines = fn == direct_row;
     h.sk.schema = pq_schema_new();
     int rc = av_reader_open(&h.r, av_reader_store(e->r), av_reader_version(e->r));
     if (rc == 0) {
@@ -637,8 +677,13 @@ static int produce_source(ex *e, const uint64_t *units, size_t n, av_row_fn fn, 
             half_main(&h);
         if (rc == 0 && h.rc != 0)
             rc = h.rc < 0 ? av_error_set(h.rc, "%s", h.msg) : h.rc;
-        if (rc == 0)
+        if (rc == 0 && h.sk.lines) {
+            rc = append_file(e->direct, h.sk.f, e->to_stdout ? "stdout" : e->o->out);
+            e->rows += h.sk.rows;
+            e->bytes += h.sk.bytes;
+        } else if (rc == 0) {
             rc = sink_join(&e->sk, &h.sk);
+        }
     }
     if (h.sk.f)
         fclose(h.sk.f);

@@ -626,6 +626,20 @@ static int tree_depth(const pq_node *n)
 
 static void *worker_main(void *arg);
 
+/* Large pages get a window as large as the page (up to 16 MiB) and long
+ * distance matching, so rows can reuse each other's phrases: with 16 MiB
+ * pages this makes files a few percent smaller for a few percent more time. */
+static size_t zparams(ZSTD_CCtx *cctx, const pq_opts *o)
+{
+    int wlog = bit_width((uint32_t)(o->page_bytes - 1));
+    if (wlog < 23)
+        return 0;
+    size_t zr = ZSTD_CCtx_setParameter(cctx, ZSTD_c_windowLog, wlog > 24 ? 24 : wlog);
+    if (!ZSTD_isError(zr))
+        zr = ZSTD_CCtx_setParameter(cctx, ZSTD_c_enableLongDistanceMatching, 1);
+    return zr;
+}
+
 static int io_fail(pq_writer *w)
 {
     w->failed = 1;
@@ -651,7 +665,7 @@ int pq_writer_open(pq_writer **out, const char *path, const pq_node *root, const
     if (!w->o.row_group_bytes)
         w->o.row_group_bytes = 128u << 20;
     if (!w->o.page_bytes)
-        w->o.page_bytes = 8u << 20;
+        w->o.page_bytes = 16u << 20;
     if (!w->o.dict_max_bytes)
         w->o.dict_max_bytes = 1u << 20;
     if (!w->o.zstd_level)
@@ -670,9 +684,8 @@ int pq_writer_open(pq_writer **out, const char *path, const pq_node *root, const
         return av_error_set(AV_ENOMEM, "cannot create a zstd context");
     }
     size_t zr = ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_compressionLevel, w->o.zstd_level);
-    /* A window as large as a page lets rows repeat each other's phrases. */
     if (!ZSTD_isError(zr))
-        zr = ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_windowLog, bit_width((uint32_t)(w->o.page_bytes - 1)) < 23 ? 0 : 23);
+        zr = zparams(w->cctx, &w->o);
 
     if (ZSTD_isError(zr)) {
         pq_writer_abort(w);
@@ -684,7 +697,7 @@ int pq_writer_open(pq_writer **out, const char *path, const pq_node *root, const
         w->wcctx = ZSTD_createCCtx();
         zr = w->wcctx ? ZSTD_CCtx_setParameter(w->wcctx, ZSTD_c_compressionLevel, w->o.zstd_level) : 1;
         if (w->wcctx && !ZSTD_isError(zr))
-            zr = ZSTD_CCtx_setParameter(w->wcctx, ZSTD_c_windowLog, bit_width((uint32_t)(w->o.page_bytes - 1)) < 23 ? 0 : 23);
+            zr = zparams(w->wcctx, &w->o);
         if (w->wcctx && !ZSTD_isError(zr)) {
             pthread_mutex_init(&w->mu, NULL);
             pthread_cond_init(&w->cv_work, NULL);
