@@ -5,9 +5,10 @@
  * A conjunct of equality or `in` on kind, id, model, source or tag.<key>
  * (or an `or` of such) can be answered from an index: tag and source index
  * hits are mapped to the units that see them (a tag on a prompt reaches the
- * prompt's responses), model hits are intersected with the unit kind's
- * index by av_iter_seek. The planner estimates each such conjunct by
- * counting its raw index entries (stopping at the smallest count so far),
+ * prompt's responses), model hits are filtered by the unit kind (a bitmap
+ * of the kind's index, or the record's header). The planner estimates each
+ * such conjunct by counting its raw index entries (stopping at the
+ * smallest count so far),
  * materialises the most selective one as a sorted set of unit rows, and
  * checks the other conjuncts on each candidate with metadata reads. Without
  * an indexable conjunct it scans the unit kind's index. Version conditions
@@ -143,8 +144,6 @@ typedef struct plan {
     av_record rec[8];
     av_buf json;
     uint64_t row_lo, row_hi; /* candidate rows lie in [row_lo, row_hi) */
-    av_iter *kind_it;        /* the unit kind's index, for model hits */
-    uint64_t kind_pos;       /* where kind_it was last sought to (it only moves forward) */
     int fallback;            /* an index could not answer (an ambiguous id): scan */
     qeval *ev;               /* for its kind bitmaps */
     int bulk;                /* many index hits: tell kinds from bitmaps, not by reading */
@@ -453,22 +452,19 @@ static int estimate(plan *p, const qnode *n, size_t cap, size_t *out)
     return 0;
 }
 
-/* Is unit-kind row x in the unit kind's index? (model hits) */
+/* Is x a visible record of the unit kind? (model hits) From the kind
+ * bitmap when many hits come, else from the record's header. (This once
+ * walked the kind index with av_iter_seek; the row av_iter_next consumed
+ * after a miss was then skipped, losing the response after a prompt.) */
 static int unit_kind_has(plan *p, uint64_t x)
 {
     if (p->q->unit == AV_KIND_NONE) return 1;
-    int rc;
-    if (p->kind_it && x < p->kind_pos) {
-        av_iter_free(p->kind_it);
-        p->kind_it = NULL;
-    }
-    if (!p->kind_it && (rc = av_iter_kind(&p->kind_it, p->r, p->q->unit)) < 0) return rc;
-    if ((rc = av_iter_seek(p->kind_it, x)) < 0) return rc;
-    p->kind_pos = x;
-    uint64_t y;
-    rc = av_iter_next(p->kind_it, &y);
+    if (p->bulk) return q_eval_is_kind(p->ev, p->q->unit, x);
+    av_kind k;
+    int rc = av_peek(p->r, x, 0, &k, NULL, NULL);
+    if (rc == AV_ENOTFOUND) return 0;
     if (rc < 0) return rc;
-    return rc == 1 && y == x;
+    return k == p->q->unit;
 }
 
 /* The units a conjunct selects, sorted. */
@@ -656,7 +652,6 @@ static void plan_release(plan *p)
 {
     for (int i = 0; i < 8; i++) av_record_free(&p->rec[i]);
     av_buf_free(&p->json);
-    av_iter_free(p->kind_it);
 }
 
 static int choose(plan *p, chosen *c)

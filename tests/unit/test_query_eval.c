@@ -169,6 +169,12 @@ static void test_query_eval__models_sources_licences(void)
     Q(R1, RESP, "model = \"gpt-4\"", "r9");
     Q(R1, RESP, "model in (\"gpt-4\", \"qwen2\") and tag.task_category = \"Math\"", "r8");
     Q(R1, RESP, "model = \"nobody\"", "");
+    /* a model that wrote prompts and responses, another that wrote more
+     * responses: every response of the first (a prompt's row in the model
+     * index once made the kind check skip the response after it) */
+    Q(R1, RESP, "model = \"meta-llama/Meta-Llama-3-8B-Instruct\"", "r1 r2 r3 r4 r5 r6 r10");
+    Q(R2, RESP, "model = \"meta-llama/Meta-Llama-3-8B-Instruct\"", "r1 r2 r3 r5 r6 r10 r11");
+    Q(R1, AV_PROMPT, "model = \"meta-llama/Meta-Llama-3-8B-Instruct\"", "p1 p2 p3 p4 p5 p6 p7 p8 p10");
     /* an or of model indexes whose rows interleave (the kind index is sought backwards) */
     Q(R1, RESP, "model = \"qwen2\" or model = \"gpt-4\"", "r7 r8 r9 r9b");
     Q(R1, RESP, "model in (\"qwen2\", \"gpt-4\")", "r7 r8 r9 r9b");
