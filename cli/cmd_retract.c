@@ -41,19 +41,24 @@ int cmd_retract(int argc, char **argv, av_cli *ctx)
         free(ids);
         return cli_store_error(rc);
     }
-    uint64_t hidden = 0;
-    for (int i = 0; i < nids; i++) {
-        uint64_t row;
-        rc = av_find_hex(av_writer_reader(w), ids[i], &row);
-        if (rc == AV_ENOTFOUND) rc = cli_error("no visible record '%s'", ids[i]);
-        else if (rc < 0 || (rc = av_writer_retract(w, row)) < 0) rc = cli_store_error(rc);
-        else {
-            hidden += (uint64_t)rc;
-            continue;
-        }
+    /* every id is found before any is hidden, so an id given twice (or two
+     * prefixes of one record) is retracted once, not "not found" */
+    uint64_t hidden = 0, *rows = av_xcalloc((size_t)nids, sizeof *rows);
+    av_reader *r = av_writer_reader(w);
+    for (int i = 0; i < nids && rc >= 0; i++) {
+        rc = r ? av_find_hex(r, ids[i], &rows[i]) : AV_ERROR;
+        if (rc == AV_ENOTFOUND) rc = -cli_error("no visible record '%s'", ids[i]);
+        else if (rc < 0) rc = -cli_store_error(rc);
+    }
+    for (int i = 0; i < nids && rc >= 0; i++) {
+        if ((rc = av_writer_retract(w, rows[i])) < 0) rc = -cli_store_error(rc);
+        else hidden += (uint64_t)rc;
+    }
+    free(rows);
+    if (rc < 0) {
         av_writer_abort(w);
         free(ids);
-        return rc;
+        return -rc;
     }
     free(ids);
     av_buf msg = AV_BUF_INIT;
