@@ -57,6 +57,7 @@ struct gen_run {
     uint64_t stats_mark; /* requests + records + errors when the counters were last written */
     int run_new;         /* the run record was added by this invocation */
     av_buf scratch;
+    uint64_t finished;    /* tasks ended this invocation (done, failed or nothing to do), for progress */
     uint64_t licensed[8]; /* model rows known to carry a licence tag in this batch */
     size_t nlicensed;
 };
@@ -308,6 +309,7 @@ static void task_end(gen_run *run, void *task, int st, uint64_t added)
     if (st == GEN_STEP_WAIT) return;
     run->ops->release(task);
     run->live--;
+    run->finished++;
     if (st == GEN_STEP_DONE) {
         run->now.tasks += added > 0;
         run->batch_tasks++;
@@ -430,10 +432,12 @@ static void draw(gen_run *run, int force)
     run->last_draw = t;
     double el = t - run->start;
     if (el <= 0) el = 1e-9;
-    uint64_t done = run->now.tasks + run->now.errors;
-    double rate = (double)run->now.tasks / el;
-    fprintf(stderr, "\r%s: %llu/%llu done, %.1f req/s, %.0f tok/s, %llu errors", run->o->what,
-            (unsigned long long)run->now.tasks, (unsigned long long)run->ops->total, (double)run->now.requests / el,
+    /* done counts every task that ended (one answered wholly from the cache,
+     * or whose records were already stored, too), so reruns reach total */
+    uint64_t done = run->finished;
+    double rate = (double)done / el;
+    fprintf(stderr, "\r%s: %llu/%llu done, %.1f req/s, %.0f tok/s, %llu errors", run->o->what, (unsigned long long)done,
+            (unsigned long long)run->ops->total, (double)run->now.requests / el,
             (double)(run->now.prompt_tokens + run->now.completion_tokens) / el, (unsigned long long)run->now.errors);
     if (rate > 0 && run->ops->total > done)
         fprintf(stderr, ", ETA %.0fs", (double)(run->ops->total - done) / rate);
@@ -492,7 +496,10 @@ int gen_run_exec(const gen_run_opts *opts, const gen_task_ops *ops)
     while (!stop_flag && !run->fatal && !run->store_rc) {
         while (run->live < window && run->next < ops->total && !stop_flag && !run->fatal) {
             void *t = ops->make(ops->ctx, run->next++);
-            if (!t) continue;
+            if (!t) {
+                run->finished++;
+                continue;
+            }
             run->live++;
             uint64_t before = run->now.records;
             int st = ops->step(run, t, NULL);
