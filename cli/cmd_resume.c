@@ -16,10 +16,45 @@ int cmd_judge(int argc, char **argv, av_cli *ctx);
 int cmd_revise(int argc, char **argv, av_cli *ctx);
 
 static const char usage[] =
-    "usage: aviary resume <run> [--concurrency <n>] [--timeout <s>] [--batch <n>] [--api-key-env <var>]\n"
-    "                           [--price-in <x>] [--price-out <x>] [-q] [--endpoint <url>]\n"
+    "usage: aviary resume <run> [--concurrency <n>] [--timeout <s>] [--retries <n>] [--backoff <ms>]\n"
+    "                           [--batch <n>] [--api-key-env <var>] [--price-in <x>] [--price-out <x>]\n"
+    "                           [--endpoint <url>] [-q | --quiet] [--progress | --no-progress]\n"
     "\n"
-    "<run> is a run id or a prefix of at least 8 hex digits (see 'aviary runs').\n";
+    "<run> is a run id or a prefix of at least 8 hex digits (see 'aviary runs').\n"
+    "The run's own arguments (model, template, counts, ...) come from its record;\n"
+    "only the options above, which do not change what is asked, may be given.\n";
+
+/* Options that change how a run is carried out but not what it asks (the
+ * run's identity); anything else after <run> is refused, since it would
+ * start a different run instead of finishing this one. */
+static const char *const valued[] = {"--concurrency", "--timeout", "--retries", "--backoff", "--batch",
+                                     "--api-key-env", "--price-in", "--price-out", "--endpoint"};
+static const char *const plain[] = {"-q", "--quiet", "--progress", "--no-progress"};
+
+/* 0 if argv[2..] are only those options, else the usage error's exit code. */
+static int check_flags(int argc, char **argv)
+{
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        int ok = 0;
+        for (size_t k = 0; !ok && k < sizeof plain / sizeof plain[0]; k++) ok = !strcmp(a, plain[k]);
+        for (size_t k = 0; !ok && k < sizeof valued / sizeof valued[0]; k++) {
+            size_t n = strlen(valued[k]);
+            if (strncmp(a, valued[k], n)) continue;
+            if (a[n] == '=') ok = 1;
+            else if (!a[n]) {
+                if (i + 1 >= argc) return cli_usage_error(usage, "'%s' needs a value", a);
+                ok = 1;
+                i++;
+            }
+        }
+        if (!ok) {
+            if (a[0] == '-') return cli_usage_error(usage, "'%s' cannot be changed on resume (the run's own arguments are kept)", a);
+            return cli_usage_error(usage, "unexpected argument '%s'", a);
+        }
+    }
+    return 0;
+}
 
 static char *attr_string(const av_record *rec, const char *key)
 {
@@ -35,6 +70,8 @@ int cmd_resume(int argc, char **argv, av_cli *ctx)
 {
     if (cli_wants_help(argc, argv, usage)) return 0;
     if (argc < 2 || argv[1][0] == '-') return cli_usage_error(usage, "resume needs a run id");
+    int urc = check_flags(argc, argv);
+    if (urc) return urc;
     av_reader *rd = NULL;
     if (cli_reader_open(ctx, NULL, &rd)) return 1;
     uint64_t row;
