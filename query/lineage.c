@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "query/licence.h"
 #include "query/qint.h"
 
 struct av_lineage_cache {
@@ -64,12 +65,18 @@ void av_lineage_cache_free(av_lineage_cache *c)
     free(c);
 }
 
-/* A licence from a JSON attribute value: the string, or "unknown". */
+/* A licence from a JSON attribute value: the string as a normalised id
+ * ("MIT" -> mit, "Llama 3" -> llama3, as the audit reports it), or
+ * "unknown". */
 static char *licence_from_json(const av_val *v, av_buf *scratch)
 {
     qval q;
-    if (v->ptr && q_json_value(v->ptr, v->len, &q, scratch) == 0 && q.t == QV_STR && q.len)
-        return av_xstrndup(q.s, q.len);
+    if (v->ptr && q_json_value(v->ptr, v->len, &q, scratch) == 0 && q.t == QV_STR && q.len) {
+        char norm[128], *raw = av_xstrndup(q.s, q.len); /* q.s may point into the JSON text */
+        av_licence_norm(norm, sizeof norm, raw);
+        free(raw);
+        if (*norm) return av_xstrdup(norm);
+    }
     return av_xstrdup("unknown");
 }
 

@@ -4,6 +4,8 @@
  * in its chain: the writer of a response, the generator of a prompt, the
  * judges of its ratings and preferences, the taggers of its tags and of its
  * ancestors' tags. A model or source without a licence counts as "unknown".
+ * Licences are normalised ids (av_licence_norm: "MIT" -> mit, "Llama 3" ->
+ * llama3), as the audit reports them.
  * `aviary query` (the licence field), `aviary audit` and export gating use it.
  *
  * The chain of a record: the record, every record it refers to (ref slots,

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/types.h>
 
+#include "query/licence.h"
 #include "query/qint.h"
 #include "query/query.h"
 
@@ -37,6 +38,27 @@ struct av_query {
     uint64_t ev_row; /* the row the evaluator holds, or 0 */
 };
 
+/* Licences are reported as normalised ids (mit, llama3): literals compared
+ * with the licence field are normalised the same way, so `licence = "MIT"`
+ * finds them. */
+static void norm_licence_lits(qnode *n)
+{
+    if (!n) return;
+    norm_licence_lits(n->a);
+    norm_licence_lits(n->b);
+    if (n->field.f != QF_LICENCE || (n->k != QN_CMP && n->k != QN_IN)) return;
+    for (size_t i = 0; i < n->nlit; i++) {
+        qval *v = &n->lits[i].v;
+        if (v->t != QV_STR || !v->len || memchr(v->s, 0, v->len)) continue;
+        char norm[128];
+        av_licence_norm(norm, sizeof norm, v->s);
+        if (!*norm) continue;
+        free((char *)v->s);
+        v->s = av_xstrdup(norm);
+        v->len = strlen(norm);
+    }
+}
+
 int av_query_compile(av_query **out, const char *expr, av_kind unit, char **errmsg)
 {
     *out = NULL;
@@ -48,6 +70,7 @@ int av_query_compile(av_query **out, const char *expr, av_kind unit, char **errm
     qnode *root;
     int rc = q_parse(&root, expr, errmsg);
     if (rc < 0) return rc;
+    norm_licence_lits(root);
     av_query *q = av_xcalloc(1, sizeof *q);
     q->root = root;
     q->unit = unit;

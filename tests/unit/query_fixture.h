@@ -5,11 +5,16 @@
  * models whose licence is a tag on the model record; ratings, a preference
  * and tags from a later "judge" commit. Two versions:
  *
+ * Licences are spelled as datasets spell them ("MIT", "OpenAI", "Apache
+ * 2.0"); lineage and queries report the normalised ids (mit, openai-terms,
+ * apache-2.0).
+ *
  * v1: magpie rows 1..8 (source "magpie-test", licence llama3), one
- *     UltraFeedback-like row 9 (source "ultra-test", licence mit) with two
- *     responses, ratings and a preference, and a multi-turn row 10.
+ *     UltraFeedback-like row 9 (source "ultra-test", licence MIT) with two
+ *     responses, ratings and a preference, and a multi-turn row 10; gpt-4's
+ *     licence is OpenAI.
  * v2: row 11 (Math, good), a rating on response 1, a tag on response 3,
- *     response 4 retracted, and model qwen2 gets licence apache-2.0.
+ *     response 4 retracted, and model qwen2 gets licence Apache 2.0.
  *
  * Rows of interest are returned in a qfx struct. Header-only (static). */
 #ifndef QUERY_FIXTURE_H
@@ -141,12 +146,12 @@ static int qfx_build(const char *dir, qfx *f)
     QFX_CHECK(av_store_open(&s, dir, AV_OPEN_RDWR));
     QFX_CHECK(av_writer_open(&w, s));
     QFX_CHECK(qfx_source(w, "magpie-test", "\"magpie.jsonl\"", "\"llama3\"", "\"magpie\"", &f->src_magpie));
-    QFX_CHECK(qfx_source(w, "ultra-test", "\"uf.jsonl\"", "\"mit\"", "\"ultrafeedback\"", &f->src_ultra));
+    QFX_CHECK(qfx_source(w, "ultra-test", "\"uf.jsonl\"", "\"MIT\"", "\"ultrafeedback\"", &f->src_ultra));
     QFX_CHECK(av_writer_model(w, "meta-llama/Meta-Llama-3-8B-Instruct", &f->m_llama));
     QFX_CHECK(av_writer_model(w, "gpt-4", &f->m_gpt4));
     QFX_CHECK(av_writer_model(w, "qwen2", &f->m_qwen));
     const char *lic1[] = {"licence", "\"llama3\"", NULL};
-    const char *lic2[] = {"licence", "\"openai-terms\"", NULL};
+    const char *lic2[] = {"licence", "\"OpenAI\"", NULL};
     QFX_CHECK(qfx_tag(w, f->m_llama, 0, lic1, NULL));
     QFX_CHECK(qfx_tag(w, f->m_gpt4, 0, lic2, NULL));
     uint64_t L = f->m_llama, Q = f->m_qwen;
@@ -266,7 +271,7 @@ static int qfx_build(const char *dir, qfx *f)
     const char *tr3[] = {"reviewed", "true", NULL};
     QFX_CHECK(qfx_tag(w, f->response[3], f->m_gpt4, tr3, NULL));
     QFX_CHECK(av_writer_retract(w, f->response[4]));
-    const char *lic3[] = {"licence", "\"apache-2.0\"", NULL};
+    const char *lic3[] = {"licence", "\"Apache 2.0\"", NULL};
     QFX_CHECK(qfx_tag(w, f->m_qwen, 0, lic3, NULL));
     o.message = "fixture v2";
     o.time = 1700000100;

@@ -184,6 +184,11 @@ static void test_query_eval__models_sources_licences(void)
     Q(R1, RESP, "licence = \"unknown\"", "r7 r8 r9b");
     Q(R1, RESP, "licence = \"mit\"", "r9 r9b");
     Q(R1, RESP, "licence = \"openai-terms\"", "r9 r9b"); /* r9's writer; r9b's gpt-4 ratings */
+    /* stored as "MIT", "OpenAI", "Apache 2.0": normalised ids, and literals normalised alike */
+    Q(R1, RESP, "licence = \"MIT\"", "r9 r9b");
+    Q(R1, RESP, "licence in (\"OpenAI\", \"Llama-3\") and model = \"gpt-4\"", "r9");
+    Q(R1, RESP, "licence contains \"MIT\"", "");
+    Q(R2, RESP, "licence = \"Apache 2.0\" and licence = \"apache-2.0\"", "r7 r8 r9b");
     Q(R2, RESP, "licence = \"unknown\"", "");
     Q(R2, RESP, "licence = \"apache-2.0\"", "r7 r8 r9b");
 }
