@@ -854,10 +854,14 @@ int cmd_judge(int argc, char **argv, av_cli *ctx)
         if (rubric) {
             rc_ctx.aspects = av_xcalloc(1, sizeof *rc_ctx.aspects);
             if (gen_aspect_file(&rc_ctx.aspects[0], rubric) < 0) {
-                cli_error("cannot read rubric '%s': %s", rubric, strerror(errno));
+                cli_error("cannot read rubric '%s': %s", rubric, errno == EIO ? "not a readable file" : strerror(errno));
                 goto done;
             }
             rc_ctx.naspects = 1;
+            if (!*rc_ctx.aspects[0].rubric) {
+                cli_error("rubric '%s' is empty: it should say what to rate and how (see docs/generate.md)", rubric);
+                goto done;
+            }
         } else {
             aspects_copy = av_xstrdup(aspects_s ? aspects_s : "helpfulness,honesty,instruction_following,truthfulness");
             n = split_list(aspects_copy, names, 8);
