@@ -57,7 +57,29 @@ typedef struct sink {
     uint64_t rows, bytes;
     av_progress *prog; /* or NULL */
     int lines;        /* write plain JSON Lines, no headers, no schema */
+    int no_infer;     /* the streaming writer infers instead */
+    struct stream *st; /* or NULL: told how far the spool is written */
+    uint64_t unpublished;
 } sink;
+
+/* The streaming Parquet writer (one file): a thread that writes rows from
+ * the spool while they are produced, with a schema inferred from the first
+ * rows. A later row that does not fit that schema stops it, and the export
+ * falls back to writing after production with the schema of all rows. */
+typedef struct stream {
+    pthread_t th;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    FILE *rf;           /* the spool, read side */
+    uint64_t published; /* bytes of whole rows flushed to the spool */
+    int done;           /* production ended (published is final) */
+    int gave_up;        /* a row did not fit: fall back */
+    int rc;
+    char msg[512];
+    const char *path;
+    uint64_t row_group_bytes;
+    uint64_t rows, file_bytes;
+} stream;
 
 typedef struct ex {
     av_reader *r;
@@ -257,7 +279,19 @@ static int sink_row(void *ctx, const char *json, size_t len, uint64_t unit)
         return av_error_set(AV_EINVAL, "a row of %zu bytes is too large", len);
     if (fwrite(&unit, 8, 1, k->f) != 1 || fwrite(&l32, 4, 1, k->f) != 1 || (len && fwrite(json, 1, len, k->f) != len))
         return av_error_set(AV_EIO, "cannot write '%s': %s", k->path, strerror(errno));
-    if (!k->schema_err) {
+    if (k->st) {
+        k->unpublished += 12 + len;
+        if (k->unpublished >= (1u << 20)) {
+            if (fflush(k->f) != 0)
+                return av_error_set(AV_EIO, "cannot write '%s': %s", k->path, strerror(errno));
+            pthread_mutex_lock(&k->st->mu);
+            k->st->published += k->unpublished;
+            pthread_cond_signal(&k->st->cv);
+            pthread_mutex_unlock(&k->st->mu);
+            k->unpublished = 0;
+        }
+    }
+    if (!k->schema_err && !k->no_infer) {
         const jv *v = jv_parse(&k->jp, json, len);
         int rc = v ? pq_schema_infer(k->schema, v)
                    : av_error_set(AV_EINVAL, "row %llu is not valid JSON: %s", (unsigned long long)k->rows + 1, k->jp.err);
@@ -273,6 +307,119 @@ static int sink_row(void *ctx, const char *json, size_t len, uint64_t unit)
     if (k->prog)
         av_progress_update(k->prog, k->bytes, k->rows);
     return 0;
+}
+
+/* Reads the next spool row into b; 1 if there is one, 0 at the end. */
+static int stream_next(stream *st, uint64_t *pos, av_buf *b)
+{
+    uint64_t unit;
+    uint32_t len;
+    pthread_mutex_lock(&st->mu);
+    while (*pos + 12 > st->published && !st->done)
+        pthread_cond_wait(&st->cv, &st->mu);
+    int have = *pos + 12 <= st->published;
+    pthread_mutex_unlock(&st->mu);
+    if (!have)
+        return 0;
+    if (fread(&unit, 8, 1, st->rf) != 1 || fread(&len, 4, 1, st->rf) != 1)
+        return av_error_set(AV_EIO, "cannot read the spool back");
+    av_buf_reset(b);
+    av_buf_grow(b, (size_t)len + 1);
+    if (len && fread(b->ptr, 1, len, st->rf) != len)
+        return av_error_set(AV_EIO, "cannot read the spool back");
+    b->len = len;
+    b->ptr[len] = 0;
+    *pos += 12 + (uint64_t)len;
+    return 1;
+}
+
+#define STREAM_PROBE_ROWS 8192
+#define STREAM_PROBE_BYTES (64u << 20)
+
+static void *stream_main(void *arg)
+{
+    stream *st = arg;
+    jv_parser jp = JV_PARSER_INIT;
+    pq_node *schema = pq_schema_new();
+    pq_writer *pw = NULL;
+    av_buf probe = AV_BUF_INIT, row = AV_BUF_INIT;
+    uint32_t *lens = NULL;
+    size_t nprobe = 0, cap = 0;
+    uint64_t pos = 0;
+    int rc = 0;
+    /* The first rows decide the schema (AVIARY_EXPORT_PROBE_ROWS: fewer, for tests). */
+    const char *env = getenv("AVIARY_EXPORT_PROBE_ROWS");
+    size_t probe_rows = env && atol(env) > 0 ? (size_t)atol(env) : STREAM_PROBE_ROWS;
+    while (nprobe < probe_rows && probe.len < STREAM_PROBE_BYTES && (rc = stream_next(st, &pos, &row)) == 1) {
+        const jv *v = jv_parse(&jp, row.ptr, row.len);
+        if (!v || pq_schema_infer(schema, v) < 0) {
+            st->gave_up = 1; /* the fallback reports it properly */
+            goto out;
+        }
+        if (nprobe == cap)
+            lens = av_xrealloc(lens, (cap = cap ? cap * 2 : 1024) * sizeof *lens);
+        lens[nprobe++] = (uint32_t)row.len;
+        av_buf_put(&probe, row.ptr, row.len);
+    }
+    if (rc < 0)
+        goto out;
+    if (schema->nchild == 0) {
+        st->gave_up = 1;
+        goto out;
+    }
+    pq_opts po = PQ_OPTS_INIT;
+    po.row_group_bytes = st->row_group_bytes;
+    po.created_by = "aviary export";
+    if ((rc = pq_writer_open(&pw, st->path, schema, &po)) < 0)
+        goto out;
+    size_t off = 0;
+    for (size_t i = 0; i < nprobe && rc == 0; i++) {
+        const jv *v = jv_parse(&jp, probe.ptr + off, lens[i]);
+        off += lens[i];
+        rc = v ? pq_writer_add(pw, v) : AV_EINVAL;
+    }
+    av_buf_free(&probe);
+    while (rc == 0 && (rc = stream_next(st, &pos, &row)) == 1) {
+        const jv *v = jv_parse(&jp, row.ptr, row.len);
+        if (!v || !pq_schema_fits(schema, v)) {
+            st->gave_up = 1;
+            rc = 0;
+            goto out;
+        }
+        rc = pq_writer_add(pw, v);
+    }
+    if (rc == 0) {
+        st->rows = pq_writer_rows(pw);
+        rc = pq_writer_close(pw, &st->file_bytes);
+        pw = NULL;
+    }
+out:
+    if (rc < 0) {
+        st->rc = rc;
+        snprintf(st->msg, sizeof st->msg, "%s", av_errmsg());
+    }
+    pq_writer_abort(pw);
+    pq_schema_free(schema);
+    jv_parser_release(&jp);
+    av_buf_free(&probe);
+    av_buf_free(&row);
+    free(lens);
+    return NULL;
+}
+
+/* Ends production for the streaming writer and waits for it. */
+static void stream_finish(stream *st, sink *k)
+{
+    fflush(k->f);
+    long end = ftell(k->f); /* includes rows joined from the second half */
+    pthread_mutex_lock(&st->mu);
+    if (end > 0)
+        st->published = (uint64_t)end;
+    k->unpublished = 0;
+    st->done = 1;
+    pthread_cond_broadcast(&st->cv);
+    pthread_mutex_unlock(&st->mu);
+    pthread_join(st->th, NULL);
 }
 
 /* ---- pass 3: writing ---------------------------------------------------------- */
@@ -334,6 +481,33 @@ static int write_row(ex *e, split_def *s, const char *json, uint32_t len)
     if ((len && fwrite(json, 1, len, s->jf) != len) || putc('\n', s->jf) == EOF)
         return av_error_set(AV_EIO, "cannot write '%s': %s", s->path, strerror(errno));
     return 0;
+}
+
+/* The schema of every spooled row (when the streaming writer gave up). */
+static int infer_spool(ex *e)
+{
+    av_buf row = AV_BUF_INIT;
+    int rc = 0;
+    rewind(e->sk.f);
+    for (uint64_t i = 0; i < e->sk.rows && rc == 0; i++) {
+        uint64_t unit;
+        uint32_t len;
+        if (fread(&unit, 8, 1, e->sk.f) != 1 || fread(&len, 4, 1, e->sk.f) != 1) {
+            rc = av_error_set(AV_EIO, "cannot read '%s' back", e->sk.path);
+            break;
+        }
+        av_buf_reset(&row);
+        av_buf_grow(&row, (size_t)len + 1);
+        if (len && fread(row.ptr, 1, len, e->sk.f) != len) {
+            rc = av_error_set(AV_EIO, "cannot read '%s' back", e->sk.path);
+            break;
+        }
+        const jv *v = jv_parse(&e->sk.jp, row.ptr, len);
+        rc = v ? pq_schema_infer(e->sk.schema, v)
+               : av_error_set(AV_EINVAL, "row %llu is not valid JSON: %s", (unsigned long long)i + 1, e->sk.jp.err);
+    }
+    av_buf_free(&row);
+    return rc;
 }
 
 typedef struct prov_cache {
@@ -658,6 +832,7 @@ static int produce_source(ex *e, const uint64_t *units, size_t n, av_row_fn fn, 
     h.sk.path = e->sk.path;
     h.sk.parquet = e->sk.parquet;
     h.sk.lines = fn == direct_row;
+    h.sk.no_infer = e->sk.no_infer;
     h.sk.schema = pq_schema_new();
     int rc = av_reader_open(&h.r, av_reader_store(e->r), av_reader_version(e->r));
     if (rc == 0) {
@@ -879,10 +1054,56 @@ int av_export_run(av_reader *r, const av_export_opts *o, av_export_stats *out)
         rc = av_error_set(AV_EIO, "cannot write beside '%s': %s", o->out, strerror(errno));
         goto done;
     }
+    /* One Parquet file: written while the rows are produced. */
+    stream st;
+    memset(&st, 0, sizeof st);
+    int streaming = 0;
+    if (!e.folder && e.parquet) {
+        st.rf = fopen(e.spool_path, "rb");
+        st.path = e.stage;
+        st.row_group_bytes = o->row_group_bytes;
+        if (st.rf) {
+            pthread_mutex_init(&st.mu, NULL);
+            pthread_cond_init(&st.cv, NULL);
+            if (pthread_create(&st.th, NULL, stream_main, &st) == 0) {
+                streaming = 1;
+                e.sk.st = &st;
+                e.sk.no_infer = 1;
+            } else {
+                fclose(st.rf);
+                st.rf = NULL;
+                pthread_mutex_destroy(&st.mu);
+                pthread_cond_destroy(&st.cv);
+            }
+        }
+    }
     unlink(e.spool_path); /* gone when closed, whatever happens */
     setvbuf(e.sk.f, NULL, _IOFBF, 1u << 20);
     av_progress_start(&e.prog, o->progress, "export", 0);
-    if ((rc = produce(&e, units, n)) != 0)
+    rc = produce(&e, units, n);
+    if (streaming) {
+        stream_finish(&st, &e.sk);
+        fclose(st.rf);
+        pthread_mutex_destroy(&st.mu);
+        pthread_cond_destroy(&st.cv);
+        e.sk.st = NULL;
+        e.sk.no_infer = 0;
+        if (rc == 0 && st.rc < 0)
+            rc = av_error_set(st.rc, "%s", st.msg);
+        if (rc == 0 && !st.gave_up) {
+            if ((rc = install(&e)) == 0 && out) {
+                out->rows = st.rows;
+                out->bytes = st.file_bytes;
+                out->files = 1;
+            }
+            goto done;
+        }
+        if (rc == 0 && fflush(e.sk.f) == 0)
+            rc = infer_spool(&e);
+        if (rc == 0 && e.sk.schema_err)
+            rc = av_error_set(AV_EINVAL, "%s", e.sk.schema_msg);
+    }
+    if (rc != 0)
         goto done;
     if (fflush(e.sk.f) != 0 || ferror(e.sk.f)) {
         rc = av_error_set(AV_EIO, "cannot write beside '%s': %s", o->out, strerror(errno));

@@ -234,6 +234,40 @@ int pq_schema_merge(pq_node *dst, const pq_node *src)
     return rc;
 }
 
+static int fits(const pq_node *n, const jv *v)
+{
+    if (!v || v->type == JV_NULL)
+        return n->nullable;
+    pq_kind k = value_kind(v);
+    if (n->kind != k && !(n->kind == PQ_DOUBLE && k == PQ_INT64))
+        return 0;
+    if (k == PQ_STRUCT) {
+        for (uint32_t i = 0; i < v->n; i++) {
+            const jv *m = &v->u.items[i];
+            const pq_node *c = NULL;
+            if (i < n->nchild && strlen(n->child[i]->name) == m->klen && memcmp(n->child[i]->name, m->key, m->klen) == 0)
+                c = n->child[i];
+            for (size_t j = 0; j < n->nchild && !c; j++)
+                if (strlen(n->child[j]->name) == m->klen && memcmp(n->child[j]->name, m->key, m->klen) == 0)
+                    c = n->child[j];
+            if (!c || !fits(c, m))
+                return 0;
+        }
+    } else if (k == PQ_LIST) {
+        if (!n->nchild)
+            return v->n == 0;
+        for (uint32_t i = 0; i < v->n; i++)
+            if (!fits(n->child[0], &v->u.items[i]))
+                return 0;
+    }
+    return 1;
+}
+
+int pq_schema_fits(const pq_node *root, const jv *row)
+{
+    return row && row->type == JV_OBJECT && fits(root, row);
+}
+
 static const char *hf_dtype(pq_kind k)
 {
     switch (k) {

@@ -50,6 +50,9 @@ pq_node *pq_schema_add(pq_node *parent, const char *name, pq_kind kind);
  * cannot share a column with earlier ones (a string where numbers were, ...);
  * the message names the column path. */
 int pq_schema_infer(pq_node *root, const jv *row);
+/* 1 if row fits the schema as it is (pq_schema_infer would change
+ * nothing that matters for writing), 0 otherwise. */
+int pq_schema_fits(const pq_node *root, const jv *row);
 /* Widens dst so it also holds every row src was inferred from (columns new
  * to dst go after its own). AV_EINVAL as pq_schema_infer. */
 int pq_schema_merge(pq_node *dst, const pq_node *src);

@@ -18,6 +18,7 @@ D=$SRC/tests/data/ingest
     "$A" -C "$S" ingest "$D/h4_binarized.jsonl" "$D/ultrafeedback_raw.jsonl" "$D/prm800k.jsonl" "$D/magpie_tagged.jsonl" \
         "$SRC/tests/data/query_magpie.jsonl" -q
 check "samples load" test $? = 0
+pairs=()
 
 for f in preference sft kto stepwise sharegpt binarized magpie ultrafeedback; do
     run "$A" -C "$S" export --format "$f" --out "$T/$f.pq" --split train=0.5,test=0.5 --seed 9 -q
@@ -32,6 +33,22 @@ for f in preference sft kto stepwise sharegpt binarized magpie ultrafeedback; do
         check "$f/$s: DuckDB and hyparquet read the JSONL values" test "$rc" = 0
     done
 done
+
+# One Parquet file is written while rows are produced, with the schema of
+# the first rows; a later row that needs more (here: the second row already)
+# makes the export fall back to the schema of every row. Both give the rows.
+for f in magpie ultrafeedback preference stepwise; do
+    "$A" -C "$S" export --format "$f" --out "$T/$f.one.jsonl" -q
+    run env AVIARY_EXPORT_PROBE_ROWS=1 "$A" -C "$S" export --format "$f" --out "$T/$f.one.parquet" -q
+    check "$f: one file with a one-row probe" test "$rc" = 0
+    pairs+=("$T/$f.one.jsonl" "$T/$f.one.parquet")
+    run "$A" -C "$S" export --format "$f" --out "$T/$f.two.parquet" -q
+    check "$f: one file, the probe sees every row" test "$rc" = 0
+    pairs+=("$T/$f.one.jsonl" "$T/$f.two.parquet")
+done
+run node "$NODE/pq_check.mjs" --pairs "${pairs[@]}"
+check "single files read back equal (DuckDB, hyparquet)" test "$rc" = 0
+check "single files: 16 checks" test "$(printf '%s\n' "$out" | grep -c '^ok ')" = 16
 
 # Tiny row groups: many row groups in one file.
 run "$A" -C "$S" export --format sft --out "$T/rg.parquet" --row-group-size 1K
