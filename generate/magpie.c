@@ -98,12 +98,31 @@ int gen_template_load(gen_template *out, const char *name, char *err, size_t err
         return -1;
     }
     int bad = 0;
+    /* a misspelt key would silently drop a header: every key must be known */
+    static const char *const keys[] = {"bos",         "system_open",     "system_close",   "user_open", "user_close",
+                                       "assistant_open", "assistant_close", "default_system", "stop"};
+    const cJSON *kv;
+    cJSON_ArrayForEach(kv, j)
+    {
+        size_t k = 0;
+        while (k < sizeof keys / sizeof keys[0] && strcmp(kv->string, keys[k])) k++;
+        if (k == sizeof keys / sizeof keys[0]) {
+            snprintf(err, errcap, "template '%s': unknown key \"%s\" (known: bos, system_open, system_close, user_open, "
+                     "user_close, assistant_open, assistant_close, default_system, stop)", name, kv->string);
+            cJSON_Delete(j);
+            return -1;
+        }
+    }
     out->name = av_xstrdup(name);
     out->bos = json_str(j, "bos", 0, name, err, errcap, &bad);
     if (!out->bos) out->bos = av_xstrdup("");
     out->sys_open = json_str(j, "system_open", 0, name, err, errcap, &bad);
     out->sys_close = json_str(j, "system_close", 0, name, err, errcap, &bad);
     out->user_open = json_str(j, "user_open", 1, name, err, errcap, &bad);
+    if (out->user_open && !*out->user_open) {
+        snprintf(err, errcap, "template '%s': \"user_open\" is empty (Magpie needs the user header to end the pre-query prompt)", name);
+        bad = 1;
+    }
     out->user_close = json_str(j, "user_close", 0, name, err, errcap, &bad);
     out->asst_open = json_str(j, "assistant_open", 0, name, err, errcap, &bad);
     out->asst_close = json_str(j, "assistant_close", 0, name, err, errcap, &bad);

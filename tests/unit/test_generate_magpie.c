@@ -94,6 +94,16 @@ static void test_generate_magpie__files(void)
     CHECK_EQ_INT(gen_template_load(&t, path, err, sizeof err), -1);
     CHECK(strstr(err, "\"stop\" must be an array of non-empty strings") != NULL);
     f = fopen(path, "w");
+    fputs("{\"user_open\": \"U\", \"asistant_open\": \"A\"}", f);
+    fclose(f);
+    CHECK_EQ_INT(gen_template_load(&t, path, err, sizeof err), -1);
+    CHECK(strstr(err, "unknown key \"asistant_open\"") != NULL);
+    f = fopen(path, "w");
+    fputs("{\"user_open\": \"\"}", f);
+    fclose(f);
+    CHECK_EQ_INT(gen_template_load(&t, path, err, sizeof err), -1);
+    CHECK(strstr(err, "\"user_open\" is empty") != NULL);
+    f = fopen(path, "w");
     fputs("not json", f);
     fclose(f);
     CHECK_EQ_INT(gen_template_load(&t, path, err, sizeof err), -1);
