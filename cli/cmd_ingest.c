@@ -13,7 +13,7 @@
 
 static const char usage[] =
     "usage: aviary ingest <file>... [--format auto|<name>] [--source <name>] [--licence <id>] [--url <url>]\n"
-    "                     [--skip-bad [--rejects <file>]] [--progress | --no-progress] [-q | --quiet]\n"
+    "                     [--judge <model>] [--skip-bad [--rejects <file>]] [--progress | --no-progress] [-q | --quiet]\n"
     "\n"
     "  <file>            JSON Lines or a JSON array, optionally .gz or .zst; '-' reads stdin\n"
     "  --format <name>   auto (default: decided from the first row's keys), magpie, ultrafeedback,\n"
@@ -21,6 +21,8 @@ static const char usage[] =
     "                    sharegpt, sharegpt-dpo, openai, alpaca, prm800k\n"
     "  --source <name>   the dataset's name (default: the file name without extensions)\n"
     "  --licence <id>    the dataset's licence (e.g. cc-by-4.0); --url <url> where it came from\n"
+    "  --judge <model>   the model that made the file's ratings and preferences, when the format does\n"
+    "                    not say (UltraFeedback's own are GPT-4's); its licence enters their lineage\n"
     "  --skip-bad        commit the good rows when some are bad (default: commit nothing)\n"
     "  --rejects <file>  with --skip-bad, write the bad rows there verbatim\n"
     "  --progress        draw the progress line even when stderr is not a terminal (--no-progress: never)\n"
@@ -49,7 +51,7 @@ static char *default_source(const char *path)
 int cmd_ingest(int argc, char **argv, av_cli *ctx)
 {
     if (cli_wants_help(argc, argv, usage)) return 0;
-    const char *format = NULL, *source = NULL, *licence = NULL, *url = NULL, *rejects = NULL;
+    const char *format = NULL, *source = NULL, *licence = NULL, *url = NULL, *rejects = NULL, *judge = NULL;
     int skip_bad = 0, progress = ctx->stderr_tty, quiet = 0, nfiles = 0;
     const char **files = av_xcalloc((size_t)argc, sizeof *files);
     int rc = 0;
@@ -60,6 +62,7 @@ int cmd_ingest(int argc, char **argv, av_cli *ctx)
         else if (!strcmp(a, "--source")) val = &source;
         else if (!strcmp(a, "--licence") || !strcmp(a, "--license")) val = &licence;
         else if (!strcmp(a, "--url")) val = &url;
+        else if (!strcmp(a, "--judge")) val = &judge;
         else if (!strcmp(a, "--rejects")) val = &rejects;
         else if (!strcmp(a, "--skip-bad")) skip_bad = 1;
         else if (!strcmp(a, "--progress")) progress = 1;
@@ -121,7 +124,7 @@ int cmd_ingest(int argc, char **argv, av_cli *ctx)
     av_buf msg = AV_BUF_INIT, names = AV_BUF_INIT;
     for (int f = 0; f < nfiles; f++) {
         char *src = source ? av_xstrdup(source) : default_source(files[f]);
-        av_ingest_opts o = {.path = files[f], .format = format, .source = src, .licence = licence, .url = url,
+        av_ingest_opts o = {.path = files[f], .format = format, .source = src, .licence = licence, .url = url, .judge = judge,
                             .rejects = rejects, .rejects_fp = rej, .skip_bad = skip_bad, .progress = progress && !quiet};
         av_ingest_stats st;
         int ir = av_ingest_file(w, &o, &st);

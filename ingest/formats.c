@@ -315,6 +315,11 @@ static int map_magpie(av_plan *p, const jnode *row)
 
 /* ---- UltraFeedback (raw) ---------------------------------------------- */
 
+/* UltraFeedback's annotations, critiques and scores were all written by
+ * GPT-4 (Cui et al., 2023; openbmb/UltraFeedback's card), so its verdicts
+ * carry GPT-4's terms: they are recorded with this judge. */
+#define UF_JUDGE "gpt-4"
+
 static int detect_uf(const jnode *r)
 {
     return has(r, "completions") && has(r, "instruction");
@@ -348,6 +353,7 @@ static int map_uf(av_plan *p, const jnode *row)
                 if (a->type != J_OBJ) continue; /* kept in the template */
                 const jnode *rating = json_get(a, "Rating");
                 int rt = add_rating(p, r, pl_strdup(p, k->s, k->n), num_of(rating), rating, 's');
+                pl_set_model(p, rt, UF_JUDGE, strlen(UF_JUDGE));
                 const jnode *ra = get_t(a, "Rationale", J_STR), *rr = get_t(a, "Rationale For Rating", J_STR);
                 if (ra) pl_add_msg(p, rt, "rationale", ra->s, ra->n);
                 if (rr) pl_add_msg(p, rt, "rationale_for_rating", rr->s, rr->n);
@@ -358,10 +364,11 @@ static int map_uf(av_plan *p, const jnode *row)
         const jnode *ov = get_t(c, "overall_score", J_NUM), *crit = get_t(c, "critique", J_STR);
         if (ov || crit) {
             int rt = add_rating(p, r, "overall", num_of(ov), ov, 'f');
+            pl_set_model(p, rt, UF_JUDGE, strlen(UF_JUDGE));
             if (crit) pl_add_msg(p, rt, "critique", crit->s, crit->n);
         }
         const jnode *fg = get_t(c, "fine-grained_score", J_NUM);
-        if (fg) add_rating(p, r, "fine-grained", num_of(fg), fg, 'f');
+        if (fg) pl_set_model(p, add_rating(p, r, "fine-grained", num_of(fg), fg, 'f'), UF_JUDGE, strlen(UF_JUDGE));
     }
     return 0;
 }

@@ -203,6 +203,7 @@ typedef struct wstate {
     size_t capattr;
     av_buf refs;
     av_ingest_stats *st;
+    const char *judge; /* --judge: for verdicts without one */
 } wstate;
 
 /* 1 if model row already carries a licence tag. */
@@ -332,6 +333,9 @@ static int write_row(wstate *ws, const av_plan *p, uint64_t line, int *out_new)
         rec.kind = pr->kind;
         for (int j = 0; j < 3; j++) rec.ref[j] = pr->ref[j] >= 0 ? ws->rows[pr->ref[j]] : 0;
         if (pr->model && (rc = model_row(ws, pr->model, pr->model_n, &rec.model)) < 0) return rc;
+        if (!pr->model && ws->judge && (pr->kind == AV_RATING || pr->kind == AV_PREFERENCE) &&
+            (rc = model_row(ws, ws->judge, strlen(ws->judge), &rec.model)) < 0)
+            return rc;
         rec.name = pr->name;
         rec.num = pr->num;
         if (ws->capmsg < pr->nmsg) {
@@ -461,7 +465,7 @@ int av_ingest_file(av_writer *w, const av_ingest_opts *o, av_ingest_stats *st)
     }
     FILE *rej = o->rejects_fp;
     int own_rej = 0;
-    wstate ws = {.w = w, .st = st};
+    wstate ws = {.w = w, .st = st, .judge = o->judge};
     av_progress prog;
     av_progress_start(&prog, o->progress, base_name(g.shown), av_input_size(g.in));
     int rc = 0;

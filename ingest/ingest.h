@@ -30,6 +30,7 @@ typedef struct av_ingest_opts {
     const char *source;  /* the source's name */
     const char *licence; /* the source's licence id, or NULL */
     const char *url;     /* or NULL */
+    const char *judge;   /* the model that made ratings and preferences the format names no judge for, or NULL */
     const char *rejects; /* with skip_bad: where bad rows go verbatim, or NULL */
     FILE *rejects_fp;    /* an open rejects file (used instead of rejects) */
     int skip_bad;

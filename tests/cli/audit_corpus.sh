@@ -64,6 +64,11 @@ for r in recs:
     if r["kind"] == "preference":
         for x in r["refs"][1:]:
             judged.setdefault(x, set()).add("openai-terms" if r["model"] == "gpt-4o" else "unknown")
+    if r["kind"] == "rating" and r.get("model") == "gpt-4":
+        # UltraFeedback's annotations are GPT-4's: its terms come with them
+        judged.setdefault(r["refs"][0], set()).add("openai-terms")
+uf_rated = sum(1 for r in recs if r["kind"] == "rating" and r.get("model") == "gpt-4")
+assert uf_rated > 0, "UltraFeedback ratings carry no GPT-4 judge"
 want = {}
 for r in recs:
     if r["kind"] != "response":
