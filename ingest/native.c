@@ -165,7 +165,7 @@ static void forget_all(add_ctx *a)
 {
     memset(a->cache, 0, ((size_t)1 << CACHE_BITS) * sizeof *a->cache);
     for (size_t i = 0; i < a->models_cap; i++) free(a->models[i].name);
-    memset(a->models, 0, a->models_cap * sizeof *a->models);
+    if (a->models) memset(a->models, 0, a->models_cap * sizeof *a->models);
     a->models_n = 0;
     a->npend = 0;
     a->nsrcs = 0;
