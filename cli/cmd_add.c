@@ -45,6 +45,7 @@ int cmd_add(int argc, char **argv, av_cli *ctx)
     int rc = av_native_add(ctx->store, in, &o, &res);
     if (in != stdin) fclose(in);
     if (rc < 0) return cli_store_error(rc);
+    if (res.tag_conflict[0]) fprintf(stderr, "aviary: %s\n", res.tag_conflict);
     if (quiet) return 0;
     const char *name = strcmp(path, "-") ? path : "<stdin>";
     if (!res.last)

@@ -101,7 +101,31 @@ static void put_val(av_buf *b, const av_val *v)
     av_buf_json_str(b, v->ptr ? v->ptr : "", v->ptr ? v->len : 0);
 }
 
-static void write_commit(av_buf *b, const av_commit *c)
+/* Version names (`aviary tag`) of the versions dumped, in name order. */
+typedef struct dump_tag {
+    char *name;
+    uint32_t version;
+} dump_tag;
+typedef struct dump_tags {
+    dump_tag *v;
+    size_t n, cap;
+    uint32_t upto;
+} dump_tags;
+
+static int collect_tag(void *ctx, const char *name, uint32_t version)
+{
+    dump_tags *t = ctx;
+    if (version == 0 || version > t->upto) return 0;
+    if (t->n == t->cap) {
+        t->cap = t->cap ? t->cap * 2 : 8;
+        t->v = av_xrealloc(t->v, t->cap * sizeof *t->v);
+    }
+    t->v[t->n].name = av_xstrdup(name);
+    t->v[t->n++].version = version;
+    return 0;
+}
+
+static void write_commit(av_buf *b, const av_commit *c, const dump_tags *tags)
 {
     char t[32];
     av_time_iso(t, c->time);
@@ -117,8 +141,16 @@ static void write_commit(av_buf *b, const av_commit *c)
                       (unsigned long long)c->added[k]);
         first = 0;
     }
-    av_buf_printf(b, "},\"retracted\":%llu,\"restored\":%llu,\"linked\":%llu}\n", (unsigned long long)c->retracted,
+    av_buf_printf(b, "},\"retracted\":%llu,\"restored\":%llu,\"linked\":%llu", (unsigned long long)c->retracted,
                   (unsigned long long)c->restored, (unsigned long long)c->linked);
+    first = 1;
+    for (size_t i = 0; i < tags->n; i++) {
+        if (tags->v[i].version != c->version) continue;
+        av_buf_puts(b, first ? ",\"tags\":[" : ",");
+        av_buf_json_str(b, tags->v[i].name, strlen(tags->v[i].name));
+        first = 0;
+    }
+    av_buf_puts(b, first ? "}\n" : "]}\n");
 }
 
 typedef struct prov_out {
@@ -277,6 +309,7 @@ int av_native_dump(av_store *s, uint32_t version, FILE *out)
     av_prov *prov = NULL;
     size_t prov_cap = 16;
     dump_ctx d = {0};
+    dump_tags tags = {0};
     av_record rec;
     av_record_init(&rec);
     av_record_init(&d.scratch);
@@ -299,9 +332,11 @@ int av_native_dump(av_store *s, uint32_t version, FILE *out)
         nrows = av_reader_row_end(r);
     }
 
+    tags.upto = version;
+    if ((rc = av_label_each(s, collect_tag, &tags)) < 0) goto done;
     av_buf_printf(&b, "{\"aviary\":\"dump\",\"format\":%d,\"version\":%u}\n", AV_NATIVE_FORMAT, version);
     for (c = 1; c <= version; c++) {
-        write_commit(&b, &commits[c - 1]);
+        write_commit(&b, &commits[c - 1], &tags);
         if (b.len > (1u << 16) && (rc = flush_buf(&b, out)) < 0) goto done;
     }
     if (!version) goto flush;
@@ -347,6 +382,8 @@ done:
     if (commits)
         for (c = 0; c < version; c++) av_commit_free(&commits[c]);
     free(commits);
+    for (size_t i = 0; i < tags.n; i++) free(tags.v[i].name);
+    free(tags.v);
     free(prov);
     free(d.toggles);
     free(d.cids);

@@ -41,6 +41,8 @@ typedef struct dump_commit {
     int64_t time;
     char *message, *command;
     uint64_t added[AV_KIND_MAX + 1], retracted, restored, linked;
+    char **tags; /* the version's names (`aviary tag`) */
+    size_t ntags;
 } dump_commit;
 
 typedef struct cache_slot {
@@ -537,6 +539,40 @@ static int commits_match(add_ctx *a, uint32_t head)
     return same;
 }
 
+/* After a replay (the store's versions are the dump's): gives each version
+ * the names its commit line carries. Names are not part of a commit, so this
+ * runs also when nothing was new (an add interrupted before its names were
+ * set finishes them). A name the store already gives another version is
+ * kept as it is and reported, not moved. */
+static int set_tags(add_ctx *a)
+{
+    for (uint32_t c = 1; c <= a->ncommits; c++)
+        for (size_t t = 0; t < a->commits[c - 1].ntags; t++) {
+            const char *name = a->commits[c - 1].tags[t];
+            uint32_t had = 0;
+            int rc = av_label_set(a->s, name, c, 0);
+            if (rc == 0) {
+                a->res->tags_set++;
+                continue;
+            }
+            if (rc == AV_EEXISTS && av_label_get(a->s, name, &had) == 0) {
+                if (had == c) continue;
+                if (!a->res->tag_conflict[0])
+                    snprintf(a->res->tag_conflict, sizeof a->res->tag_conflict,
+                             "tag '%.64s' names version %u here but version %u in the dump; kept", name, had, c);
+                continue;
+            }
+            if (rc == AV_EINVAL) {
+                if (!a->res->tag_conflict[0])
+                    snprintf(a->res->tag_conflict, sizeof a->res->tag_conflict,
+                             "'%.64s' in the dump is not a valid version name; left out", name);
+                continue;
+            }
+            return rc;
+        }
+    return 0;
+}
+
 int av_native_add(av_store *s, FILE *in, const av_native_add_opts *o, av_native_add_result *out)
 {
     add_ctx a = {0};
@@ -617,6 +653,9 @@ int av_native_add(av_store *s, FILE *in, const av_native_add_opts *o, av_native_
         dc->retracted = l.retracted;
         dc->restored = l.restored;
         dc->linked = l.linked;
+        dc->ntags = l.ntags;
+        dc->tags = l.ntags ? av_xcalloc(l.ntags, sizeof *dc->tags) : NULL;
+        for (size_t t = 0; t < l.ntags; t++) dc->tags[t] = av_xstrdup(l.tags[t]);
         av_native_line_free(&l);
     }
     if (!have_header) {
@@ -699,12 +738,15 @@ bad_line:
     rc = line_error(&a, rc);
     av_native_line_free(&l);
 done:
+    if (rc >= 0 && a.replay) rc = set_tags(&a);
     av_progress_end(&a.prog);
     if (a.w) av_writer_abort(a.w);
     if (tmp) fclose(tmp);
     for (uint32_t i = 0; i < a.ncommits; i++) {
         free(a.commits[i].message);
         free(a.commits[i].command);
+        for (size_t t = 0; t < a.commits[i].ntags; t++) free(a.commits[i].tags[t]);
+        free(a.commits[i].tags);
     }
     free(a.commits);
     free(first);

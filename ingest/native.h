@@ -4,7 +4,9 @@
  * into an empty store (or one whose history is a prefix of the dump's) it
  * replays the dump's commits one by one; into any other store it makes one
  * new commit of the records not already there (records retracted in the dump
- * are left out, with whatever refers to them). */
+ * are left out, with whatever refers to them). A replay also sets the
+ * version names (`aviary tag`) a dump's commit lines carry; a merge, whose
+ * versions are not the dump's, does not. */
 #ifndef AV_INGEST_NATIVE_H
 #define AV_INGEST_NATIVE_H
 
@@ -42,6 +44,8 @@ typedef struct av_native_line {
     int64_t time;
     const char *message, *command;
     uint64_t added[AV_KIND_MAX + 1], retracted, restored, linked;
+    const char **tags; /* commit: names (`aviary tag`) of this version, or NULL */
+    size_t ntags;
     /* record */
     av_kind kind;
     int has_id, has_version; /* both optional in hand-written input; a replay needs version */
@@ -81,6 +85,9 @@ typedef struct av_native_add_opts {
 
 typedef struct av_native_add_result {
     int replayed;            /* 1: history replayed; 0: one merge commit */
+    uint64_t tags_set;       /* replay: version names (`aviary tag`) set from the dump */
+    char tag_conflict[160];  /* replay: the first name the store already gives
+                                another version (kept as it is), or "" */
     uint32_t first, last;    /* versions made (0, 0 when none) */
     uint64_t lines, records; /* lines and record lines read */
     uint64_t added;          /* records new to the store */

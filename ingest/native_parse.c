@@ -263,6 +263,16 @@ static int parse_commit(av_native_line *l, member *mb, size_t n)
             if ((rc = get_uint(&mb[i], MAX_SAFE_INT, &l->restored)) < 0) return rc;
         } else if (!strcmp(k, "linked")) {
             if ((rc = get_uint(&mb[i], MAX_SAFE_INT, &l->linked)) < 0) return rc;
+        } else if (!strcmp(k, "tags")) {
+            int nt = cJSON_GetArraySize(mb[i].val);
+            if (!cJSON_IsArray(mb[i].val) || nt == 0)
+                return av_error_set(AV_EINVAL, "'tags' must be a non-empty array of version names");
+            l->tags = av_xcalloc((size_t)nt, sizeof *l->tags);
+            for (cJSON *c = mb[i].val->child; c; c = c->next) {
+                if (!cJSON_IsString(c) || !*c->valuestring)
+                    return av_error_set(AV_EINVAL, "'tags' must be a non-empty array of version names");
+                l->tags[l->ntags++] = c->valuestring;
+            }
         } else {
             return av_error_set(AV_EINVAL, "unknown field '%s' in a commit", k);
         }
@@ -478,5 +488,6 @@ void av_native_line_free(av_native_line *l)
     free(l->attr);
     free(l->prov);
     free(l->hist);
+    free(l->tags);
     memset(l, 0, sizeof *l);
 }

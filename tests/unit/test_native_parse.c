@@ -40,6 +40,17 @@ static void test_native_parse__header_and_commit(void)
     CHECK_EQ_INT(l.added[AV_TAG], 5);
     CHECK_EQ_INT(l.retracted, 1);
     CHECK_EQ_INT(l.linked, 4);
+    CHECK_EQ_INT((int)l.ntags, 0);
+    av_native_line_free(&l);
+    CHECK_EQ_INT(parse(&l, "{\"commit\":1,\"time\":\"2026-01-31T12:00:05Z\",\"tags\":[\"base\",\"v1\"]}"), 0);
+    CHECK_EQ_INT((int)l.ntags, 2);
+    CHECK_EQ_STR(l.tags[0], "base");
+    CHECK_EQ_STR(l.tags[1], "v1");
+    av_native_line_free(&l);
+    CHECK_EQ_INT(parse(&l, "{\"commit\":1,\"time\":\"2026-01-31T12:00:05Z\",\"tags\":\"v1\"}"), AV_EINVAL);
+    CHECK(strstr(av_errmsg(), "'tags' must be a non-empty array of version names") != NULL);
+    av_native_line_free(&l);
+    CHECK_EQ_INT(parse(&l, "{\"commit\":1,\"time\":\"2026-01-31T12:00:05Z\",\"tags\":[\"\"]}"), AV_EINVAL);
     av_native_line_free(&l);
     CHECK_EQ_INT(parse(&l, "   "), 0);
     CHECK_EQ_INT(l.type, AV_NATIVE_BLANK);
