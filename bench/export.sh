@@ -24,18 +24,26 @@ if [ ! -d "$store" ]; then
 fi
 filter='tag.task_category = "Math" and tag.input_quality in ("good","excellent")'
 rm -f "$work"/av.* "$work"/duck*
-measure() { # name output command...
+runs=${BENCH_RUNS:-3}
+measure() { # name output command...: the median of $runs runs (the machine is shared)
   local name=$1 outf=$2; shift 2
-  /usr/bin/time -f "%e %M" -o "$work/time.txt" "$@"
-  read -r secs kb < "$work/time.txt"
-  printf '%-18s %8.2f s %12s bytes %8s MB peak\n' "$name" "$secs" "$(stat -c %s "$outf")" "$((kb / 1024))"
+  : >"$work/times.txt"
+  for _ in $(seq "$runs"); do
+    rm -rf "$outf"
+    /usr/bin/time -f "%e %M %U %S" -o "$work/time.txt" "$@"
+    cat "$work/time.txt" >>"$work/times.txt"
+  done
+  read -r secs kb user sys < <(sort -n "$work/times.txt" | sed -n "$(((runs + 1) / 2))p")
+  printf '%-18s %8.2f s %12s bytes %8s MB peak  (cpu %.2f s; runs: %s)\n' "$name" "$secs" "$(stat -c %s "$outf")" "$((kb / 1024))" \
+    "$(echo "$user + $sys" | bc)" "$(cut -d' ' -f1 "$work/times.txt" | tr '\n' ' ')"
 }
-echo "rows: $(wc -l < "$input") input lines; store $(du -sh "$store" | cut -f1)"
+echo "rows: $(wc -l < "$input") input lines; store $(du -sh "$store" | cut -f1); load: $(cut -d' ' -f1-3 /proc/loadavg)"
 measure aviary_jsonl "$work/av.jsonl" "$aviary" -C "$store" export --format magpie --out "$work/av.jsonl" -q
 measure aviary_parquet "$work/av.parquet" "$aviary" -C "$store" export --format magpie --out "$work/av.parquet" -q
 measure aviary_filtered "$work/av.f.jsonl" "$aviary" -C "$store" export --format magpie --where "$filter" --out "$work/av.f.jsonl" -q
 echo "filtered rows: aviary $(wc -l < "$work/av.f.jsonl")"
-node "$here/bench/duckdb_export.mjs" "$input" "$work" | while read -r name secs bytes; do
-  printf '%-18s %8.2f s %12s bytes\n' "$name" "$secs" "$bytes"
+node "$here/bench/duckdb_export.mjs" "$input" "$work" "$runs" | while read -r name secs bytes all; do
+  printf '%-18s %8.2f s %12s bytes  (runs: %s)\n' "$name" "$secs" "$bytes" "$all"
 done
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "filtered rows: duckdb $(wc -l < "$work/duck_f.jsonl")"

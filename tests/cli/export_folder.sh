@@ -101,6 +101,12 @@ run "$A" -C "$S" export --help
 check "help: exit 0 on stdout" test "$rc" = 0 -a -n "$out"
 check "help: synopsis" has "$out" "usage: aviary export --format <format>"
 
+# --at: an earlier version exports what it held then.
+n1=$("$A" -C "$S" export --format sft --at 1 --out - | wc -l)
+check "--at 1: only the first ingest" test "$n1" -gt 0 -a "$n1" -lt "$nsft"
+run "$A" -C "$S" export --format sft --at 9 --out -
+check "--at past head: exit 1" test "$rc" = 1
+
 # One file, the source's own shape: every row back with the same values.
 run "$A" -C "$S" export --format binarized --out "$T/h4.jsonl"
 check "binarized file: exit 0" test "$rc" = 0

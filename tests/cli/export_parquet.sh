@@ -50,6 +50,24 @@ run node "$NODE/pq_check.mjs" --pairs "${pairs[@]}"
 check "single files read back equal (DuckDB, hyparquet)" test "$rc" = 0
 check "single files: 16 checks" test "$(printf '%s\n' "$out" | grep -c '^ok ')" = 16
 
+# A column that mixes strings and numbers cannot be Parquet: a clear error,
+# and nothing left behind (folder or file). JSON Lines takes it.
+"$A" init "$T/mx" >/dev/null
+python3 -c '
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])][:3]
+rows[2]["instruct_reward"] = "high"
+print("".join(json.dumps(r) + "\n" for r in rows), end="")' "$SRC/tests/data/query_magpie.jsonl" >"$T/mixed.jsonl"
+"$A" -C "$T/mx" ingest "$T/mixed.jsonl" -q
+for out in "$T/mixed_out" "$T/mixed_out.parquet"; do
+    run "$A" -C "$T/mx" export --format magpie --out "$out"
+    check "mixed column: exit 1 ($(basename "$out"))" test "$rc" = 1
+    check "mixed column: says which" has "$err" "aviary: column 'instruct_reward' holds both number and string values, which Parquet cannot store in one column"
+    check "mixed column: nothing left" test -z "$(ls -A "$T" | grep mixed_out)"
+done
+run "$A" -C "$T/mx" export --format magpie --out "$T/mixed_ok" --container jsonl
+check "mixed column: JSON Lines is fine" test "$rc" = 0
+
 # Tiny row groups: many row groups in one file.
 run "$A" -C "$S" export --format sft --out "$T/rg.parquet" --row-group-size 1K
 check "row groups: exit 0" test "$rc" = 0
