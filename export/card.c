@@ -73,6 +73,18 @@ static void tally_md(av_buf *b, const char *title, tally *t)
     av_buf_putc(b, '\n');
 }
 
+/* 1 source, 2 generator or writer, 3 judge, 0 anything else. */
+static int category(const char *role)
+{
+    if (strcmp(role, "source") == 0)
+        return 1;
+    if (strcmp(role, "writer") == 0 || strcmp(role, "generator") == 0)
+        return 2;
+    if (strcmp(role, "judge") == 0)
+        return 3;
+    return 0;
+}
+
 static const char *size_category(uint64_t n)
 {
     if (n < 1000) return "n<1K";
@@ -106,20 +118,16 @@ int ex_card_write(const char *dir, av_reader *r, const av_export_opts *o, const 
     for (size_t i = 0; i < n; i++) {
         if ((rc = av_lineage_get_cached(lc, units[i], &lin)) < 0)
             goto done;
-        /* Each name once per row, per role. */
+        /* Each name once per unit and category (a model that generated the
+         * prompt and wrote the response counts once). */
         for (size_t k = 0; k < lin.nitems; k++) {
             const av_lineage_item *it = &lin.items[k];
-            int seen = 0;
+            int cat = category(it->role), seen = 0;
             for (size_t j = 0; j < k && !seen; j++)
-                seen = strcmp(lin.items[j].role, it->role) == 0 && strcmp(lin.items[j].name, it->name) == 0;
-            if (seen || !it->name[0])
+                seen = category(lin.items[j].role) == cat && strcmp(lin.items[j].name, it->name) == 0;
+            if (seen || !it->name[0] || !cat)
                 continue;
-            if (strcmp(it->role, "source") == 0)
-                tally_add(&sources, it->name);
-            else if (strcmp(it->role, "writer") == 0 || strcmp(it->role, "generator") == 0)
-                tally_add(&writers, it->name);
-            else if (strcmp(it->role, "judge") == 0)
-                tally_add(&judges, it->name);
+            tally_add(cat == 1 ? &sources : cat == 2 ? &writers : &judges, it->name);
         }
         for (size_t k = 0; k < lin.nlicences; k++)
             tally_add(&licences, lin.licences[k]);

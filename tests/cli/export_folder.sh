@@ -51,6 +51,8 @@ check "card: split sizes" has "$card" "  - name: train
 check "card: provenance prose" has "$card" "- Store version: 2"
 check "card: licence breakdown" has "$card" '`mit`'
 check "card: filter" has "$card" "- Filter: none"
+check "card: generator counted once per row" has "$card" '- Generator models: `meta-llama/Meta-Llama-3-8B-Instruct` (12)'
+check "card: sources" has "$card" '- Sources (selected units from each): '
 check "provenance: one entry per row, with ids and sources" test "$(py 'import json; p=json.load(open("'"$T"'/ds/provenance.json")); print(p["store_version"], len(p["rows"]), all(len(r["id"])==32 and r["sources"] for r in p["rows"]))')" = "2 $nsft True"
 
 # Reruns are byte-identical; a non-empty target needs --force.
