@@ -67,7 +67,7 @@ static idslot *idmap_find(idmap *m, const uint8_t *key)
 
 static void idmap_put(idmap *m, const uint8_t *key, const uint8_t *val)
 {
-    if ((m->n + 1) * 2 > m->cap) {
+    if ((m->n + 1) * 4 > m->cap * 3) { /* keys are hashes: probing stays short at 3/4 */
         idmap old = *m;
         m->cap = m->cap ? m->cap * 2 : 1024;
         m->slot = av_xcalloc(m->cap, sizeof *m->slot);
@@ -764,6 +764,43 @@ static int put_logged(MDB_txn *txn, av_store *s, av_buf *undo, uint8_t dbi, cons
     return 0;
 }
 
+/* Puts keys in ascending order into one table, appending (which keeps
+ * LMDB's pages full instead of split in half) while they come after the
+ * table's last key. */
+typedef struct {
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    av_buf last; /* the table's last key when the txn began */
+    int any;     /* the table had keys */
+} appender;
+
+static int appender_init(appender *a, MDB_txn *txn, MDB_dbi dbi)
+{
+    memset(a, 0, sizeof *a);
+    a->txn = txn;
+    a->dbi = dbi;
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(txn, dbi, &c);
+    if (rc) return rc;
+    MDB_val k, v;
+    if (mdb_cursor_get(c, &k, &v, MDB_LAST) == 0) {
+        av_buf_put(&a->last, k.mv_data, k.mv_size);
+        a->any = 1;
+    }
+    mdb_cursor_close(c);
+    return 0;
+}
+
+static int key_after(const appender *a, const void *k, size_t kl)
+{
+    if (!a->any) return 1;
+    size_t n = kl < a->last.len ? kl : a->last.len;
+    int c = memcmp(k, a->last.ptr, n);
+    return c > 0 || (c == 0 && kl > a->last.len);
+}
+
+static void appender_free(appender *a) { av_buf_free(&a->last); }
+
 /* Sorts the batch's listed puts (links, toggles, events, symbols). */
 static void prepare_batch(av_writer *w)
 {
@@ -823,11 +860,18 @@ static int map_txn(av_writer *w, int dbi, idmap *m, size_t vlen, av_buf *undo)
     av_buf_reset(undo);
     /* No undo keys: text and content-id entries of new blocks and rows are
      * found through the range notes of the batches that wrote those. */
+    appender ap;
+    if ((rc = appender_init(&ap, txn, w->s->dbi[dbi]))) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
     for (size_t i = 0; i < m->n && !rc; i++) {
         MDB_val k = {16, m->slot[i].key}, v = {vlen, m->slot[i].val};
-        rc = mdb_put(txn, w->s->dbi[dbi], &k, &v, MDB_NOOVERWRITE);
+        unsigned fl = key_after(&ap, k.mv_data, 16) ? MDB_APPEND : MDB_NOOVERWRITE;
+        rc = mdb_put(txn, w->s->dbi[dbi], &k, &v, fl);
         if (rc == MDB_KEYEXIST) rc = 0;
     }
+    appender_free(&ap);
     if (!rc) rc = undo_save(txn, w->s, undo);
     if (!rc) return mdb_txn_commit(txn);
     mdb_txn_abort(txn);
@@ -867,6 +911,11 @@ static int terms_txn(av_writer *w, av_buf *undo)
     av_buf_reset(undo);
     av_buf kb = AV_BUF_INIT, vb = AV_BUF_INIT;
     uint8_t k8[8];
+    appender ap;
+    if ((rc = appender_init(&ap, txn, w->s->dbi[DBI_IDX]))) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
     for (size_t i = 0; i < m->n && !rc; i++) {
         termslot *t = &m->slot[i];
         av_buf_reset(&kb);
@@ -875,8 +924,10 @@ static int terms_txn(av_writer *w, av_buf *undo)
         av_be64(k8, t->rows[0]);
         av_buf_put(&kb, k8, 8);
         av_chunk_encode(&vb, t->rows, t->n);
-        rc = put_logged(txn, w->s, undo, DBI_IDX, kb.ptr, kb.len, vb.ptr, vb.len, 0);
+        rc = put_logged(txn, w->s, undo, DBI_IDX, kb.ptr, kb.len, vb.ptr, vb.len,
+                        key_after(&ap, kb.ptr, kb.len) ? MDB_APPEND : 0);
     }
+    appender_free(&ap);
     av_buf_free(&kb);
     av_buf_free(&vb);
     if (!rc) rc = undo_save(txn, w->s, undo);
@@ -915,10 +966,23 @@ static int flush_txn(av_writer *w, av_buf *undo)
         MDB_val k = {8, k8}, v = {end - w->rec_off[i], w->recbuf.ptr + w->rec_off[i]};
         if ((rc = mdb_put(txn, s->dbi[DBI_REC], &k, &v, MDB_APPEND))) goto done;
     }
-    for (size_t i = 0; i < w->nputs; i++) {
-        pending_put *p = &w->puts[i];
-        if ((rc = put_logged(txn, s, undo, p->dbi, w->kv.ptr + p->koff, p->klen, w->kv.ptr + p->voff, p->vlen, 0)))
-            goto done;
+    {
+        /* puts are sorted by table, then key: append where they follow */
+        appender ap = {0};
+        int cur = -1;
+        for (size_t i = 0; i < w->nputs && !rc; i++) {
+            pending_put *p = &w->puts[i];
+            if (p->dbi != cur) {
+                appender_free(&ap);
+                if ((rc = appender_init(&ap, txn, s->dbi[p->dbi]))) break;
+                cur = p->dbi;
+            }
+            const char *k = w->kv.ptr + p->koff;
+            rc = put_logged(txn, s, undo, p->dbi, k, p->klen, w->kv.ptr + p->voff, p->vlen,
+                            key_after(&ap, k, p->klen) ? MDB_APPEND : 0);
+        }
+        appender_free(&ap);
+        if (rc) goto done;
     }
     /* aux values: each put or delete notes the old value for rollback */
     for (size_t i = 0; i < w->naux; i++) {
