@@ -97,7 +97,7 @@ static int name_of(qeval *e, uint64_t row, const char **out)
         *out = s;
         return 0;
     }
-    int rc = av_get(e->r, row, AV_GET_ANY, &e->tmp);
+    int rc = av_get(e->r, row, AV_GET_ANY | AV_GET_NOHASH, &e->tmp);
     if (rc < 0) return rc;
     char *v = av_xstrdup(e->tmp.name ? e->tmp.name : "");
     map_put(&e->names, row, v);
@@ -146,7 +146,7 @@ int q_eval_set(qeval *e, uint64_t row)
     e->nchain = 0;
     e->chain_done = e->kids_done = e->srcs_done = e->lin_done = 0;
     e->nkids = e->nsrcs = 0;
-    int rc = av_get(e->r, row, 0, &e->chain[0]);
+    int rc = av_get(e->r, row, AV_GET_NOHASH, &e->chain[0]);
     if (rc < 0) return rc;
     e->chain_row[0] = row;
     e->chain_kind[0] = e->chain[0].kind;
@@ -159,7 +159,7 @@ int q_eval_set(qeval *e, uint64_t row)
 static int chain_rec(qeval *e, int i, av_record **out)
 {
     if (!e->chain_loaded[i]) {
-        int rc = av_get(e->r, e->chain_row[i], AV_GET_ANY, &e->chain[i]);
+        int rc = av_get(e->r, e->chain_row[i], AV_GET_ANY | AV_GET_NOHASH, &e->chain[i]);
         if (rc < 0) return rc;
         e->chain_loaded[i] = 1;
     }
@@ -234,7 +234,7 @@ static int load_chain(qeval *e)
             continue;
         }
         /* a tag: what it tags can be anything */
-        if ((rc = av_get(e->r, up, AV_GET_ANY, &e->chain[e->nchain])) < 0) return rc;
+        if ((rc = av_get(e->r, up, AV_GET_ANY | AV_GET_NOHASH, &e->chain[e->nchain])) < 0) return rc;
         e->chain_loaded[e->nchain] = 1;
         e->chain_kind[e->nchain] = e->chain[e->nchain].kind;
         e->nchain++;
@@ -292,7 +292,7 @@ static int load_kids(qeval *e)
                 e->kids_cap = nc;
             }
             av_record *kr = &e->kids[e->nkids];
-            if ((rc = av_get(e->r, k, 0, kr)) < 0) break;
+            if ((rc = av_get(e->r, k, AV_GET_NOHASH, kr)) < 0) break;
             int keep = 0;
             if (kr->kind == AV_TAG && kr->ref[0] == c) keep = 1;
             if (kr->kind == AV_RATING && kr->ref[0] == c && c == resp) keep = 1;

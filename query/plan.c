@@ -159,7 +159,7 @@ static void rs_sort(rowset *s)
 
 /* ---- the planner ----------------------------------------------------- */
 
-enum ix { IX_NONE, IX_KIND, IX_ID, IX_MODEL, IX_SOURCE, IX_TAG, IX_EMPTY, IX_OR };
+enum ix { IX_NONE, IX_KIND, IX_ID, IX_MODEL, IX_SOURCE, IX_TAG, IX_EMPTY, IX_OR, IX_NUM };
 
 typedef struct plan {
     av_query *q;
@@ -170,6 +170,9 @@ typedef struct plan {
     int fallback;            /* an index could not answer (an ambiguous id): scan */
     qeval *ev;               /* for its kind bitmaps */
     int bulk;                /* many index hits: tell kinds from bitmaps, not by reading */
+    char *num_key[8];        /* keys num_exact has looked at, and its answers */
+    int num_ok[8];
+    int nnum;
 } plan;
 
 /* A string as JSON with every non-ASCII character escaped (\u00e9, surrogate
@@ -242,6 +245,11 @@ static enum ix leaf_ix(const av_query *q, const qnode *n)
         enum ix a = leaf_ix(q, n->a), b = leaf_ix(q, n->b);
         return a != IX_NONE && b != IX_NONE ? IX_OR : IX_NONE;
     }
+    /* tag.x < N, <=, >, >=, = N: the numeric range index (when every value
+     * of the key is a number or null: see num_exact) */
+    if (n->k == QN_CMP && n->op != QOP_NE && n->field.f == QF_TAG && n->lits[0].v.t == QV_NUM &&
+        !isnan(n->lits[0].v.num))
+        return IX_NUM;
     if (!(n->k == QN_IN || (n->k == QN_CMP && n->op == QOP_EQ))) return IX_NONE;
     switch (n->field.f) {
     case QF_KIND: {
@@ -314,7 +322,6 @@ static int units_below(plan *p, uint64_t x, av_kind k, int depth, rowset *out)
     int rc = av_iter_refs(&it, p->r, x);
     if (rc < 0) return rc;
     uint64_t c;
-    av_record *rec = &p->rec[depth + 1];
     while ((rc = av_iter_next(it, &c)) == 1) {
         av_kind ck = AV_KIND_NONE;
         int below = -1;
@@ -323,9 +330,9 @@ static int units_below(plan *p, uint64_t x, av_kind k, int depth, rowset *out)
             if (ck != AV_KIND_NONE) below = via_ref0(k, ck);
         }
         if (below < 0) {
-            if ((rc = av_get(p->r, c, 0, rec)) < 0) break;
-            ck = rec->kind;
-            below = rec->ref[0] == x;
+            uint64_t ref[3];
+            if ((rc = av_peek(p->r, c, 0, &ck, ref, NULL)) < 0) break;
+            below = ref[0] == x;
         }
         if (!below) continue;
         if (ck == u || reaches(ck, u))
@@ -341,10 +348,9 @@ static int units_of(plan *p, uint64_t x, rowset *out)
     int rc;
     if (p->bulk && (rc = kind_of(p, x, &k)) < 0) return rc;
     if (k == AV_KIND_NONE) {
-        rc = av_get(p->r, x, AV_GET_ANY, &p->rec[0]);
+        rc = av_peek(p->r, x, AV_GET_ANY, &k, NULL, NULL);
         if (rc == AV_ENOTFOUND) return 0;
         if (rc < 0) return rc;
-        k = p->rec[0].kind;
     }
     return units_below(p, x, k, 0, out);
 }
@@ -422,6 +428,168 @@ static int leaf_iters(plan *p, const qnode *n, const qlit *l, av_iter **its, int
     }
 }
 
+/* ---- the numeric range index ---------------------------------------- */
+
+/* The range of tag.x op N. */
+static void num_range(const qnode *n, double *lo, int *lo_incl, double *hi, int *hi_incl)
+{
+    double x = n->lits[0].v.num;
+    *lo = -INFINITY, *hi = INFINITY, *lo_incl = *hi_incl = 1;
+    switch (n->op) {
+    case QOP_EQ: *lo = *hi = x; break;
+    case QOP_GT: *lo = x, *lo_incl = 0; break;
+    case QOP_GE: *lo = x; break;
+    case QOP_LT: *hi = x, *hi_incl = 0; break;
+    case QOP_LE: *hi = x; break;
+    default: break;
+    }
+}
+
+static int iter_count(av_iter *it, size_t cap, size_t *out)
+{
+    uint64_t x;
+    int rc = 0;
+    size_t n = 0;
+    while (n < cap && (rc = av_iter_next(it, &x)) == 1) n++;
+    av_iter_free(it);
+    *out = n;
+    return rc < 0 ? rc : 0;
+}
+
+/* Can the numeric index answer comparisons on tag key exactly? It holds
+ * plain JSON numbers only (not arrays of them), so only when every tag
+ * value of the key is a number or null: the key's entries are its numeric
+ * entries plus its null entries. (Otherwise the conjunct is checked on
+ * each unit, as a scan would.) */
+static int num_exact(plan *p, const char *key, int *ok)
+{
+    for (int i = 0; i < p->nnum; i++) {
+        if (!strcmp(p->num_key[i], key)) {
+            *ok = p->num_ok[i];
+            return 0;
+        }
+    }
+    av_iter *it;
+    size_t all, num, nul;
+    int rc;
+    if ((rc = av_iter_attr_key(&it, p->r, key)) < 0 || (rc = iter_count(it, (size_t)-1, &all)) < 0) return rc;
+    if ((rc = av_iter_num(&it, p->r, key, -INFINITY, 1, INFINITY, 1)) < 0 ||
+        (rc = iter_count(it, (size_t)-1, &num)) < 0)
+        return rc;
+    if ((rc = av_iter_attr(&it, p->r, key, "null", 4)) < 0 || (rc = iter_count(it, (size_t)-1, &nul)) < 0) return rc;
+    *ok = all == num + nul;
+    if (p->nnum < 8) {
+        p->num_key[p->nnum] = av_xstrdup(key);
+        p->num_ok[p->nnum++] = *ok;
+    }
+    return 0;
+}
+
+/* leaf_ix with the reader's say: a numeric comparison the index cannot
+ * answer exactly is no index conjunct. */
+static int ix_of(plan *p, const qnode *n, enum ix *out)
+{
+    int rc;
+    if (n->k == QN_OR) {
+        enum ix a, b;
+        if ((rc = ix_of(p, n->a, &a)) < 0 || (rc = ix_of(p, n->b, &b)) < 0) return rc;
+        *out = a != IX_NONE && b != IX_NONE ? IX_OR : IX_NONE;
+        return 0;
+    }
+    *out = leaf_ix(p->q, n);
+    if (*out == IX_NUM) {
+        int ok;
+        if ((rc = num_exact(p, n->field.key, &ok)) < 0) return rc;
+        if (!ok) *out = IX_NONE;
+    }
+    return 0;
+}
+
+/* Does tag record row hold a value of n's key that satisfies n? */
+static int num_holds(plan *p, uint64_t row, const qnode *n)
+{
+    av_record *rec = &p->rec[7];
+    int rc = av_get(p->r, row, AV_GET_NOHASH, rec);
+    if (rc < 0) return rc;
+    double l = n->lits[0].v.num;
+    for (uint32_t a = 0; a < rec->nattr; a++) {
+        if (strcmp(rec->attr[a].key, n->field.key)) continue;
+        av_val *v = &rec->attr[a].json;
+        if (!v->ptr && (rc = av_load(p->r, rec, v)) < 0) return rc;
+        qval qv;
+        if (q_json_value(v->ptr, v->len, &qv, &p->json) < 0 || qv.t != QV_NUM) continue;
+        double x = qv.num;
+        int c = x < l ? -1 : x > l;
+        switch (n->op) {
+        case QOP_EQ: if (c == 0) return 1; break;
+        case QOP_LT: if (c < 0) return 1; break;
+        case QOP_LE: if (c <= 0) return 1; break;
+        case QOP_GT: if (c > 0) return 1; break;
+        case QOP_GE: if (c >= 0) return 1; break;
+        default: break;
+        }
+    }
+    return 0;
+}
+
+/* The rows of the bucket holding x (its candidates may lie either side). */
+static int num_bucket(plan *p, const char *key, double x, rowset *out)
+{
+    if (!isfinite(x)) return 0;
+    av_iter *it;
+    int rc = av_iter_num(&it, p->r, key, x, 1, x, 1);
+    if (rc < 0) return rc;
+    uint64_t row;
+    while ((rc = av_iter_next(it, &row)) == 1) rs_add(out, row);
+    av_iter_free(it);
+    return rc < 0 ? rc : 0;
+}
+
+static int in_sorted(const rowset *s, uint64_t x)
+{
+    size_t lo = 0, hi = s->n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (s->v[mid] < x) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < s->n && s->v[lo] == x;
+}
+
+/* The units a numeric comparison selects: the index's candidates, values
+ * checked for those in the two end buckets (the others lie strictly
+ * inside the range), mapped to the units that see their tags. */
+static int num_units(plan *p, const qnode *n, rowset *out)
+{
+    double lo, hi;
+    int li, hinc;
+    num_range(n, &lo, &li, &hi, &hinc);
+    rowset ends = {0};
+    int rc = num_bucket(p, n->field.key, lo, &ends);
+    if (rc >= 0 && hi != lo) rc = num_bucket(p, n->field.key, hi, &ends);
+    av_iter *it = NULL;
+    if (rc >= 0) rc = av_iter_num(&it, p->r, n->field.key, lo, li, hi, hinc);
+    if (rc < 0) {
+        free(ends.v);
+        return rc;
+    }
+    rs_sort(&ends);
+    uint64_t x;
+    while ((rc = av_iter_next(it, &x)) == 1) {
+        if (in_sorted(&ends, x)) {
+            if ((rc = num_holds(p, x, n)) < 0) break;
+            if (!rc) continue;
+        }
+        av_kind tk;
+        uint64_t ref[3];
+        if ((rc = av_peek(p->r, x, 0, &tk, ref, NULL)) < 0) break;
+        if (ref[0] && (rc = units_of(p, ref[0], out)) < 0) break;
+    }
+    av_iter_free(it);
+    free(ends.v);
+    return rc < 0 ? rc : 0;
+}
+
 /* Counts raw index entries of a conjunct, stopping at cap. */
 static int estimate(plan *p, const qnode *n, size_t cap, size_t *out)
 {
@@ -434,11 +602,21 @@ static int estimate(plan *p, const qnode *n, size_t cap, size_t *out)
         *out = a + b < cap ? a + b : cap;
         return 0;
     }
-    enum ix t = leaf_ix(p->q, n);
+    enum ix t;
+    int rc0 = ix_of(p, n, &t);
+    if (rc0 < 0) return rc0;
     if (t == IX_EMPTY) return 0;
     if (t == IX_ID) {
         *out = n->nlit;
         return 0;
+    }
+    if (t == IX_NUM) {
+        double lo, hi;
+        int li, hinc;
+        num_range(n, &lo, &li, &hi, &hinc);
+        av_iter *it;
+        if ((rc0 = av_iter_num(&it, p->r, n->field.key, lo, li, hi, hinc)) < 0) return rc0;
+        return iter_count(it, cap, out);
     }
     size_t total = 0;
     int rc = 0;
@@ -500,8 +678,14 @@ static int materialise(plan *p, const qnode *n, rowset *out)
         rs_sort(out);
         return 0;
     }
-    enum ix t = leaf_ix(p->q, n);
+    enum ix t;
+    if ((rc = ix_of(p, n, &t)) < 0) return rc;
     if (t == IX_EMPTY) return 0;
+    if (t == IX_NUM) {
+        if ((rc = num_units(p, n, out)) < 0) return rc;
+        rs_sort(out);
+        return 0;
+    }
     for (size_t i = 0; i < n->nlit && rc >= 0; i++) {
         const qlit *l = &n->lits[i];
         if (t == IX_ID) {
@@ -516,8 +700,9 @@ static int materialise(plan *p, const qnode *n, rowset *out)
                 continue;
             }
             if (rc < 0) return rc;
-            if ((rc = av_get(p->r, x, 0, &p->rec[0])) < 0) return rc == AV_ENOTFOUND ? 0 : rc;
-            if (p->q->unit == AV_KIND_NONE || p->rec[0].kind == p->q->unit) rs_add(out, x);
+            av_kind xk;
+            if ((rc = av_peek(p->r, x, 0, &xk, NULL, NULL)) < 0) return rc == AV_ENOTFOUND ? 0 : rc;
+            if (p->q->unit == AV_KIND_NONE || xk == p->q->unit) rs_add(out, x);
             continue;
         }
         if (t == IX_SOURCE) {
@@ -547,9 +732,10 @@ static int materialise(plan *p, const qnode *n, rowset *out)
                     if (has < 0) rc = has;
                     else if (has) rs_add(out, x);
                 } else { /* IX_TAG: the tag's target and what sees it */
-                    if ((rc = av_get(p->r, x, 0, &p->rec[0])) < 0) break;
-                    uint64_t target = p->rec[0].ref[0];
-                    if (target && (rc = units_of(p, target, out)) < 0) break;
+                    av_kind tk;
+                    uint64_t ref[3];
+                    if ((rc = av_peek(p->r, x, 0, &tk, ref, NULL)) < 0) break;
+                    if (ref[0] && (rc = units_of(p, ref[0], out)) < 0) break;
                 }
             }
             av_iter_free(its[k]);
@@ -674,6 +860,7 @@ static void plan_init(plan *p, av_query *q, av_reader *r, qeval *ev)
 static void plan_release(plan *p)
 {
     for (int i = 0; i < 8; i++) av_record_free(&p->rec[i]);
+    for (int i = 0; i < p->nnum; i++) free(p->num_key[i]);
     av_buf_free(&p->json);
 }
 
@@ -689,9 +876,11 @@ static int choose(plan *p, chosen *c)
     if (p->q->flags & AV_QUERY_NO_INDEX) return 0;
     size_t best = (size_t)-1;
     for (size_t i = 0; i < c->ncj; i++) {
-        if (leaf_ix(p->q, c->cj[i]) == IX_NONE) continue;
+        enum ix t;
+        if ((rc = ix_of(p, c->cj[i], &t)) < 0) return rc;
+        if (t == IX_NONE) continue;
         size_t est;
-        int rc = estimate(p, c->cj[i], best, &est);
+        rc = estimate(p, c->cj[i], best, &est);
         if (rc < 0) return rc;
         if (c->driver < 0 || est < best) {
             best = est;
@@ -734,9 +923,16 @@ int av_query_run(av_query *q, av_reader *r, int (*fn)(void *ctx, uint64_t row), 
     if (p.row_lo >= p.row_hi) goto done;
     q_eval_bulk(e, c.driver < 0 || c.rows.n > 1000);
     if (c.driver >= 0) {
+        /* the driver alone: its rows are the answer (visible units of the
+         * kind, exact), nothing to read */
+        int alone = c.ncj == 1;
         for (size_t i = 0; i < c.rows.n; i++) {
             uint64_t row = c.rows.v[i];
             if (row < p.row_lo || row >= p.row_hi) continue;
+            if (alone) {
+                if ((rc = fn(ctx, row)) != 0) goto done;
+                continue;
+            }
             q->ev_row = 0;
             if ((rc = q_eval_set(e, row)) < 0) {
                 if (rc == AV_ENOTFOUND) continue;

@@ -180,9 +180,9 @@ static int qfx_build(const char *dir, qfx *f)
                         "4.75", "difficulty", "\"easy\"", "language", "\"FR\"", "uuid", "\"u-6\"", "note",
                         "\"caf\\u00e9 \\\"cr\\u00e8me\\\"\"", NULL};
     const char *t7[] = {"task_category", "\"Information seeking\"", "input_quality", "\"good\"", "instruct_reward", "2",
-                        "mixed", "\"abc\"", "uuid", "\"u-7\"", "flag", "true", NULL};
+                        "mixed", "\"abc\"", "uuid", "\"u-7\"", "flag", "true", "scores", "4", NULL};
     const char *t8[] = {"task_category", "\"Math\"", "input_quality", "\"good\"", "instruct_reward", "7",
-                        "mixed", "5", "uuid", "\"u-8\"", "flag", "false", NULL};
+                        "mixed", "5", "uuid", "\"u-8\"", "flag", "false", "scores", "[1, 9]", NULL};
     QFX_CHECK(qfx_row(w, f, 1, f->src_magpie, L, L, "What is 2 + 2?", "Four.", t1));
     QFX_CHECK(qfx_row(w, f, 2, f->src_magpie, L, L, "Solve x^2 = 9 for x.", "x = 3 or x = -3.", t2));
     QFX_CHECK(qfx_row(w, f, 3, f->src_magpie, L, L, "How do I run two coroutines at once in Python?",

@@ -133,6 +133,10 @@ static void test_query_eval__numbers_and_types(void)
     QERR(R1, RESP, "tag.uuid = \"none\" and tag.instruct_reward > \"1\"", "cannot compare tag.instruct_reward");
     QERR(R1, RESP, "tag.instruct_reward contains \"3\"", "'contains' needs text, but tag.instruct_reward is a number");
     /* arrays: contains/matches look inside; = is an error that says so */
+    /* numbers and an array of numbers under one key: the numeric index
+     * (plain numbers only) must not answer, so the array errs either way */
+    QERR(R1, RESP, "tag.scores > 3", "use contains to look inside an array");
+    QERR(R1, RESP, "tag.scores contains \"x\"", "'contains' needs text, but tag.scores is a number (4) in record");
     Q(R1, RESP, "tag.other_task_category contains \"Math\"", "r3");
     Q(R1, RESP, "tag.other_task_category matches \"^Reason\"", "r1");
     QERR(R1, RESP, "tag.other_task_category = \"Math\"", "use contains to look inside an array");
@@ -260,6 +264,20 @@ static void test_query_eval__explain(void)
     CHECK_EQ_STR(plan, "index tag.task_category = \"Math\" -> 6 response; check tag.input_quality in (\"good\", \"excellent\") "
                        "and len(response) > 3");
     free(plan);
+    /* numeric comparisons from the range index, values checked in its end buckets */
+    const char *num[][2] = {{"tag.instruct_reward > 0", "index tag.instruct_reward > 0 -> 5 response"},
+                            {"tag.instruct_reward >= 0", "index tag.instruct_reward >= 0 -> 6 response"},
+                            {"tag.instruct_reward = 1.25", "index tag.instruct_reward = 1.25 -> 1 response"},
+                            {"tag.instruct_reward < 1.3 and tag.instruct_reward > 1.2", "index tag.instruct_reward < 1.3 -> 4 response; check tag.instruct_reward > 1.2"},
+                            {"tag.scores > 3", "scan response; check tag.scores > 3"}};
+    for (size_t i = 0; i < sizeof num / sizeof num[0]; i++) {
+        av_query *qn;
+        CHECK_EQ_INT(av_query_compile(&qn, num[i][0], AV_RESPONSE, &err), 0);
+        CHECK_EQ_INT(av_query_explain(qn, R1, &plan), 0);
+        CHECK_EQ_STR(plan, num[i][1]);
+        free(plan);
+        av_query_free(qn);
+    }
     av_query_set_flags(q, AV_QUERY_NO_INDEX);
     CHECK_EQ_INT(av_query_explain(q, R1, &plan), 0);
     CHECK(plan && !strncmp(plan, "scan response; check tag.task_category", 38));
