@@ -170,9 +170,8 @@ typedef struct plan {
     int fallback;            /* an index could not answer (an ambiguous id): scan */
     qeval *ev;               /* for its kind bitmaps */
     int bulk;                /* many index hits: tell kinds from bitmaps, not by reading */
-    char *num_key[8];        /* keys num_exact has looked at, and its answers */
-    int num_ok[8];
-    int nnum;
+    struct numc *num;        /* numeric comparisons looked at (num_look) */
+    size_t nnum;
 } plan;
 
 /* A string as JSON with every non-ASCII character escaped (\u00e9, surrogate
@@ -456,33 +455,94 @@ static int iter_count(av_iter *it, size_t cap, size_t *out)
     return rc < 0 ? rc : 0;
 }
 
-/* Can the numeric index answer comparisons on tag key exactly? It holds
- * plain JSON numbers only (not arrays of them), so only when every tag
- * value of the key is a number or null: the key's entries are its numeric
- * entries plus its null entries. (Otherwise the conjunct is checked on
- * each unit, as a scan would.) */
-static int num_exact(plan *p, const char *key, int *ok)
+/* The sorted rows of av_iter_num over a range (none for an empty one). */
+static int num_rows(plan *p, const char *key, double lo, int li, double hi, int hinc, rowset *out)
 {
-    for (int i = 0; i < p->nnum; i++) {
-        if (!strcmp(p->num_key[i], key)) {
-            *ok = p->num_ok[i];
+    if (lo > hi) return 0;
+    av_iter *it;
+    int rc = av_iter_num(&it, p->r, key, lo, li, hi, hinc);
+    if (rc < 0) return rc;
+    uint64_t x;
+    while ((rc = av_iter_next(it, &x)) == 1) rs_add(out, x);
+    av_iter_free(it);
+    return rc < 0 ? rc : 0;
+}
+
+/* What the numeric index says about one comparison tag.x op N. */
+typedef struct numc {
+    const qnode *n;
+    int exact;   /* the index can answer it (see num_look) */
+    rowset cand; /* its candidate tag records, sorted */
+    rowset ends; /* those in the range's end buckets (values to check), sorted */
+} numc;
+
+/* Rows in both sorted sets, appended to out. */
+static void rs_meet(const rowset *a, const rowset *b, rowset *out)
+{
+    for (size_t i = 0, j = 0; i < a->n && j < b->n;) {
+        if (a->v[i] < b->v[j]) i++;
+        else if (a->v[i] > b->v[j]) j++;
+        else rs_add(out, a->v[i]), i++, j++;
+    }
+}
+
+/* Looks n up in the numeric index, once per plan. The index holds plain
+ * JSON numbers only (not arrays of them), so it answers exactly only when
+ * every tag value of the key is a number or null: when the key's records
+ * are its numeric ones plus its null ones. The numeric ones are counted as
+ * the candidates of the range together with those of the ranges either
+ * side of it (which share its end buckets: those shared rows are the ones
+ * whose values need checking). Otherwise the conjunct is checked on each
+ * unit, as a scan would. */
+static int num_look(plan *p, const qnode *n, numc **out)
+{
+    for (size_t i = 0; i < p->nnum; i++) {
+        if (p->num[i].n == n) {
+            *out = &p->num[i];
             return 0;
         }
     }
+    p->num = av_xrealloc(p->num, (p->nnum + 1) * sizeof *p->num);
+    numc *c = &p->num[p->nnum++];
+    memset(c, 0, sizeof *c);
+    c->n = n;
+    *out = c;
+    const char *key = n->field.key;
+    double lo, hi;
+    int li, hinc, rc;
+    num_range(n, &lo, &li, &hi, &hinc);
+    if ((rc = num_rows(p, key, lo, li, hi, hinc, &c->cand)) < 0) return rc;
     av_iter *it;
-    size_t all, num, nul;
-    int rc;
+    size_t all, nul;
     if ((rc = av_iter_attr_key(&it, p->r, key)) < 0 || (rc = iter_count(it, (size_t)-1, &all)) < 0) return rc;
-    if ((rc = av_iter_num(&it, p->r, key, -INFINITY, 1, INFINITY, 1)) < 0 ||
-        (rc = iter_count(it, (size_t)-1, &num)) < 0)
-        return rc;
     if ((rc = av_iter_attr(&it, p->r, key, "null", 4)) < 0 || (rc = iter_count(it, (size_t)-1, &nul)) < 0) return rc;
-    *ok = all == num + nul;
-    if (p->nnum < 8) {
-        p->num_key[p->nnum] = av_xstrdup(key);
-        p->num_ok[p->nnum++] = *ok;
+    rowset below = {0}, above = {0};
+    if (isfinite(lo)) rc = num_rows(p, key, -INFINITY, 1, lo, 1, &below);
+    if (rc >= 0 && isfinite(hi)) rc = num_rows(p, key, hi, 1, INFINITY, 1, &above);
+    if (rc >= 0) {
+        rs_meet(&c->cand, &below, &c->ends);
+        rs_meet(&c->cand, &above, &c->ends);
+        rs_sort(&c->ends);
+        /* the numeric records: |cand u below u above| by inclusion-exclusion
+         * (ends is (cand n below) u (cand n above)) */
+        rowset twice = {0};
+        rs_meet(&below, &above, &twice);
+        size_t num = c->cand.n + below.n + above.n - c->ends.n - twice.n;
+        free(twice.v);
+        c->exact = num + nul == all;
     }
-    return 0;
+    free(below.v);
+    free(above.v);
+    return rc < 0 ? rc : 0;
+}
+
+static void num_release(plan *p)
+{
+    for (size_t i = 0; i < p->nnum; i++) {
+        free(p->num[i].cand.v);
+        free(p->num[i].ends.v);
+    }
+    free(p->num);
 }
 
 /* leaf_ix with the reader's say: a numeric comparison the index cannot
@@ -498,9 +558,9 @@ static int ix_of(plan *p, const qnode *n, enum ix *out)
     }
     *out = leaf_ix(p->q, n);
     if (*out == IX_NUM) {
-        int ok;
-        if ((rc = num_exact(p, n->field.key, &ok)) < 0) return rc;
-        if (!ok) *out = IX_NONE;
+        numc *c;
+        if ((rc = num_look(p, n, &c)) < 0) return rc;
+        if (!c->exact) *out = IX_NONE;
     }
     return 0;
 }
@@ -532,19 +592,6 @@ static int num_holds(plan *p, uint64_t row, const qnode *n)
     return 0;
 }
 
-/* The rows of the bucket holding x (its candidates may lie either side). */
-static int num_bucket(plan *p, const char *key, double x, rowset *out)
-{
-    if (!isfinite(x)) return 0;
-    av_iter *it;
-    int rc = av_iter_num(&it, p->r, key, x, 1, x, 1);
-    if (rc < 0) return rc;
-    uint64_t row;
-    while ((rc = av_iter_next(it, &row)) == 1) rs_add(out, row);
-    av_iter_free(it);
-    return rc < 0 ? rc : 0;
-}
-
 static int in_sorted(const rowset *s, uint64_t x)
 {
     size_t lo = 0, hi = s->n;
@@ -557,37 +604,25 @@ static int in_sorted(const rowset *s, uint64_t x)
 }
 
 /* The units a numeric comparison selects: the index's candidates, values
- * checked for those in the two end buckets (the others lie strictly
- * inside the range), mapped to the units that see their tags. */
+ * checked for those in the range's end buckets (the others lie strictly
+ * inside it), mapped to the units that see their tags. */
 static int num_units(plan *p, const qnode *n, rowset *out)
 {
-    double lo, hi;
-    int li, hinc;
-    num_range(n, &lo, &li, &hi, &hinc);
-    rowset ends = {0};
-    int rc = num_bucket(p, n->field.key, lo, &ends);
-    if (rc >= 0 && hi != lo) rc = num_bucket(p, n->field.key, hi, &ends);
-    av_iter *it = NULL;
-    if (rc >= 0) rc = av_iter_num(&it, p->r, n->field.key, lo, li, hi, hinc);
-    if (rc < 0) {
-        free(ends.v);
-        return rc;
-    }
-    rs_sort(&ends);
-    uint64_t x;
-    while ((rc = av_iter_next(it, &x)) == 1) {
-        if (in_sorted(&ends, x)) {
-            if ((rc = num_holds(p, x, n)) < 0) break;
+    numc *c;
+    int rc = num_look(p, n, &c);
+    if (rc < 0) return rc;
+    for (size_t i = 0; i < c->cand.n; i++) {
+        uint64_t x = c->cand.v[i];
+        if (in_sorted(&c->ends, x)) {
+            if ((rc = num_holds(p, x, n)) < 0) return rc;
             if (!rc) continue;
         }
         av_kind tk;
         uint64_t ref[3];
-        if ((rc = av_peek(p->r, x, 0, &tk, ref, NULL)) < 0) break;
-        if (ref[0] && (rc = units_of(p, ref[0], out)) < 0) break;
+        if ((rc = av_peek(p->r, x, 0, &tk, ref, NULL)) < 0) return rc;
+        if (ref[0] && (rc = units_of(p, ref[0], out)) < 0) return rc;
     }
-    av_iter_free(it);
-    free(ends.v);
-    return rc < 0 ? rc : 0;
+    return 0;
 }
 
 /* Counts raw index entries of a conjunct, stopping at cap. */
@@ -611,12 +646,10 @@ static int estimate(plan *p, const qnode *n, size_t cap, size_t *out)
         return 0;
     }
     if (t == IX_NUM) {
-        double lo, hi;
-        int li, hinc;
-        num_range(n, &lo, &li, &hi, &hinc);
-        av_iter *it;
-        if ((rc0 = av_iter_num(&it, p->r, n->field.key, lo, li, hi, hinc)) < 0) return rc0;
-        return iter_count(it, cap, out);
+        numc *c;
+        if ((rc0 = num_look(p, n, &c)) < 0) return rc0;
+        *out = c->cand.n < cap ? c->cand.n : cap;
+        return 0;
     }
     size_t total = 0;
     int rc = 0;
@@ -860,7 +893,7 @@ static void plan_init(plan *p, av_query *q, av_reader *r, qeval *ev)
 static void plan_release(plan *p)
 {
     for (int i = 0; i < 8; i++) av_record_free(&p->rec[i]);
-    for (int i = 0; i < p->nnum; i++) free(p->num_key[i]);
+    num_release(p);
     av_buf_free(&p->json);
 }
 
