@@ -615,6 +615,10 @@ struct pq_writer {
     size_t pending;  /* queued or being compressed */
     int stop;
     ZSTD_CCtx *wcctx; /* the worker's own context */
+    pq_job *pool[8];  /* written jobs kept for reuse: their buffers are warm */
+    size_t npool;
+    av_buf rawpool[4]; /* page buffers back from compression (under mu) */
+    size_t nraw;
 };
 
 static void collect(pq_writer *w, const pq_node *n, const char **stack, int depth, int def, int rep)
@@ -828,6 +832,50 @@ static uint32_t dict_index(pq_col *c, const char *s, uint32_t len)
 
 /* ---- pages -------------------------------------------------------------- */
 
+/* A job with empty buffers, reused when one is at hand (fresh 16 MiB
+ * buffers cost a page fault per 4 KiB). Writer's thread only. */
+/* Keeps a compressed page's raw buffer for the next page (caller holds mu
+ * when threaded); frees it when enough are kept. */
+static void raw_put(pq_writer *w, av_buf *b)
+{
+    if (w->nraw < sizeof w->rawpool / sizeof w->rawpool[0] && b->ptr)
+        w->rawpool[w->nraw++] = *b;
+    else
+        av_buf_free(b);
+    b->ptr = NULL;
+    b->len = b->cap = 0;
+}
+
+static pq_job *job_get(pq_writer *w)
+{
+    pq_job *j = w->npool ? w->pool[--w->npool] : av_xcalloc(1, sizeof *j);
+    av_buf_free(&j->raw);
+    if (w->threaded)
+        pthread_mutex_lock(&w->mu);
+    if (w->nraw)
+        j->raw = w->rawpool[--w->nraw];
+    if (w->threaded)
+        pthread_mutex_unlock(&w->mu);
+    av_buf_reset(&j->raw);
+    av_buf_reset(&j->comp);
+    j->nvals = 0;
+    j->raw_len = 0;
+    j->enc = j->done = j->err = 0;
+    j->next = NULL;
+    return j;
+}
+
+static void job_put(pq_writer *w, pq_job *j)
+{
+    if (w->npool < sizeof w->pool / sizeof w->pool[0]) {
+        w->pool[w->npool++] = j;
+        return;
+    }
+    av_buf_free(&j->raw);
+    av_buf_free(&j->comp);
+    free(j);
+}
+
 /* Compresses src into dst with cctx. */
 static int zcompress(ZSTD_CCtx *cctx, av_buf *dst, const av_buf *src)
 {
@@ -862,8 +910,8 @@ static void *worker_main(void *arg)
             w->qtail = NULL;
         pthread_mutex_unlock(&w->mu);
         j->err = zcompress(w->wcctx, &j->comp, &j->raw) < 0;
-        av_buf_free(&j->raw); /* keep its size in comp's header: see assemble */
         pthread_mutex_lock(&w->mu);
+        raw_put(w, &j->raw);
         j->done = 1;
         w->pending--;
         pthread_cond_broadcast(&w->cv_done);
@@ -878,7 +926,7 @@ static int submit(pq_writer *w, pq_job *j)
 {
     if (!w->threaded) {
         j->err = zcompress(w->cctx, &j->comp, &j->raw) < 0;
-        av_buf_free(&j->raw);
+        raw_put(w, &j->raw);
         j->done = 1;
         return j->err ? AV_ERROR : 0;
     }
@@ -942,22 +990,28 @@ static void dict_to_plain(pq_col *c, av_buf *dst)
     }
 }
 
+/* The chunk goes on without a dictionary: the page's indices become PLAIN
+ * values. */
+static void dict_abandon(pq_col *c)
+{
+    av_buf plain = AV_BUF_INIT;
+    dict_to_plain(c, &plain);
+    av_buf_free(&c->vals);
+    c->vals = plain;
+    c->dict_on = 0;
+    c->dict_dead = 1;
+    dict_clear(c);
+}
+
 static int flush_page(pq_writer *w, pq_col *c)
 {
     if (!c->page_n)
         return 0;
     /* The first page decides whether a dictionary pays: not when most
      * values are distinct. */
-    if (c->dict_on && c->pages_in_chunk == 0 && (uint64_t)c->ndict * 2 > c->page_nonnull) {
-        av_buf plain = AV_BUF_INIT;
-        dict_to_plain(c, &plain);
-        av_buf_free(&c->vals);
-        c->vals = plain;
-        c->dict_on = 0;
-        c->dict_dead = 1;
-        dict_clear(c);
-    }
-    pq_job *job = av_xcalloc(1, sizeof *job);
+    if (c->dict_on && c->pages_in_chunk == 0 && (uint64_t)c->ndict * 2 > c->page_nonnull)
+        dict_abandon(c);
+    pq_job *job = job_get(w);
     av_buf *pg = &job->raw;
     av_buf_grow(pg, c->vals.len + c->rep.len / 4 + c->def.len / 4 + 64);
     if (c->max_rep)
@@ -1055,8 +1109,7 @@ static int flush_row_group(pq_writer *w)
             if (out_write(w, w->hdr.ptr, w->hdr.len) < 0 || out_write(w, j->comp.ptr, j->comp.len) < 0)
                 return AV_EIO;
             c->chunk_uncompressed += (int64_t)w->hdr.len;
-            av_buf_free(&j->comp);
-            free(j);
+            job_put(w, j);
             c->jobs[k] = NULL;
         }
         c->njobs = 0;
@@ -1168,6 +1221,10 @@ static void put_value(shred_ctx *s, pq_col *c, const jv *v, int r, int d)
     }
     c->page_nonnull++;
     put_level(c, r, d);
+    /* Mostly distinct strings (texts, ids) give up on the dictionary early,
+     * before hashing a whole page of them. */
+    if (c->dict_on && c->pages_in_chunk == 0 && c->page_nonnull == 1024 && c->ndict > 512)
+        dict_abandon(c);
 }
 
 /* Shreds v (NULL = missing) for node n whose leaves start at s->col.
@@ -1473,6 +1530,13 @@ void pq_writer_abort(pq_writer *w)
         free(c->ht);
     }
     free(w->cols);
+    for (size_t k = 0; k < w->nraw; k++)
+        av_buf_free(&w->rawpool[k]);
+    for (size_t k = 0; k < w->npool; k++) {
+        av_buf_free(&w->pool[k]->raw);
+        av_buf_free(&w->pool[k]->comp);
+        free(w->pool[k]);
+    }
     for (size_t g = 0; g < w->nrg; g++)
         free(w->rgs[g].cols);
     free(w->rgs);
