@@ -18,9 +18,11 @@
  * AV_QUERY_NO_INDEX (or AVIARY_QUERY_NO_INDEX=1) forces the scan, so tests
  * can check that both give the same answer. */
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include "query/licence.h"
 #include "query/qint.h"
@@ -944,6 +946,143 @@ static int check_rest(qeval *e, const chosen *c)
     return 1;
 }
 
+/* ---- checking many units that need their texts, on several threads ---
+ *
+ * Decompressing texts is most of a text search's time, and a reader is one
+ * thread's: units are checked in batches, each batch cut into slices, the
+ * first checked on this thread, the others on threads of their own, each
+ * with its own reader of the same version and its own evaluator. Matches
+ * are then passed to fn in row order (so fn sees what a one-thread run
+ * would, and an error stops at the same row). Batches start small and
+ * grow, so `--limit 10` does not check thousands of units. Off with
+ * AVIARY_QUERY_THREADS=1. */
+
+#define PAR_MAX 4
+
+/* Does n test a text (contains, matches, =, len() of instruction or response)? */
+static int reads_text(const qnode *n)
+{
+    if (!n) return 0;
+    if (n->k == QN_AND || n->k == QN_OR || n->k == QN_NOT) return reads_text(n->a) || reads_text(n->b);
+    enum qf_kind f = n->field.f;
+    return f == QF_INSTRUCTION || f == QF_RESPONSE || f == QF_LEN_INSTRUCTION || f == QF_LEN_RESPONSE;
+}
+
+typedef struct slice {
+    qeval *e;
+    const chosen *c;
+    const uint64_t *rows;
+    size_t n;
+    uint8_t *hit;  /* per row: 1 matches */
+    size_t done;   /* rows checked before an error (n when none) */
+    int rc;        /* the error, or 0 */
+    char *err;     /* its message (av_errmsg is per thread) */
+} slice;
+
+static void slice_run(slice *sl)
+{
+    sl->rc = 0;
+    sl->done = sl->n;
+    for (size_t i = 0; i < sl->n; i++) {
+        int rc = q_eval_set(sl->e, sl->rows[i]);
+        if (rc >= 0) rc = check_rest(sl->e, sl->c);
+        if (rc < 0) {
+            sl->rc = rc;
+            sl->done = i;
+            sl->err = av_xstrdup(av_errmsg());
+            return;
+        }
+        sl->hit[i] = rc > 0;
+    }
+}
+
+static void *slice_thread(void *arg)
+{
+    slice_run(arg);
+    return NULL;
+}
+
+typedef struct par {
+    int n;                     /* threads in all (1: none of its own) */
+    av_reader *r[PAR_MAX];     /* r[0] is the caller's */
+    qeval *e[PAR_MAX];         /* e[0] is the query's */
+    uint8_t *hit;
+    size_t hit_cap;
+} par;
+
+/* Readers and evaluators for the extra threads, when the machine has cores
+ * for them and the reader can be opened again (not a writer's own view). */
+static void par_init(par *pp, av_query *q, av_reader *r, qeval *e)
+{
+    memset(pp, 0, sizeof *pp);
+    pp->n = 1;
+    pp->r[0] = r;
+    pp->e[0] = e;
+    const char *env = getenv("AVIARY_QUERY_THREADS");
+    long want = env && *env ? strtol(env, NULL, 10) : sysconf(_SC_NPROCESSORS_ONLN);
+    if (want > PAR_MAX) want = PAR_MAX;
+    for (int i = 1; i < want; i++) {
+        av_reader *r2;
+        if (av_reader_open(&r2, av_reader_store(r), av_reader_version(r)) < 0) break;
+        if (av_reader_row_end(r2) != av_reader_row_end(r)) {
+            av_reader_close(r2);
+            break;
+        }
+        qeval *e2;
+        if (q_eval_new(&e2, r2, q->unit) < 0) {
+            av_reader_close(r2);
+            break;
+        }
+        q_eval_bulk(e2, 1);
+        pp->r[pp->n] = r2;
+        pp->e[pp->n++] = e2;
+    }
+}
+
+static void par_release(par *pp)
+{
+    for (int i = 1; i < pp->n; i++) {
+        q_eval_free(pp->e[i]);
+        av_reader_close(pp->r[i]);
+    }
+    free(pp->hit);
+}
+
+/* Checks rows[0..n) and passes the matches to fn in order; what fn
+ * returns (non-zero stops) or an error. */
+static int par_rows(par *pp, av_query *q, const chosen *c, const uint64_t *rows, size_t n,
+                    int (*fn)(void *ctx, uint64_t row), void *ctx)
+{
+    if (n > pp->hit_cap) {
+        pp->hit_cap = n;
+        pp->hit = av_xrealloc(pp->hit, n);
+    }
+    int k = n >= 64 ? pp->n : 1;
+    slice sl[PAR_MAX];
+    pthread_t th[PAR_MAX];
+    int started[PAR_MAX] = {0};
+    size_t per = (n + (size_t)k - 1) / (size_t)k;
+    for (int i = 0; i < k; i++) {
+        size_t lo = per * (size_t)i < n ? per * (size_t)i : n, hi = lo + per < n ? lo + per : n;
+        sl[i] = (slice){.e = pp->e[i], .c = c, .rows = rows + lo, .n = hi - lo, .hit = pp->hit + lo};
+    }
+    for (int i = 1; i < k; i++) started[i] = pthread_create(&th[i], NULL, slice_thread, &sl[i]) == 0;
+    q->ev_row = 0;
+    slice_run(&sl[0]);
+    for (int i = 1; i < k; i++) {
+        if (started[i]) pthread_join(th[i], NULL);
+        else slice_run(&sl[i]);
+    }
+    int rc = 0;
+    for (int i = 0; i < k && !rc; i++) {
+        for (size_t j = 0; j < sl[i].done && !rc; j++)
+            if (sl[i].hit[j]) rc = fn(ctx, sl[i].rows[j]);
+        if (!rc && sl[i].rc < 0) rc = av_error_set(sl[i].rc, "%s", sl[i].err);
+    }
+    for (int i = 0; i < k; i++) free(sl[i].err);
+    return rc;
+}
+
 int av_query_run(av_query *q, av_reader *r, int (*fn)(void *ctx, uint64_t row), void *ctx)
 {
     qeval *e;
@@ -959,6 +1098,25 @@ int av_query_run(av_query *q, av_reader *r, int (*fn)(void *ctx, uint64_t row), 
         /* the driver alone: its rows are the answer (visible units of the
          * kind, exact), nothing to read */
         int alone = c.ncj == 1;
+        if (!alone && c.rows.n >= 512 && reads_text(q->root)) {
+            par pp;
+            par_init(&pp, q, r, e);
+            if (pp.n > 1) {
+                size_t lo = 0, hi = c.rows.n, want = 256;
+                while (lo < hi && c.rows.v[lo] < p.row_lo) lo++;
+                while (hi > lo && c.rows.v[hi - 1] >= p.row_hi) hi--;
+                rc = 0;
+                while (lo < hi && rc == 0) {
+                    size_t n = hi - lo < want ? hi - lo : want;
+                    rc = par_rows(&pp, q, &c, c.rows.v + lo, n, fn, ctx);
+                    lo += n;
+                    if (want < 8192) want *= 2;
+                }
+                par_release(&pp);
+                goto done;
+            }
+            par_release(&pp);
+        }
         for (size_t i = 0; i < c.rows.n; i++) {
             uint64_t row = c.rows.v[i];
             if (row < p.row_lo || row >= p.row_hi) continue;
@@ -987,6 +1145,35 @@ int av_query_run(av_query *q, av_reader *r, int (*fn)(void *ctx, uint64_t row), 
         goto done;
     }
     uint64_t row;
+    if (reads_text(q->root)) {
+        par pp;
+        par_init(&pp, q, r, e);
+        if (pp.n > 1) {
+            rowset batch = {0};
+            size_t want = 256;
+            int end = 0;
+            rc = 0;
+            while (!end && rc == 0) {
+                batch.n = 0;
+                while (batch.n < want) {
+                    int got = av_iter_next(it, &row);
+                    if (got < 0) rc = got;
+                    if (got <= 0 || row >= p.row_hi) {
+                        end = 1;
+                        break;
+                    }
+                    rs_add(&batch, row);
+                }
+                if (rc == 0 && batch.n) rc = par_rows(&pp, q, &c, batch.v, batch.n, fn, ctx);
+                if (want < 8192) want *= 2;
+            }
+            free(batch.v);
+            par_release(&pp);
+            av_iter_free(it);
+            goto done;
+        }
+        par_release(&pp);
+    }
     while ((rc = av_iter_next(it, &row)) == 1) {
         if (row >= p.row_hi) {
             rc = 0;
