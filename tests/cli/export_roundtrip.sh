@@ -66,6 +66,8 @@ for f in "${files[@]}"; do
     run env AVIARY_EXPORT_PARALLEL_MIN=2 "$A" -C "$S" export --format "$fmt" --out "$T/$name.halves" --container jsonl
     check "$name: two halves: exit 0" test "$rc" = 0
     check "$name: two halves give the same rows" cmp -s "$T/$name.out.jsonl" "$T/$name.halves/data/train-00000-of-00001.jsonl"
+    run env AVIARY_EXPORT_PARALLEL_MIN=2 "$A" -C "$S" export --format "$fmt" --out "$T/$name.halves.jsonl"
+    check "$name: two halves straight to a file" cmp -s "$T/$name.out.jsonl" "$T/$name.halves.jsonl"
     if [ $pq = 1 ]; then
         run "$A" -C "$S" export --format "$fmt" --out "$T/$name.parquet"
         if [ "$rc" = 0 ]; then
