@@ -879,6 +879,7 @@ typedef struct chosen {
     ssize_t driver; /* index into cj, or -1 */
     rowset rows;
     size_t estimate;
+    uint8_t *semi; /* by conjunct: checked by semi_filter (or NULL) */
 } chosen;
 
 static void plan_init(plan *p, av_query *q, av_reader *r, qeval *ev)
@@ -935,11 +936,186 @@ static int choose(plan *p, chosen *c)
     return 0;
 }
 
-/* Checks every conjunct but the driver on the evaluator's current row. */
+/* ---- tag conjuncts checked against index bitmaps ----------------------
+ *
+ * Behind a driver, a conjunct on tags that an index answers exactly (tag =
+ * or in, a numeric comparison the range index can answer, an `or` of those)
+ * is checked without reading a record: its matching tag records become a
+ * bitmap, and a unit passes when a tag on a record of its chain is in it.
+ * The chain is followed through the records' headers (av_peek) as the
+ * evaluator does (eval.c, load_chain), and the tags on a record are the
+ * tag rows among the records referring to it (a tag refers through ref[0]
+ * only). Used when the bitmap is not much larger than the driver's rows. */
+
+typedef struct semi {
+    uint8_t *bits; /* a bit per row id: the matching tag records */
+} semi;
+
+static void bit_set(uint8_t *b, uint64_t row, uint64_t end)
+{
+    if (row < end) b[row / 8] |= (uint8_t)(1u << (row % 8));
+}
+
+/* Sets the bits of n's matching tag records; 1 if n is not such a conjunct. */
+static int semi_bits(plan *p, const qnode *n, uint8_t *bits, uint64_t end)
+{
+    int rc;
+    if (n->k == QN_OR) {
+        if ((rc = semi_bits(p, n->a, bits, end)) != 0) return rc;
+        return semi_bits(p, n->b, bits, end);
+    }
+    enum ix t;
+    if ((rc = ix_of(p, n, &t)) < 0) return rc;
+    if (t == IX_EMPTY) return 0;
+    if (t == IX_NUM) {
+        numc *c;
+        if ((rc = num_look(p, n, &c)) < 0) return rc;
+        for (size_t i = 0; i < c->cand.n; i++) {
+            uint64_t x = c->cand.v[i];
+            if (in_sorted(&c->ends, x)) {
+                if ((rc = num_holds(p, x, n)) < 0) return rc;
+                if (!rc) continue;
+            }
+            bit_set(bits, x, end);
+        }
+        return 0;
+    }
+    if (t != IX_TAG) return 1;
+    for (size_t i = 0; i < n->nlit; i++) {
+        av_iter *its[2];
+        int nits;
+        if ((rc = leaf_iters(p, n, &n->lits[i], its, &nits)) < 0) return rc;
+        for (int k = 0; k < nits; k++) {
+            uint64_t x;
+            while ((rc = av_iter_next(its[k], &x)) == 1) bit_set(bits, x, end);
+            av_iter_free(its[k]);
+            if (rc < 0) return rc;
+        }
+    }
+    return 0;
+}
+
+/* Is n a conjunct semi_bits can take, and how many index entries has it
+ * (up to cap)? */
+static int semi_able(plan *p, const qnode *n, size_t cap, size_t *est)
+{
+    int rc;
+    if (n->k == QN_OR) {
+        size_t a, b;
+        if ((rc = semi_able(p, n->a, cap, &a)) <= 0) return rc;
+        if ((rc = semi_able(p, n->b, cap, &b)) <= 0) return rc;
+        *est = a + b;
+        return 1;
+    }
+    enum ix t;
+    if ((rc = ix_of(p, n, &t)) < 0) return rc;
+    if (t != IX_TAG && t != IX_NUM && t != IX_EMPTY) return 0;
+    if ((rc = estimate(p, n, cap, est)) < 0) return rc;
+    return 1;
+}
+
+/* The rows of the chain of unit row, as load_chain walks it. */
+static int chain_rows(plan *p, uint64_t row, uint64_t *out, av_kind *kinds, int *n)
+{
+    av_kind k;
+    uint64_t ref[3];
+    int rc = av_peek(p->r, row, AV_GET_ANY, &k, ref, NULL);
+    if (rc < 0) return rc;
+    out[0] = row;
+    kinds[0] = k;
+    *n = 1;
+    while (*n < 8) {
+        if (k != AV_RESPONSE && k != AV_RATING && k != AV_PREFERENCE && k != AV_TAG) break;
+        uint64_t up = ref[0];
+        if (!up || up >= out[*n - 1]) break;
+        if ((rc = av_peek(p->r, up, AV_GET_ANY, &k, ref, NULL)) < 0) return rc;
+        out[*n] = up;
+        kinds[(*n)++] = k;
+        if (kinds[*n - 2] == AV_RESPONSE || kinds[*n - 2] == AV_PREFERENCE) break;
+    }
+    return 0;
+}
+
+/* 1 if unit row passes every semi conjunct (sem[i].bits set), 0 if not. */
+static int semi_pass(plan *p, const chosen *c, const semi *sem, uint64_t row, uint64_t end)
+{
+    uint64_t ch[8];
+    av_kind kinds[8];
+    int nch;
+    int rc = chain_rows(p, row, ch, kinds, &nch);
+    if (rc < 0) return rc;
+    size_t need = 0, got = 0;
+    uint8_t sat[64] = {0};
+    for (size_t i = 0; i < c->ncj && i < 64; i++) need += sem[i].bits != NULL;
+    for (int j = 0; j < nch && got < need; j++) {
+        if (kinds[j] == AV_SOURCE || kinds[j] == AV_RUN) continue;
+        av_iter *it;
+        if ((rc = av_iter_refs(&it, p->r, ch[j])) < 0) return rc;
+        uint64_t x;
+        while (got < need && (rc = av_iter_next(it, &x)) == 1) {
+            if (x >= end) continue;
+            for (size_t i = 0; i < c->ncj && i < 64; i++) {
+                if (!sem[i].bits || sat[i] || !(sem[i].bits[x / 8] >> (x % 8) & 1)) continue;
+                sat[i] = 1;
+                got++;
+            }
+        }
+        av_iter_free(it);
+        if (rc < 0) return rc;
+    }
+    return got == need;
+}
+
+/* Builds the bitmaps of the conjuncts worth it and keeps the driver's rows
+ * that pass them (c->rows is filtered in place, c->semi marks them). */
+static int semi_filter(plan *p, chosen *c)
+{
+    if (c->driver < 0 || !c->rows.n || c->ncj < 2 || c->ncj > 64) return 0;
+    uint64_t end = av_reader_row_end(p->r);
+    semi *sem = av_xcalloc(c->ncj, sizeof *sem);
+    int rc = 0, any = 0;
+    size_t cap = c->rows.n * 16 + 4096;
+    for (size_t i = 0; i < c->ncj && rc >= 0; i++) {
+        if ((ssize_t)i == c->driver) continue;
+        size_t est = 0;
+        if ((rc = semi_able(p, c->cj[i], cap, &est)) <= 0) continue;
+        if (est >= cap) {
+            rc = 0;
+            continue;
+        }
+        sem[i].bits = av_xcalloc(end / 8 + 1, 1);
+        if ((rc = semi_bits(p, c->cj[i], sem[i].bits, end)) != 0) {
+            free(sem[i].bits);
+            sem[i].bits = NULL;
+            if (rc > 0) rc = 0;
+            continue;
+        }
+        any = 1;
+    }
+    if (rc >= 0 && any) {
+        size_t w = 0;
+        for (size_t k = 0; k < c->rows.n; k++) {
+            if ((rc = semi_pass(p, c, sem, c->rows.v[k], end)) < 0) break;
+            if (rc) c->rows.v[w++] = c->rows.v[k];
+        }
+        if (rc >= 0) {
+            c->rows.n = w;
+            c->semi = av_xcalloc(c->ncj, 1);
+            for (size_t i = 0; i < c->ncj; i++) c->semi[i] = sem[i].bits != NULL;
+            rc = 0;
+        }
+    }
+    for (size_t i = 0; i < c->ncj; i++) free(sem[i].bits);
+    free(sem);
+    return rc;
+}
+
+/* Checks every conjunct but the driver (and those semi_filter checked) on
+ * the evaluator's current row. */
 static int check_rest(qeval *e, const chosen *c)
 {
     for (size_t i = 0; i < c->ncj; i++) {
-        if ((ssize_t)i == c->driver) continue;
+        if ((ssize_t)i == c->driver || (c->semi && c->semi[i])) continue;
         int r = q_eval_node(e, c->cj[i]);
         if (r <= 0) return r;
     }
@@ -1092,12 +1268,15 @@ int av_query_run(av_query *q, av_reader *r, int (*fn)(void *ctx, uint64_t row), 
     plan_init(&p, q, r, e);
     chosen c;
     if ((rc = choose(&p, &c)) < 0) goto done;
+    if ((rc = semi_filter(&p, &c)) < 0) goto done;
     if (p.row_lo >= p.row_hi) goto done;
     q_eval_bulk(e, c.driver < 0 || c.rows.n > 1000);
     if (c.driver >= 0) {
         /* the driver alone: its rows are the answer (visible units of the
          * kind, exact), nothing to read */
-        int alone = c.ncj == 1;
+        int alone = 1;
+        for (size_t i = 0; i < c.ncj && alone; i++)
+            if ((ssize_t)i != c.driver && !(c.semi && c.semi[i])) alone = 0;
         if (!alone && c.rows.n >= 512 && reads_text(q->root)) {
             par pp;
             par_init(&pp, q, r, e);
@@ -1190,6 +1369,7 @@ int av_query_run(av_query *q, av_reader *r, int (*fn)(void *ctx, uint64_t row), 
 done:
     free(c.cj);
     free(c.rows.v);
+    free(c.semi);
     plan_release(&p);
     return rc;
 }

@@ -26,6 +26,7 @@ static void label(av_buf *b, uint64_t row)
     if (row == F.resp9b) av_buf_puts(b, "r9b");
     else if (row == F.pref9) av_buf_puts(b, "pref9");
     else if (row == F.rating_q9b) av_buf_puts(b, "rq9b");
+    else if (row == F.rating_r1) av_buf_puts(b, "rr1");
     else av_buf_printf(b, "#%llu", (unsigned long long)row);
 }
 
@@ -241,6 +242,19 @@ static void test_query_eval__units_and_reach(void)
 
 static void test_query_eval__versions(void)
 {
+    /* conjuncts behind an index driver checked from index bitmaps: tags on
+     * different records of the chain (the prompt's and the response's own),
+     * numeric ranges, or-ed tags, other unit kinds */
+    Q(R2, RESP, "tag.reviewed = true and tag.task_category = \"Coding & Debugging\"", "r3");
+    Q(R2, RESP, "tag.task_category = \"Coding & Debugging\" and tag.reviewed = true", "r3");
+    Q(R2, RESP, "tag.task_category = \"Math\" and tag.instruct_reward > 1", "r1 r8");
+    Q(R2, RESP, "tag.task_category = \"Math\" and (tag.input_quality = \"excellent\" or tag.instruct_reward >= 7)", "r2 r5 r8");
+    Q(R2, RESP, "tag.uuid = \"u-1\" and tag.task_category = \"Math\" and tag.difficulty = \"easy\"", "r1");
+    Q(R2, RESP, "tag.uuid = \"u-1\" and tag.difficulty = \"hard\"", "");
+    Q(R2, AV_RATING, "tag.uuid = \"u-1\" and tag.input_quality = \"good\"", "rr1");
+    Q(R2, AV_PROMPT, "tag.uuid in (\"u-3\", \"u-4\") and tag.difficulty = \"medium\"", "p3");
+    Q(R2, AV_TAG, "tag.uuid in (\"u-3\", \"u-4\") and tag.language = \"EN\" and not exists tag.reviewed", "t3 t4");
+    Q(R2, RESP, "tag.uuid = \"u-4\" and tag.task_category = \"Math\"", ""); /* r4 retracted */
     Q(R2, RESP, "tag.task_category = \"Math\"", "r1 r2 r5 r8 r10 r11"); /* r4 retracted, r11 added */
     Q(R1, RESP, "tag.task_category = \"Math\"", "r1 r2 r4 r5 r8 r10");
     Q(R2, RESP, "version = 2", "r11");
