@@ -13,8 +13,11 @@ MC=${AVIARY_SHARED:-$SRC/../shared}/bench/make_corpus.py
 command -v python3 >/dev/null || { echo "skip: no python3"; exit 77; }
 [ -f "$MC" ] || { echo "skip: no $MC"; exit 77; }
 S=$T/s
-python3 "$MC" --format ultrafeedback --rows 30 --seed 7 >"$T/uf.jsonl" || exit 1
+# make_corpus.py spends ~12 s starting up whatever the row count: both at once
+python3 "$MC" --format ultrafeedback --rows 30 --seed 7 >"$T/uf.jsonl" &
+uf_pid=$!
 python3 "$MC" --format magpie --rows 20 --seed 7 >"$T/magpie.jsonl" || exit 1
+wait "$uf_pid" || exit 1
 "$A" init "$S" >/dev/null
 run "$A" -C "$S" ingest "$T/uf.jsonl" --source ultrafeedback --licence mit -q
 check "ingest ultrafeedback" test "$rc" = 0
