@@ -79,6 +79,7 @@ typedef struct stream {
     const char *path;
     uint64_t row_group_bytes;
     uint64_t rows, file_bytes;
+    pq_node *schema;    /* on success: the file's schema (the caller frees it) */
 } stream;
 
 typedef struct ex {
@@ -90,6 +91,7 @@ typedef struct ex {
     sink sk;          /* the spool (rows, schema, counts) */
     jv_parser jp;     /* pass 3's parser */
     FILE *direct;     /* one JSON Lines file or stdout: written as rows come */
+    int data_done;    /* the streaming writer wrote the one data file */
     uint64_t rows, bytes;
     split_def split[MAX_SPLITS];
     int nsplit;
@@ -392,6 +394,10 @@ static void *stream_main(void *arg)
         st->rows = pq_writer_rows(pw);
         rc = pq_writer_close(pw, &st->file_bytes);
         pw = NULL;
+        if (rc == 0) {
+            st->schema = schema;
+            schema = NULL;
+        }
     }
 out:
     if (rc < 0) {
@@ -542,7 +548,7 @@ static int write_data(ex *e, FILE *prov)
     }
     /* Splits with no rows still get one (empty) file so the card's configs
      * resolve; for Parquet that needs a schema. */
-    for (int k = 0; k < e->nsplit && rc == 0; k++)
+    for (int k = 0; k < e->nsplit && rc == 0 && !e->data_done; k++)
         rc = open_shard(e, &e->split[k]);
     if (rc < 0)
         return rc;
@@ -561,21 +567,29 @@ static int write_data(ex *e, FILE *prov)
             rc = av_error_set(AV_EIO, "cannot read '%s' back", e->sk.path);
             break;
         }
-        av_buf_reset(&row);
-        av_buf_grow(&row, len + 1);
-        if (len && fread(row.ptr, 1, len, e->sk.f) != len) {
-            rc = av_error_set(AV_EIO, "cannot read '%s' back", e->sk.path);
-            break;
+        if (e->data_done) {
+            /* Only provenance is left to write. */
+            if (fseek(e->sk.f, len, SEEK_CUR) != 0) {
+                rc = av_error_set(AV_EIO, "cannot read '%s' back", e->sk.path);
+                break;
+            }
+        } else {
+            av_buf_reset(&row);
+            av_buf_grow(&row, len + 1);
+            if (len && fread(row.ptr, 1, len, e->sk.f) != len) {
+                rc = av_error_set(AV_EIO, "cannot read '%s' back", e->sk.path);
+                break;
+            }
+            row.len = len;
+            row.ptr[len] = 0;
         }
-        row.len = len;
-        row.ptr[len] = 0;
         split_def *s = &e->split[sampler_next(&sm)];
         /* Next shard once this one has its share of the split's bytes. */
         if (s->shard + 1 < s->nshards && s->shard_bytes >= (s->bytes * (s->shard + 1)) / s->nshards) {
             if ((rc = close_shard(e, s)) < 0 || (s->shard++, rc = open_shard(e, s)) < 0)
                 break;
         }
-        if ((rc = write_row(e, s, row.ptr, len)) < 0)
+        if (!e->data_done && (rc = write_row(e, s, row.ptr, len)) < 0)
             break;
         s->shard_bytes += (uint64_t)len + 1;
         if (prov) {
@@ -1058,9 +1072,16 @@ int av_export_run(av_reader *r, const av_export_opts *o, av_export_stats *out)
     stream st;
     memset(&st, 0, sizeof st);
     int streaming = 0;
-    if (!e.folder && e.parquet) {
+    av_buf spath = AV_BUF_INIT;
+    if (e.parquet && e.nsplit == 1) {
+        /* A folder gets its one data file this way when it needs no second
+         * shard (checked at the end). */
+        if (e.folder)
+            av_buf_printf(&spath, "%s/data/%s-00000-of-00001.parquet", e.stage, e.split[0].name);
+        else
+            av_buf_puts(&spath, e.stage);
         st.rf = fopen(e.spool_path, "rb");
-        st.path = e.stage;
+        st.path = spath.ptr;
         st.row_group_bytes = o->row_group_bytes;
         if (st.rf) {
             pthread_mutex_init(&st.mu, NULL);
@@ -1090,16 +1111,32 @@ int av_export_run(av_reader *r, const av_export_opts *o, av_export_stats *out)
         e.sk.no_infer = 0;
         if (rc == 0 && st.rc < 0)
             rc = av_error_set(st.rc, "%s", st.msg);
-        if (rc == 0 && !st.gave_up) {
+        uint64_t shard_max = o->shard_bytes ? o->shard_bytes : (512ull << 20);
+        if (rc == 0 && !st.gave_up && e.folder && e.sk.bytes > shard_max) {
+            st.gave_up = 1; /* more than one shard: written again below */
+            unlink(spath.ptr);
+        }
+        if (rc == 0 && !st.gave_up && !e.folder) {
             if ((rc = install(&e)) == 0 && out) {
                 out->rows = st.rows;
                 out->bytes = st.file_bytes;
                 out->files = 1;
             }
+            pq_schema_free(st.schema);
+            av_buf_free(&spath);
             goto done;
         }
-        if (rc == 0 && fflush(e.sk.f) == 0)
+        av_buf_free(&spath);
+        if (rc == 0 && !st.gave_up) {
+            pq_schema_free(e.sk.schema);
+            e.sk.schema = st.schema;
+            st.schema = NULL;
+            e.data_done = 1;
+            e.split[0].file_bytes = st.file_bytes;
+        } else if (rc == 0 && fflush(e.sk.f) == 0) {
             rc = infer_spool(&e);
+        }
+        pq_schema_free(st.schema);
         if (rc == 0 && e.sk.schema_err)
             rc = av_error_set(AV_EINVAL, "%s", e.sk.schema_msg);
     }

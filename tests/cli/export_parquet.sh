@@ -50,6 +50,27 @@ run node "$NODE/pq_check.mjs" --pairs "${pairs[@]}"
 check "single files read back equal (DuckDB, hyparquet)" test "$rc" = 0
 check "single files: 16 checks" test "$(printf '%s\n' "$out" | grep -c '^ok ')" = 16
 
+# A folder with one split: its data file is written while rows are
+# produced; with --shard-size too small for one file it is written again in
+# shards, and no stray file is left.
+"$A" -C "$S" export --format magpie --out "$T/one.js" --container jsonl -q
+run "$A" -C "$S" export --format magpie --out "$T/one.pq"
+check "one-split folder: exit 0" test "$rc" = 0
+check "one-split folder: files" test "$(cd "$T/one.pq" && find . -type f | sort | tr '\n' ' ')" = "./README.md ./data/train-00000-of-00001.parquet ./provenance.json "
+check "one-split folder: card features" has "$(cat "$T/one.pq/README.md")" "  - name: uuid"
+check "one-split folder: card rows" has "$(cat "$T/one.pq/README.md")" "num_examples: $(wc -l <"$T/one.js/data/train-00000-of-00001.jsonl")"
+check "one-split folder: provenance rows" test "$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["rows"]))' "$T/one.pq/provenance.json")" = "$(wc -l <"$T/one.js/data/train-00000-of-00001.jsonl")"
+run "$A" -C "$S" export --format magpie --out "$T/one.pq2" -q
+check "one-split folder: rerun is byte-identical" cmp -s "$T/one.pq/data/train-00000-of-00001.parquet" "$T/one.pq2/data/train-00000-of-00001.parquet"
+run "$A" -C "$S" export --format magpie --out "$T/many.pq" --shard-size 2K
+check "sharded folder: exit 0" test "$rc" = 0
+nsh=$(ls "$T/many.pq/data" | wc -l)
+check "sharded folder: several files, none stray" test "$nsh" -gt 1 -a ! -e "$T/many.pq/data/train-00000-of-00001.parquet"
+run node "$NODE/pq_check.mjs" "$T/one.js/data/train-00000-of-00001.jsonl" "$T/one.pq/data/train-00000-of-00001.parquet"
+check "one-split folder: both readers agree with JSONL" test "$rc" = 0
+run node "$NODE/pq_check.mjs" "$T/one.js/data/train-00000-of-00001.jsonl" "$T"/many.pq/data/*.parquet
+check "sharded folder: the shards hold the rows in order" test "$rc" = 0
+
 # A column that mixes strings and numbers cannot be Parquet: a clear error,
 # and nothing left behind (folder or file). JSON Lines takes it.
 "$A" init "$T/mx" >/dev/null
