@@ -2,6 +2,7 @@
  * with --force, or lists the names with their versions. Names are not
  * commits: tagging changes no version. */
 #include "cli/cli.h"
+#include "cli/at.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +80,8 @@ int cmd_tag(int argc, char **argv, av_cli *ctx)
     uint32_t v = 0;
     const char *spec = nargs == 2 ? args[1] : "HEAD";
     if ((rc = av_version_resolve(ctx->store, spec, &v)) < 0) return cli_store_error(rc);
+    uint32_t head = 0;
+    if (v == 0 && av_store_head(ctx->store, &head) == 0 && head > 0) return cli_at_zero_error(spec);
     if (v == 0) return cli_error("the store has no versions yet; nothing to tag");
     rc = av_label_set(ctx->store, args[0], v, force);
     if (rc == AV_EEXISTS) {

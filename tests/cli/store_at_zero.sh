@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # store_at_zero.sh: --at naming version 0 (the empty store before the first
 # commit: "0", or HEAD~N back to the start) is refused by the read commands
-# instead of silently answering for the head, and `diff 0 V` lists everything
-# up to V.
+# (and by tag) instead of silently answering for the head, and `diff 0 V`
+# lists everything up to V.
 . "$(dirname "$0")/lib/store_lib.bash"
 S=$T/s
 "$A" init "$S" >/dev/null
@@ -22,6 +22,9 @@ run "$A" -C "$S" runs --at HEAD~5
 golden "runs --at HEAD~5" 1 "" "$Z"
 run "$A" -C "$S" show --at 0 40166b58
 golden "show --at 0" 1 "" "aviary: '0' is version 0, the empty store before the first commit (versions start at 1)"
+run "$A" -C "$S" tag none HEAD~5
+golden "tag none HEAD~5" 1 "" "$Z"
+check "... names nothing" test -z "$("$A" -C "$S" tag)"
 run "$A" -C "$S" show --at 1 40166b58
 check "show --at 1 still works" test "$rc" = 0
 
