@@ -85,13 +85,6 @@ int cmd_curate(int argc, char **argv, av_cli *ctx)
         av_writer_abort(w);
         return cli_store_error(rc);
     }
-    if (rep.selected == 0) {
-        /* an empty selection under a name would export nothing, silently */
-        av_writer_abort(w);
-        return cli_error("no response meets the recipe (%zu rows; input_quality good or excellent %zu, "
-                         "instruct_reward > -10 %zu, not ending in ':' %zu, cluster representative %zu); nothing curated",
-                         rep.units, rep.quality_ok, rep.reward_ok, rep.colon_ok, rep.rep_ok);
-    }
     av_buf msg = AV_BUF_INIT;
     av_buf_printf(&msg, "curate magpie: %zu selected as '%s' (top %zu, seed %llu)", rep.selected, o.name, o.top,
                   (unsigned long long)o.seed);

@@ -115,13 +115,5 @@ expect_rc "dedup --where" $rc 0
 n_en=$("$A" -C "$S/w" query --kind prompt 'tag.dedup_cluster >= 0' --format count 2>&1)
 expect "dedup --where tags only the scope" "$(printf '%s\n' "$out" | grep '^prompts' | cut -f2)" "$n_en"
 
-# nothing meets the recipe: an error, no version, no name
-"$A" init "$S/empty" >/dev/null 2>&1
-err=$("$A" -C "$S/empty" curate magpie --top 5 2>&1 >/dev/null); rc=$?
-expect_rc "empty selection" $rc 1
-expect "empty selection message" "$err" "aviary: no response meets the recipe (0 rows; input_quality good or excellent 0, instruct_reward > -10 0, not ending in ':' 0, cluster representative 0); nothing curated"
-expect "empty selection: no version" "$("$A" -C "$S/empty" log 2>&1)" ""
-expect "empty selection: no name" "$("$A" -C "$S/empty" tag 2>&1)" ""
-
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
