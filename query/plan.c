@@ -131,6 +131,7 @@ typedef struct rowset {
     size_t n, cap;
 } rowset;
 
+
 static void rs_add(rowset *s, uint64_t row)
 {
     if (s->n == s->cap) {
@@ -174,7 +175,34 @@ typedef struct plan {
     int bulk;                /* many index hits: tell kinds from bitmaps, not by reading */
     struct numc *num;        /* numeric comparisons looked at (num_look) */
     size_t nnum;
+    int want_semi;           /* check tag conjuncts behind the driver from bitmaps (semi_build) */
+    uint8_t **sem;           /* by conjunct: its matching tag records as a bitmap, or NULL */
+    size_t sem_len, nsem;    /* conjuncts, and those with a bitmap */
+    uint64_t sem_end;        /* rows the bitmaps cover */
+    struct rowset sure;      /* units reached from a driver tag that is in every bitmap */
 } plan;
+
+/* Is tag record x in every semi bitmap (so the units that see it pass those
+ * conjuncts)? */
+static int tag_sure(const plan *p, uint64_t x)
+{
+    if (!p->nsem || x >= p->sem_end) return 0;
+    for (size_t i = 0; i < p->sem_len; i++)
+        if (p->sem[i] && !(p->sem[i][x / 8] >> (x % 8) & 1)) return 0;
+    return 1;
+}
+
+/* Maps tag record x to the units that see it (units_of its target), and
+ * notes them as sure when x passes every semi bitmap. */
+static int units_of(plan *p, uint64_t x, rowset *out);
+static int tag_units(plan *p, uint64_t x, uint64_t target, rowset *out)
+{
+    size_t from = out->n;
+    int rc = units_of(p, target, out);
+    if (rc < 0 || !tag_sure(p, x)) return rc;
+    for (size_t i = from; i < out->n; i++) rs_add(&p->sure, out->v[i]);
+    return 0;
+}
 
 /* A string as JSON with every non-ASCII character escaped (\u00e9, surrogate
  * pairs above U+FFFF): how Python's json.dumps writes it by default. */
@@ -622,7 +650,7 @@ static int num_units(plan *p, const qnode *n, rowset *out)
         av_kind tk;
         uint64_t ref[3];
         if ((rc = av_peek(p->r, x, 0, &tk, ref, NULL)) < 0) return rc;
-        if (ref[0] && (rc = units_of(p, ref[0], out)) < 0) return rc;
+        if (ref[0] && (rc = tag_units(p, x, ref[0], out)) < 0) return rc;
     }
     return 0;
 }
@@ -770,7 +798,7 @@ static int materialise(plan *p, const qnode *n, rowset *out)
                     av_kind tk;
                     uint64_t ref[3];
                     if ((rc = av_peek(p->r, x, 0, &tk, ref, NULL)) < 0) break;
-                    if (ref[0] && (rc = units_of(p, ref[0], out)) < 0) break;
+                    if (ref[0] && (rc = tag_units(p, x, ref[0], out)) < 0) break;
                 }
             }
             av_iter_free(its[k]);
@@ -897,43 +925,10 @@ static void plan_release(plan *p)
 {
     for (int i = 0; i < 8; i++) av_record_free(&p->rec[i]);
     num_release(p);
+    for (size_t i = 0; i < p->sem_len; i++) free(p->sem[i]);
+    free(p->sem);
+    free(p->sure.v);
     av_buf_free(&p->json);
-}
-
-static int choose(plan *p, chosen *c)
-{
-    memset(c, 0, sizeof *c);
-    c->driver = -1;
-    size_t cap = 0;
-    conjuncts(p->q->root, &c->cj, &c->ncj, &cap);
-    int rc = probe_types(p, p->q->root);
-    if (rc < 0) return rc;
-    version_range(p, c->cj, c->ncj);
-    if (p->q->flags & AV_QUERY_NO_INDEX) return 0;
-    size_t best = (size_t)-1;
-    for (size_t i = 0; i < c->ncj; i++) {
-        enum ix t;
-        if ((rc = ix_of(p, c->cj[i], &t)) < 0) return rc;
-        if (t == IX_NONE) continue;
-        size_t est;
-        rc = estimate(p, c->cj[i], best, &est);
-        if (rc < 0) return rc;
-        if (c->driver < 0 || est < best) {
-            best = est;
-            c->driver = (ssize_t)i;
-        }
-    }
-    c->estimate = best;
-    if (c->driver < 0) return 0;
-    p->bulk = best > 1000;
-    rc = materialise(p, c->cj[c->driver], &c->rows);
-    if (rc < 0) return rc;
-    if (p->fallback) {
-        free(c->rows.v);
-        memset(&c->rows, 0, sizeof c->rows);
-        c->driver = -1;
-    }
-    return 0;
 }
 
 /* ---- tag conjuncts checked against index bitmaps ----------------------
@@ -946,10 +941,6 @@ static int choose(plan *p, chosen *c)
  * evaluator does (eval.c, load_chain), and the tags on a record are the
  * tag rows among the records referring to it (a tag refers through ref[0]
  * only). Used when the bitmap is not much larger than the driver's rows. */
-
-typedef struct semi {
-    uint8_t *bits; /* a bit per row id: the matching tag records */
-} semi;
 
 static void bit_set(uint8_t *b, uint64_t row, uint64_t end)
 {
@@ -1036,9 +1027,11 @@ static int chain_rows(plan *p, uint64_t row, uint64_t *out, av_kind *kinds, int 
     return 0;
 }
 
-/* 1 if unit row passes every semi conjunct (sem[i].bits set), 0 if not. */
-static int semi_pass(plan *p, const chosen *c, const semi *sem, uint64_t row, uint64_t end)
+/* 1 if unit row passes every semi conjunct (p->sem[i] set), 0 if not. */
+static int semi_pass(plan *p, const chosen *c, uint64_t row)
 {
+    uint8_t *const *sem = p->sem;
+    uint64_t end = p->sem_end;
     uint64_t ch[8];
     av_kind kinds[8];
     int nch;
@@ -1046,7 +1039,7 @@ static int semi_pass(plan *p, const chosen *c, const semi *sem, uint64_t row, ui
     if (rc < 0) return rc;
     size_t need = 0, got = 0;
     uint8_t sat[64] = {0};
-    for (size_t i = 0; i < c->ncj && i < 64; i++) need += sem[i].bits != NULL;
+    for (size_t i = 0; i < c->ncj && i < 64; i++) need += sem[i] != NULL;
     for (int j = 0; j < nch && got < need; j++) {
         if (kinds[j] == AV_SOURCE || kinds[j] == AV_RUN) continue;
         av_iter *it;
@@ -1055,7 +1048,7 @@ static int semi_pass(plan *p, const chosen *c, const semi *sem, uint64_t row, ui
         while (got < need && (rc = av_iter_next(it, &x)) == 1) {
             if (x >= end) continue;
             for (size_t i = 0; i < c->ncj && i < 64; i++) {
-                if (!sem[i].bits || sat[i] || !(sem[i].bits[x / 8] >> (x % 8) & 1)) continue;
+                if (!sem[i] || sat[i] || !(sem[i][x / 8] >> (x % 8) & 1)) continue;
                 sat[i] = 1;
                 got++;
             }
@@ -1066,48 +1059,88 @@ static int semi_pass(plan *p, const chosen *c, const semi *sem, uint64_t row, ui
     return got == need;
 }
 
-/* Builds the bitmaps of the conjuncts worth it and keeps the driver's rows
- * that pass them (c->rows is filtered in place, c->semi marks them). */
-static int semi_filter(plan *p, chosen *c)
+/* Builds the bitmaps of the conjuncts worth it (not much larger than the
+ * driver's estimate). */
+static int semi_build(plan *p, const chosen *c)
 {
-    if (c->driver < 0 || !c->rows.n || c->ncj < 2 || c->ncj > 64) return 0;
-    uint64_t end = av_reader_row_end(p->r);
-    semi *sem = av_xcalloc(c->ncj, sizeof *sem);
-    int rc = 0, any = 0;
-    size_t cap = c->rows.n * 16 + 4096;
-    for (size_t i = 0; i < c->ncj && rc >= 0; i++) {
+    if (c->driver < 0 || c->ncj < 2) return 0;
+    p->sem_end = av_reader_row_end(p->r);
+    p->sem = av_xcalloc(c->ncj, sizeof *p->sem);
+    p->sem_len = c->ncj;
+    size_t cap = c->estimate * 16 + 4096;
+    int rc = 0;
+    for (size_t i = 0; i < c->ncj; i++) {
         if ((ssize_t)i == c->driver) continue;
         size_t est = 0;
-        if ((rc = semi_able(p, c->cj[i], cap, &est)) <= 0) continue;
-        if (est >= cap) {
-            rc = 0;
+        if ((rc = semi_able(p, c->cj[i], cap, &est)) < 0) return rc;
+        if (!rc || est >= cap) continue;
+        p->sem[i] = av_xcalloc(p->sem_end / 8 + 1, 1);
+        if ((rc = semi_bits(p, c->cj[i], p->sem[i], p->sem_end)) != 0) {
+            free(p->sem[i]);
+            p->sem[i] = NULL;
+            if (rc < 0) return rc;
             continue;
         }
-        sem[i].bits = av_xcalloc(end / 8 + 1, 1);
-        if ((rc = semi_bits(p, c->cj[i], sem[i].bits, end)) != 0) {
-            free(sem[i].bits);
-            sem[i].bits = NULL;
-            if (rc > 0) rc = 0;
-            continue;
-        }
-        any = 1;
+        p->nsem++;
     }
-    if (rc >= 0 && any) {
-        size_t w = 0;
-        for (size_t k = 0; k < c->rows.n; k++) {
-            if ((rc = semi_pass(p, c, sem, c->rows.v[k], end)) < 0) break;
-            if (rc) c->rows.v[w++] = c->rows.v[k];
-        }
-        if (rc >= 0) {
-            c->rows.n = w;
-            c->semi = av_xcalloc(c->ncj, 1);
-            for (size_t i = 0; i < c->ncj; i++) c->semi[i] = sem[i].bits != NULL;
-            rc = 0;
+    return 0;
+}
+
+/* Keeps the driver's rows that pass the semi conjuncts (c->rows filtered in
+ * place; c->semi marks those conjuncts as checked). */
+static int semi_filter(plan *p, chosen *c)
+{
+    if (c->driver < 0 || !p->nsem) return 0;
+    rs_sort(&p->sure);
+    size_t w = 0;
+    int rc = 0;
+    for (size_t k = 0; k < c->rows.n; k++) {
+        uint64_t row = c->rows.v[k];
+        if (!in_sorted(&p->sure, row) && (rc = semi_pass(p, c, row)) < 0) return rc;
+        if (rc || in_sorted(&p->sure, row)) c->rows.v[w++] = row;
+        rc = 0;
+    }
+    c->rows.n = w;
+    c->semi = av_xcalloc(c->ncj, 1);
+    for (size_t i = 0; i < c->ncj; i++) c->semi[i] = p->sem[i] != NULL;
+    return 0;
+}
+
+static int choose(plan *p, chosen *c)
+{
+    memset(c, 0, sizeof *c);
+    c->driver = -1;
+    size_t cap = 0;
+    conjuncts(p->q->root, &c->cj, &c->ncj, &cap);
+    int rc = probe_types(p, p->q->root);
+    if (rc < 0) return rc;
+    version_range(p, c->cj, c->ncj);
+    if (p->q->flags & AV_QUERY_NO_INDEX) return 0;
+    size_t best = (size_t)-1;
+    for (size_t i = 0; i < c->ncj; i++) {
+        enum ix t;
+        if ((rc = ix_of(p, c->cj[i], &t)) < 0) return rc;
+        if (t == IX_NONE) continue;
+        size_t est;
+        rc = estimate(p, c->cj[i], best, &est);
+        if (rc < 0) return rc;
+        if (c->driver < 0 || est < best) {
+            best = est;
+            c->driver = (ssize_t)i;
         }
     }
-    for (size_t i = 0; i < c->ncj; i++) free(sem[i].bits);
-    free(sem);
-    return rc;
+    c->estimate = best;
+    if (c->driver < 0) return 0;
+    p->bulk = best > 1000;
+    if (p->want_semi && (rc = semi_build(p, c)) < 0) return rc;
+    rc = materialise(p, c->cj[c->driver], &c->rows);
+    if (rc < 0) return rc;
+    if (p->fallback) {
+        free(c->rows.v);
+        memset(&c->rows, 0, sizeof c->rows);
+        c->driver = -1;
+    }
+    return 0;
 }
 
 /* Checks every conjunct but the driver (and those semi_filter checked) on
@@ -1267,6 +1300,7 @@ int av_query_run(av_query *q, av_reader *r, int (*fn)(void *ctx, uint64_t row), 
     plan p;
     plan_init(&p, q, r, e);
     chosen c;
+    p.want_semi = 1;
     if ((rc = choose(&p, &c)) < 0) goto done;
     if ((rc = semi_filter(&p, &c)) < 0) goto done;
     if (p.row_lo >= p.row_hi) goto done;
