@@ -125,6 +125,7 @@ struct av_iter {
     uint64_t *rows; /* the current chunk, or the whole term when materialized */
     size_t n, cap, pos;
     int materialized, done;
+    int single;        /* the term has one chunk, decoded at open */
     uint64_t next_all; /* IT_ALL: the next row to look at */
 };
 
@@ -178,9 +179,10 @@ static int postings_open(av_iter *it)
     if (rc) return av_mdb_error(rc, "reading an index");
     /* Check the chunks' ranges for overlap (headers only). */
     uint64_t prev_last = 0;
-    int first = 1, overlap = 0;
+    int first = 1, overlap = 0, nchunks = 0;
     MDB_val k2 = k, v2 = v;
     do {
+        nchunks++;
         const uint8_t *p = v2.mv_data, *end = p + v2.mv_size;
         uint64_t n, span, row = av_get_be64((const uint8_t *)k2.mv_data + it->term.len);
         if (av_read_varint(&p, end, &n) < 0 || av_read_varint(&p, end, &span) < 0)
@@ -190,6 +192,12 @@ static int postings_open(av_iter *it)
         first = 0;
         rc = mdb_cursor_get(it->cur, &k2, &v2, MDB_NEXT);
     } while (!overlap && rc == 0 && key_is_term(it, &k2));
+    if (!overlap && nchunks == 1) {
+        /* one chunk (most reference terms): it is all there is; a read
+         * transaction's values stay valid, so no second seek */
+        it->single = 1;
+        return decode_chunk(it, &k, &v, 0);
+    }
     if (!overlap) {
         k2 = k;
         if ((rc = mdb_cursor_get(it->cur, &k2, &v2, MDB_SET_KEY))) return av_mdb_error(rc, "reading an index");
@@ -214,7 +222,7 @@ static int postings_open(av_iter *it)
 
 static int next_chunk(av_iter *it)
 {
-    if (it->materialized) {
+    if (it->materialized || it->single) {
         it->done = 1;
         return 0;
     }
@@ -413,7 +421,7 @@ int av_iter_seek(av_iter *it, uint64_t row)
         it->pos = lo;
         return 0;
     }
-    if (it->materialized) {
+    if (it->materialized || it->single) {
         it->pos = it->n;
         it->done = 1;
         return 0;
