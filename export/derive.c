@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "export/export.h"
-#include "export/sha256.h"
+#include "util/sha256.h"
 #include "util/util.h"
 
 typedef struct unit_ent {
@@ -224,7 +224,7 @@ static int emit_pair(dctx *d, const unit_ent *c, const unit_ent *rj)
     }
     const av_val *u = last_user(&d->prompt_rec);
     char hex[65];
-    ex_sha256_hex(hex, u && u->ptr ? u->ptr : "", u ? u->len : 0);
+    av_sha256_hex(hex, u && u->ptr ? u->ptr : "", u ? u->len : 0);
     av_buf_puts(b, "{\"prompt\": ");
     put_prompt_str(b, &d->prompt_rec);
     av_buf_printf(b, ", \"prompt_id\": \"%s\", \"chosen\": ", hex);

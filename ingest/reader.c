@@ -14,7 +14,7 @@
 #include <zlib.h>
 #include <zstd.h>
 
-#include "ingest/sha256.h"
+#include "util/sha256.h"
 #include "util/util.h"
 
 #define RAW_CHUNK (1u << 20)

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "ingest/models.h"
-#include "ingest/sha256.h"
+#include "util/sha256.h"
 #include "ingest_testutil.h"
 
 static char pb[1024];

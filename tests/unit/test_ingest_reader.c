@@ -9,7 +9,7 @@
 #include <zstd.h>
 
 #include "ingest/reader.h"
-#include "ingest/sha256.h"
+#include "util/sha256.h"
 #include "tap.h"
 #include "util/util.h"
 

@@ -1,7 +1,7 @@
-/* sha256.h: SHA-256 (FIPS 180-4) for source file hashes. Uses the CPU's SHA
+/* sha256.h: SHA-256 (FIPS 180-4): source file hashes (ingest), prompt_id (export). Uses the CPU's SHA
  * extensions when present (about 2 GB/s), portable C otherwise. */
-#ifndef AV_INGEST_SHA256_H
-#define AV_INGEST_SHA256_H
+#ifndef AV_UTIL_SHA256_H
+#define AV_UTIL_SHA256_H
 
 #include <stddef.h>
 #include <stdint.h>
