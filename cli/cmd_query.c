@@ -8,8 +8,10 @@
 
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "query/query.h"
 
@@ -44,10 +46,14 @@ typedef struct qcmd {
     uint64_t emitted; /* rows given out, for --limit */
     int sort_field; /* -1: none */
     int desc;
-    /* rows kept for sorting or for the table */
+    /* rows kept for sorting or for the table (or JSON Lines waiting to be
+     * written by several threads: see flush_jsonl) */
     uint64_t *rows;
     size_t nrows, cap;
     av_buf line;
+    av_kind unit;
+    struct jsonl_par *par; /* NULL: not set up yet */
+    size_t batch;          /* rows per flush_jsonl */
 } qcmd;
 
 /* ---- values ---------------------------------------------------------- */
@@ -174,10 +180,9 @@ static int field_out(qcmd *c, uint64_t row, const out_field *f, av_buf *b, int t
     return 0;
 }
 
-static int print_jsonl(qcmd *c, uint64_t row)
+/* Appends row as one JSON line to b. */
+static int format_jsonl(qcmd *c, uint64_t row, av_buf *b)
 {
-    av_buf *b = &c->line;
-    av_buf_reset(b);
     av_buf_putc(b, '{');
     for (size_t i = 0; i < c->nf; i++) {
         if (i) av_buf_putc(b, ',');
@@ -187,6 +192,15 @@ static int print_jsonl(qcmd *c, uint64_t row)
         if (rc < 0) return rc;
     }
     av_buf_puts(b, "}\n");
+    return 0;
+}
+
+static int print_jsonl(qcmd *c, uint64_t row)
+{
+    av_buf *b = &c->line;
+    av_buf_reset(b);
+    int rc = format_jsonl(c, row, b);
+    if (rc < 0) return rc;
     fwrite(b->ptr, 1, b->len, stdout);
     return ferror(stdout) ? av_error_set(AV_EIO, "cannot write to standard output: %s", strerror(errno)) : 0;
 }
@@ -213,11 +227,148 @@ static void keep(qcmd *c, uint64_t row)
     c->rows[c->nrows++] = row;
 }
 
+/* ---- JSON Lines on several threads -----------------------------------
+ *
+ * Writing a selection out reads every row's texts (a text block
+ * decompressed per row, mostly), so rows are formatted in batches, cut into
+ * slices formatted on threads of their own (each with its own reader of the
+ * same version and its own copy of the query's fields) and written in row
+ * order. An error stops the output at the row where one thread would have.
+ * AVIARY_QUERY_THREADS=1 keeps it to one thread. */
+
+#define JPAR_MAX 4
+
+typedef struct jsonl_par {
+    int n;                  /* extra threads */
+    qcmd c[JPAR_MAX];       /* their copies of the command (own query and reader) */
+} jsonl_par;
+
+typedef struct jslice {
+    qcmd *c;
+    const uint64_t *rows;
+    size_t n;
+    av_buf out;
+    int rc;
+    char *err;
+} jslice;
+
+static void jslice_run(jslice *j)
+{
+    for (size_t i = 0; i < j->n; i++) {
+        int rc = format_jsonl(j->c, j->rows[i], &j->out);
+        if (rc < 0) {
+            j->rc = rc;
+            j->err = av_xstrdup(av_errmsg());
+            return;
+        }
+    }
+}
+
+static void *jslice_thread(void *arg)
+{
+    jslice_run(arg);
+    return NULL;
+}
+
+static void jsonl_par_free(jsonl_par *jp)
+{
+    if (!jp) return;
+    for (int i = 0; i < jp->n; i++) {
+        av_query_free(jp->c[i].q);
+        av_reader_close(jp->c[i].r);
+    }
+    free(jp);
+}
+
+/* The extra threads' copies: a query of the same unit with the same fields
+ * (in the same order, so the same indexes), a reader of the same version. */
+static jsonl_par *jsonl_par_new(qcmd *c)
+{
+    jsonl_par *jp = av_xcalloc(1, sizeof *jp);
+    const char *env = getenv("AVIARY_QUERY_THREADS");
+    long want = (env && *env ? strtol(env, NULL, 10) : sysconf(_SC_NPROCESSORS_ONLN)) - 1;
+    if (want > JPAR_MAX) want = JPAR_MAX;
+    for (int i = 0; i < want; i++) {
+        qcmd *w = &jp->c[jp->n];
+        *w = *c;
+        w->rows = NULL;
+        w->nrows = w->cap = 0;
+        w->line = (av_buf)AV_BUF_INIT;
+        w->par = NULL;
+        w->q = NULL;
+        w->r = NULL;
+        char *err = NULL;
+        if (av_query_compile(&w->q, NULL, c->unit, &err) < 0) {
+            free(err);
+            break;
+        }
+        int ok = 1;
+        for (int k = 0; ok; k++) {
+            const char *name = av_query_field_name(c->q, k);
+            if (!name) break;
+            ok = av_query_field_add(w->q, name, &err) == k;
+            free(err);
+            err = NULL;
+        }
+        if (!ok || av_reader_open(&w->r, av_reader_store(c->r), av_reader_version(c->r)) < 0) {
+            av_query_free(w->q);
+            break;
+        }
+        if (av_reader_row_end(w->r) != av_reader_row_end(c->r)) {
+            av_query_free(w->q);
+            av_reader_close(w->r);
+            break;
+        }
+        jp->n++;
+    }
+    return jp;
+}
+
+/* Formats and writes the kept rows (c->rows), then forgets them. */
+static int flush_jsonl(qcmd *c)
+{
+    if (!c->nrows) return 0;
+    if (!c->par) c->par = jsonl_par_new(c);
+    int k = c->nrows >= 32 ? 1 + c->par->n : 1;
+    jslice sl[JPAR_MAX + 1];
+    pthread_t th[JPAR_MAX + 1];
+    int started[JPAR_MAX + 1] = {0};
+    size_t per = (c->nrows + (size_t)k - 1) / (size_t)k;
+    for (int i = 0; i < k; i++) {
+        size_t lo = per * (size_t)i < c->nrows ? per * (size_t)i : c->nrows;
+        size_t hi = lo + per < c->nrows ? lo + per : c->nrows;
+        sl[i] = (jslice){.c = i ? &c->par->c[i - 1] : c, .rows = c->rows + lo, .n = hi - lo, .out = AV_BUF_INIT};
+    }
+    for (int i = 1; i < k; i++) started[i] = pthread_create(&th[i], NULL, jslice_thread, &sl[i]) == 0;
+    jslice_run(&sl[0]);
+    for (int i = 1; i < k; i++) {
+        if (started[i]) pthread_join(th[i], NULL);
+        else jslice_run(&sl[i]);
+    }
+    int rc = 0;
+    for (int i = 0; i < k; i++) {
+        if (!rc && sl[i].out.len) fwrite(sl[i].out.ptr, 1, sl[i].out.len, stdout);
+        if (!rc && ferror(stdout)) rc = av_error_set(AV_EIO, "cannot write to standard output: %s", strerror(errno));
+        if (!rc && sl[i].rc < 0) rc = av_error_set(sl[i].rc, "%s", sl[i].err);
+        av_buf_free(&sl[i].out);
+        free(sl[i].err);
+    }
+    c->nrows = 0;
+    return rc;
+}
+
 /* Emits one row in a streaming format. */
 static int emit(qcmd *c, uint64_t row)
 {
     switch (c->fmt) {
-    case F_JSONL: return print_jsonl(c, row);
+    case F_JSONL:
+        if (c->batch) {
+            keep(c, row);
+            if (c->nrows < c->batch) return 0;
+            if (c->batch < 4096) c->batch *= 2;
+            return flush_jsonl(c);
+        }
+        return print_jsonl(c, row);
     case F_IDS: return print_id(c, row);
     case F_COUNT: c->count++; return 0;
     case F_TABLE: keep(c, row); return 0;
@@ -464,7 +615,7 @@ int cmd_query(int argc, char **argv, av_cli *ctx)
         else if ((unit = av_kind_parse(kind)) == AV_KIND_NONE)
             return cli_usage_error(usage, "unknown kind '%s' (prompt, response, rating, preference, tag, source, model, run, all)", kind);
     }
-    qcmd c = {.limit = limit, .sort_field = -1, .desc = desc};
+    qcmd c = {.limit = limit, .sort_field = -1, .desc = desc, .unit = unit};
     if (!format || !strcmp(format, "table")) c.fmt = F_TABLE;
     else if (!strcmp(format, "jsonl")) c.fmt = F_JSONL;
     else if (!strcmp(format, "ids")) c.fmt = F_IDS;
@@ -510,7 +661,13 @@ int cmd_query(int argc, char **argv, av_cli *ctx)
     }
     /* streaming formats print as rows come (and --limit stops the run);
      * sorting and the table need every row first */
+    if (c.fmt == F_JSONL && c.sort_field < 0) c.batch = 64;
     rc = av_query_run(c.q, c.r, on_row, &c);
+    if (c.batch) {
+        /* what was kept before the end (or an error) is written first */
+        int frc = flush_jsonl(&c);
+        if (rc >= 0) rc = frc;
+    }
     if (rc >= 0 && c.sort_field >= 0) {
         rc = sort_rows(&c);
         size_t m = c.nrows;
@@ -534,5 +691,6 @@ done:
     free(c.f);
     free(c.rows);
     av_buf_free(&c.line);
+    jsonl_par_free(c.par);
     return ret;
 }
