@@ -47,11 +47,19 @@ int cli_wants_help(int argc, char **argv, const char *usage)
     return 0;
 }
 
+int cli_at_zero_error(const char *spec)
+{
+    return cli_error("'%s' is version 0, the empty store before the first commit (versions start at 1)", spec);
+}
+
 int cli_reader_open(av_cli *ctx, const char *at, av_reader **out)
 {
     uint32_t v = 0;
     int rc;
     if (at && (rc = av_version_resolve(ctx->store, at, &v)) < 0) return cli_store_error(rc);
+    /* av_reader_open's 0 means the head: a spec naming version 0 is refused
+     * rather than answered for the wrong version */
+    if (at && v == 0) return cli_at_zero_error(at);
     if ((rc = av_reader_open(out, ctx->store, v)) < 0) return cli_store_error(rc);
     return 0;
 }

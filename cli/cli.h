@@ -30,8 +30,12 @@ int cli_usage_error(const char *usage, const char *fmt, ...) __attribute__((form
 int cli_store_error(int rc);
 /* 1 if argv has -h or --help (then prints usage to stdout). */
 int cli_wants_help(int argc, char **argv, const char *usage);
-/* Opens a reader at spec (NULL = head). Prints the error; returns 0 or 1. */
+/* Opens a reader at spec (NULL = head). A spec naming version 0 (the empty
+ * store: "0", or HEAD~N back to the start) is an error. Prints the error;
+ * returns 0 or 1. */
 int cli_reader_open(av_cli *ctx, const char *at, av_reader **out);
+/* Prints "'<spec>' is version 0, ..." and returns 1. */
+int cli_at_zero_error(const char *spec);
 /* Commits w with the context's command line; prints what was made to stderr
  * unless quiet. Returns 0 or 1. */
 int cli_commit(av_cli *ctx, av_writer *w, const char *message, uint32_t *out_version);

@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "cli/at.h"
 #include "query/audit.h"
 #include "query/policy.h"
 #include "query/query.h"
@@ -115,7 +114,7 @@ int cmd_audit(int argc, char **argv, av_cli *ctx)
         size_t n, cap;
     } sel = {0};
     int rc = 1;
-    if (cli_reader_open_at(ctx, at, &r)) return 1;
+    if (cli_reader_open(ctx, at, &r)) return 1;
     int e = av_licreg_load(&reg, r);
     if (e < 0) {
         cli_store_error(e);

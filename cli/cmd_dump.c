@@ -3,7 +3,6 @@
  * temporary file renamed into place when complete, so a failed dump never
  * leaves a partial file under the name asked for. */
 #include "cli/cli.h"
-#include "cli/at.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "cli/at.h"
 #include "generate/cliopts.h"
 #include "generate/constitution.h"
 #include "generate/judge.h"
@@ -681,7 +680,7 @@ static int cmd_agreement(int argc, char **argv, av_cli *ctx)
     }
     if (!judge || !against) return cli_usage_error(usage, "judge agreement needs --judge and --against");
     av_reader *rd = NULL;
-    if (cli_reader_open_at(ctx, at, &rd)) return 1;
+    if (cli_reader_open(ctx, at, &rd)) return 1;
     verdict *ai = NULL, *ref = NULL;
     size_t nai = 0, nref = 0;
     const char *ai_what, *ref_what;

@@ -2,7 +2,6 @@
  * with its time (UTC), the tags naming it, the command line that made it, its
  * counts and its message. --format json writes one JSON object per line. */
 #include "cli/cli.h"
-#include "cli/at.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -123,7 +122,7 @@ int cmd_log(int argc, char **argv, av_cli *ctx)
         }
     }
     av_reader *r = NULL;
-    if (cli_reader_open_at(ctx, at, &r)) return 1;
+    if (cli_reader_open(ctx, at, &r)) return 1;
     label_list labels = {0};
     int rc = av_label_each(ctx->store, collect, &labels);
     uint32_t top = av_reader_version(r);

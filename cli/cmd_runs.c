@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "cli/at.h"
 #include "generate/run.h"
 
 static const char usage[] =
@@ -44,7 +43,7 @@ int cmd_runs(int argc, char **argv, av_cli *ctx)
         if (bad) return cli_usage_error(usage, "unknown option '%s'", argv[i]);
     }
     av_reader *rd = NULL;
-    if (cli_reader_open_at(ctx, at, &rd)) return 1;
+    if (cli_reader_open(ctx, at, &rd)) return 1;
     av_iter *it = NULL;
     int rc = av_iter_kind(&it, rd, AV_RUN);
     if (rc < 0) {

@@ -4,7 +4,6 @@
  * from (source name, file and line; or the run that made it). Text for
  * people, or --json (one object). */
 #include "cli/cli.h"
-#include "cli/at.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -247,7 +246,7 @@ int cmd_show(int argc, char **argv, av_cli *ctx)
         else id = a;
     }
     if (!id) return cli_usage_error(usage, "which record? give its id");
-    if (cli_reader_open_at(ctx, at, &s.r)) return 1;
+    if (cli_reader_open(ctx, at, &s.r)) return 1;
     av_record rec;
     av_record_init(&rec);
     av_record_init(&s.aux);

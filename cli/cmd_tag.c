@@ -2,7 +2,6 @@
  * with --force, or lists the names with their versions. Names are not
  * commits: tagging changes no version. */
 #include "cli/cli.h"
-#include "cli/at.h"
 
 #include <stdlib.h>
 #include <string.h>

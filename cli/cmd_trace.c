@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "cli/at.h"
 #include "query/audit.h"
 
 static const char usage[] =
@@ -300,7 +299,7 @@ int cmd_trace(int argc, char **argv, av_cli *ctx)
     trace t = {0};
     uint64_t row = 0;
     int rc = 1, e;
-    if (cli_reader_open_at(ctx, at, &r)) return 1;
+    if (cli_reader_open(ctx, at, &r)) return 1;
     if ((e = av_find_hex(r, id, &row)) < 0) {
         if (e == AV_ENOTFOUND) cli_error("no record '%s'", id);
         else cli_store_error(e);
