@@ -119,7 +119,7 @@ static int find_cid(add_ctx *a, const av_id *cid, const char *what, uint64_t *ou
         *out = s->row;
         return 0;
     }
-    int rc = av_find(av_writer_reader(a->w), cid, out);
+    int rc = av_writer_find(a->w, cid, out);
     if (rc == AV_ENOTFOUND) {
         char hex[33];
         av_id_hex(hex, cid);
@@ -243,7 +243,7 @@ static int link_now_or_later(add_ctx *a, int now, uint32_t version, uint64_t row
     for (i = 0; i < a->nsrcs; i++)
         if (!memcmp(a->srcs[i].b, src->b, 16)) break;
     if (i == a->nsrcs) {
-        int rc = av_find(av_writer_reader(a->w), src, &src_row);
+        int rc = av_writer_find(a->w, src, &src_row);
         if (rc == 0) {
             remember(a, src, src_row);
             if (now) return av_writer_link(a->w, row, src_row, line);
@@ -363,7 +363,7 @@ static int put_record(add_ctx *a, av_native_line *l)
         if (l->version <= a->k) {
             /* made by a version the store already has */
             char hex[33];
-            rc = av_find(av_writer_reader(a->w), &l->id, &row);
+            rc = av_writer_find(a->w, &l->id, &row);
             if (rc == AV_ENOTFOUND) {
                 av_id_hex(hex, &l->id);
                 return av_error_set(AV_EINVAL, "record '%s' of version %u is not in the store, whose history "
@@ -381,7 +381,7 @@ static int put_record(add_ctx *a, av_native_line *l)
         for (int i = 0; i < l->nref; i++)
             if (l->ref_set[i] && skipped_has(a, &l->ref[i])) dep = 1;
         if ((hidden || dep) && l->has_id) {
-            rc = av_find(av_writer_reader(a->w), &l->id, &row);
+            rc = av_writer_find(a->w, &l->id, &row);
             if (rc == 0) goto links;
             if (rc != AV_ENOTFOUND) return rc;
             skipped_add(a, &l->id);

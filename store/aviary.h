@@ -335,6 +335,11 @@ uint32_t av_writer_version(const av_writer *w);
  * valid until the next put. */
 av_reader *av_writer_reader(av_writer *w);
 
+/* Row of the record with that content id, committed or put by this writer
+ * (visible or not); AV_ENOTFOUND. Cheaper than av_find on av_writer_reader,
+ * which writes everything pending first. */
+int av_writer_find(av_writer *w, const av_id *cid, uint64_t *out);
+
 /* Adds rec unless a record with the same content id exists. Computes and sets
  * rec->cid and rec->row. Returns 1 if added, 0 if it was already there
  * (a retracted one is made visible again, and counts as restored), negative on

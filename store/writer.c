@@ -1443,6 +1443,25 @@ int av_writer_aux_put(av_writer *w, const char *ns, const void *key, size_t klen
     return 0;
 }
 
+int av_writer_find(av_writer *w, const av_id *cid, uint64_t *out)
+{
+    idslot *hit = idmap_find(&w->pend_cid, cid->b);
+    if (hit) {
+        *out = av_get_be64(hit->val);
+        return 0;
+    }
+    MDB_val k = {16, (void *)cid->b}, v;
+    int rc = mdb_get(w->rd.txn, w->s->dbi[DBI_CID], &k, &v);
+    if (rc == MDB_NOTFOUND) {
+        char hex[33];
+        av_id_hex(hex, cid);
+        return av_error_set(AV_ENOTFOUND, "no record %s", hex);
+    }
+    if (rc) return av_mdb_error(rc, "looking up a content id");
+    *out = av_get_be64(v.mv_data);
+    return 0;
+}
+
 av_reader *av_writer_reader(av_writer *w)
 {
     if (flush(w, 1) < 0) return NULL;

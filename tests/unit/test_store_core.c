@@ -118,6 +118,11 @@ static void test_store__put_get_dedup(void)
     uint64_t resp = r.row;
     av_id resp_cid = r.cid;
     CHECK_EQ_INT(av_writer_put(w, &r), 0);
+    uint64_t found = 0;
+    CHECK_EQ_INT(av_writer_find(w, &r.cid, &found), 0); /* pending, found without a flush */
+    CHECK_EQ_INT(found, resp);
+    av_id nope = {{1, 2, 3}};
+    CHECK_EQ_INT(av_writer_find(w, &nope, &found), AV_ENOTFOUND);
     /* a response without its prompt is refused */
     av_record bad;
     av_record_init(&bad);
