@@ -180,16 +180,48 @@ typedef struct plan {
     size_t sem_len, nsem;    /* conjuncts, and those with a bitmap */
     uint64_t sem_end;        /* rows the bitmaps cover */
     struct rowset sure;      /* units reached from a driver tag that is in every bitmap */
+    struct part *part;       /* units of a prompt whose own tags passed some bitmaps */
+    size_t npart, part_cap;
 } plan;
+
+/* A unit directly below a prompt (a response, a preference), and the semi
+ * conjuncts the prompt's tags pass: only the unit's own tags remain. */
+typedef struct part {
+    uint64_t row;
+    uint64_t mask;
+} part;
 
 /* Is tag record x in every semi bitmap (so the units that see it pass those
  * conjuncts)? */
-static int tag_sure(const plan *p, uint64_t x)
+/* The semi conjuncts tag record x passes, a bit each. */
+static uint64_t tag_mask(const plan *p, uint64_t x)
 {
-    if (!p->nsem || x >= p->sem_end) return 0;
-    for (size_t i = 0; i < p->sem_len; i++)
-        if (p->sem[i] && !(p->sem[i][x / 8] >> (x % 8) & 1)) return 0;
-    return 1;
+    uint64_t m = 0;
+    if (x >= p->sem_end) return 0;
+    for (size_t i = 0; i < p->sem_len && i < 64; i++)
+        if (p->sem[i] && (p->sem[i][x / 8] >> (x % 8) & 1)) m |= 1ull << i;
+    return m;
+}
+
+/* All of them. */
+static uint64_t full_mask(const plan *p)
+{
+    uint64_t m = 0;
+    for (size_t i = 0; i < p->sem_len && i < 64; i++)
+        if (p->sem[i]) m |= 1ull << i;
+    return m;
+}
+
+/* The semi conjuncts the tags on record x pass. */
+static int tags_mask(plan *p, uint64_t x, uint64_t *m)
+{
+    av_iter *it;
+    int rc = av_iter_refs(&it, p->r, x);
+    if (rc < 0) return rc;
+    uint64_t c;
+    while ((rc = av_iter_next(it, &c)) == 1) *m |= tag_mask(p, c);
+    av_iter_free(it);
+    return rc < 0 ? rc : 0;
 }
 
 /* Maps tag record x to the units that see it (units_of its target), and
@@ -199,7 +231,32 @@ static int tag_units(plan *p, uint64_t x, uint64_t target, rowset *out)
 {
     size_t from = out->n;
     int rc = units_of(p, target, out);
-    if (rc < 0 || !tag_sure(p, x)) return rc;
+    if (rc < 0 || !p->nsem || from == out->n) return rc;
+    uint64_t full = full_mask(p), m = tag_mask(p, x);
+    if (m != full && (p->q->unit == AV_RESPONSE || p->q->unit == AV_PREFERENCE)) {
+        /* the target's other tags, once for all its units, when they are a
+         * prompt's children (their chains are [unit, prompt]) */
+        av_kind tk = AV_KIND_NONE;
+        if (p->bulk) {
+            if ((rc = q_eval_is_kind(p->ev, AV_PROMPT, target)) < 0) return rc;
+            if (rc) tk = AV_PROMPT;
+        } else if ((rc = av_peek(p->r, target, AV_GET_ANY, &tk, NULL, NULL)) < 0) {
+            return rc;
+        }
+        if (tk != AV_PROMPT) return 0;
+        if ((rc = tags_mask(p, target, &m)) < 0) return rc;
+        if (m != full) {
+            for (size_t i = from; i < out->n; i++) {
+                if (p->npart == p->part_cap) {
+                    p->part_cap = p->part_cap ? p->part_cap * 2 : 256;
+                    p->part = av_xrealloc(p->part, p->part_cap * sizeof *p->part);
+                }
+                p->part[p->npart++] = (part){out->v[i], m};
+            }
+            return 0;
+        }
+    }
+    if (m != full) return 0;
     for (size_t i = from; i < out->n; i++) rs_add(&p->sure, out->v[i]);
     return 0;
 }
@@ -928,6 +985,7 @@ static void plan_release(plan *p)
     for (size_t i = 0; i < p->sem_len; i++) free(p->sem[i]);
     free(p->sem);
     free(p->sure.v);
+    free(p->part);
     av_buf_free(&p->json);
 }
 
@@ -1069,7 +1127,7 @@ static int semi_build(plan *p, const chosen *c)
     p->sem_len = c->ncj;
     size_t cap = c->estimate * 16 + 4096;
     int rc = 0;
-    for (size_t i = 0; i < c->ncj; i++) {
+    for (size_t i = 0; i < c->ncj && i < 64; i++) {
         if ((ssize_t)i == c->driver) continue;
         size_t est = 0;
         if ((rc = semi_able(p, c->cj[i], cap, &est)) < 0) return rc;
@@ -1088,16 +1146,44 @@ static int semi_build(plan *p, const chosen *c)
 
 /* Keeps the driver's rows that pass the semi conjuncts (c->rows filtered in
  * place; c->semi marks those conjuncts as checked). */
+static int cmp_part(const void *a, const void *b)
+{
+    uint64_t x = ((const part *)a)->row, y = ((const part *)b)->row;
+    return x < y ? -1 : x > y;
+}
+
+static const part *part_find(const plan *p, uint64_t row)
+{
+    size_t lo = 0, hi = p->npart;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (p->part[mid].row < row) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < p->npart && p->part[lo].row == row ? &p->part[lo] : NULL;
+}
+
 static int semi_filter(plan *p, chosen *c)
 {
     if (c->driver < 0 || !p->nsem) return 0;
     rs_sort(&p->sure);
+    if (p->npart) qsort(p->part, p->npart, sizeof *p->part, cmp_part);
+    uint64_t full = full_mask(p);
     size_t w = 0;
     int rc = 0;
     for (size_t k = 0; k < c->rows.n; k++) {
         uint64_t row = c->rows.v[k];
-        if (!in_sorted(&p->sure, row) && (rc = semi_pass(p, c, row)) < 0) return rc;
-        if (rc || in_sorted(&p->sure, row)) c->rows.v[w++] = row;
+        const part *pt;
+        if (in_sorted(&p->sure, row)) {
+            rc = 1;
+        } else if ((pt = part_find(p, row))) {
+            uint64_t m = pt->mask;
+            if ((rc = tags_mask(p, row, &m)) < 0) return rc;
+            rc = m == full;
+        } else if ((rc = semi_pass(p, c, row)) < 0) {
+            return rc;
+        }
+        if (rc) c->rows.v[w++] = row;
         rc = 0;
     }
     c->rows.n = w;
