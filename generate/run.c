@@ -94,28 +94,6 @@ int gen_run_put(gen_run *run, av_record *rec)
     return rc;
 }
 
-/* 1 if model_row already carries a tag with a "licence" attribute (set by
- * ingest, `aviary model set`, or an earlier run), 0 if not, negative on error. */
-static int has_licence_tag(av_writer *w, uint64_t model_row)
-{
-    av_reader *r = av_writer_reader(w);
-    if (!r) return AV_ERROR;
-    av_iter *it;
-    int rc = av_iter_refs(&it, r, model_row);
-    if (rc < 0) return rc;
-    av_record rec;
-    av_record_init(&rec);
-    uint64_t row;
-    int found = 0;
-    while (!found && (rc = av_iter_next(it, &row)) == 1) {
-        if ((rc = av_get(r, row, 0, &rec)) < 0) break;
-        if (rec.kind == AV_TAG && av_record_attr(&rec, "licence")) found = 1;
-    }
-    av_record_free(&rec);
-    av_iter_free(it);
-    return rc < 0 ? rc : found;
-}
-
 /* Gives model_row the licence tag ingest gives a new model (the licence of
  * opts->model_licence, "unknown" when not known), unless it has one. The tag
  * carries no run, so it is the same record whichever command made it. */
@@ -123,7 +101,7 @@ static int tag_model_licence(gen_run *run, uint64_t model_row, const char *name)
 {
     for (size_t i = 0; i < run->nlicensed; i++)
         if (run->licensed[i] == model_row) return 0;
-    int rc = has_licence_tag(run->w, model_row);
+    int rc = av_writer_tagged(run->w, model_row, "licence");
     if (rc < 0) return rc;
     if (rc == 0) {
         const char *lic = run->o->model_licence ? run->o->model_licence(name) : NULL;

@@ -206,22 +206,6 @@ typedef struct wstate {
     const char *judge; /* --judge: for verdicts without one */
 } wstate;
 
-/* 1 if model row already carries a licence tag. */
-static int has_licence_tag(av_writer *w, uint64_t model_row)
-{
-    av_reader *r = av_writer_reader(w);
-    av_iter *it;
-    if (!r || av_iter_refs(&it, r, model_row) < 0) return 0;
-    av_record rec;
-    av_record_init(&rec);
-    uint64_t row;
-    int found = 0;
-    while (!found && av_iter_next(it, &row) == 1)
-        if (av_get(r, row, 0, &rec) == 0 && rec.kind == AV_TAG && av_record_attr(&rec, "licence")) found = 1;
-    av_record_free(&rec);
-    av_iter_free(it);
-    return found;
-}
 
 static int model_row(wstate *ws, const char *name, size_t n, uint64_t *out)
 {
@@ -237,7 +221,12 @@ static int model_row(wstate *ws, const char *name, size_t n, uint64_t *out)
         free(nm);
         return rc;
     }
-    if (!has_licence_tag(ws->w, row)) {
+    int tagged = av_writer_tagged(ws->w, row, "licence");
+    if (tagged < 0) {
+        free(nm);
+        return tagged;
+    }
+    if (!tagged) {
         const char *lic = av_model_licence_builtin(nm);
         av_buf j = AV_BUF_INIT;
         av_buf_json_str(&j, lic ? lic : "unknown", strlen(lic ? lic : "unknown"));

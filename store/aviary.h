@@ -340,6 +340,12 @@ av_reader *av_writer_reader(av_writer *w);
  * which writes everything pending first. */
 int av_writer_find(av_writer *w, const av_id *cid, uint64_t *out);
 
+/* 1 if a tag record on row (committed or put by this writer) has attribute
+ * key, 0 if not (e.g. does a model have a "licence" tag yet). Writes only
+ * the current small batch first, not the deferred index entries, so it is
+ * cheap to ask while writing. */
+int av_writer_tagged(av_writer *w, uint64_t row, const char *key);
+
 /* Adds rec unless a record with the same content id exists. Computes and sets
  * rec->cid and rec->row. Returns 1 if added, 0 if it was already there
  * (a retracted one is made visible again, and counts as restored), negative on
@@ -371,8 +377,8 @@ int av_writer_commit(av_writer *w, const av_commit_opts *opts, uint32_t *out_ver
 /* Discards everything this writer wrote and frees it. */
 void av_writer_abort(av_writer *w);
 
-/* Test hooks: the number of records per on-disk batch (default sized for
- * ~32 MB), and the initial map size in bytes (default 256 MiB of address
+/* Test hooks: the number of records per on-disk batch, each also writing
+ * the deferred index entries (default 0: batches of ~32 MB), and the initial map size in bytes (default 256 MiB of address
  * space, not disk; grows by itself, but not while this process holds a
  * reader). Set before av_writer_open / av_store_open. */
 void av_tune_batch(size_t records);

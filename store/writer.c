@@ -29,12 +29,12 @@
 #include <unistd.h>
 #include <xxhash.h>
 
-static size_t batch_records = 100000;
+static size_t batch_records = 0; /* 0: batches are cut by size alone (test hook) */
 #define BATCH_BYTES (32u << 20)
 #define SAMPLE_BYTES (2u << 20)
 #define DEFERRED_BYTES (80u << 20) /* text/cid/index entries held back for a full flush */
 
-void av_tune_batch(size_t records) { batch_records = records ? records : 1; }
+void av_tune_batch(size_t records) { batch_records = records; }
 
 /* ---- a small open-addressing map: 16-byte key -> 16-byte value ---- */
 
@@ -1335,8 +1335,9 @@ int av_writer_put(av_writer *w, av_record *rec)
     w->counts.added[rec->kind]++;
     w->changed = 1;
     w->batch_bytes += (w->recbuf.len - w->rec_off[w->nrecs - 1]) + 128;
-    if (w->nrecs >= batch_records || w->batch_bytes >= BATCH_BYTES) {
-        if ((rc = flush(w, deferred_bytes(w) >= DEFERRED_BYTES || w->nrecs >= batch_records)) < 0) return rc;
+    int by_count = batch_records && w->nrecs >= batch_records;
+    if (by_count || w->batch_bytes >= BATCH_BYTES) {
+        if ((rc = flush(w, deferred_bytes(w) >= DEFERRED_BYTES || by_count)) < 0) return rc;
     }
     return 1;
 }
@@ -1460,6 +1461,52 @@ int av_writer_find(av_writer *w, const av_id *cid, uint64_t *out)
     if (rc) return av_mdb_error(rc, "looking up a content id");
     *out = av_get_be64(v.mv_data);
     return 0;
+}
+
+/* Rows of the deferred postings of term (not yet in the index), or NULL. */
+static const termslot *deferred_term(const av_writer *w, const av_buf *term)
+{
+    const termmap *m = &w->terms;
+    if (!m->cap) return NULL;
+    uint64_t h = XXH3_64bits(term->ptr, term->len);
+    for (size_t i = h & (m->cap - 1); m->slot[i].rows; i = (i + 1) & (m->cap - 1)) {
+        const termslot *t = &m->slot[i];
+        if (t->hash == h && t->len == term->len && !memcmp(m->arena.ptr + t->off, term->ptr, term->len)) return t;
+    }
+    return NULL;
+}
+
+static int is_tag_with(av_writer *w, uint64_t tag_row, uint64_t target, const char *key, av_record *rec)
+{
+    if (av_get(&w->rd, tag_row, AV_GET_ANY | AV_GET_NOHASH, rec) < 0) return 0;
+    return rec->kind == AV_TAG && rec->ref[0] == target && av_record_attr(rec, key) != NULL;
+}
+
+int av_writer_tagged(av_writer *w, uint64_t row, const char *key)
+{
+    /* records on disk (a small flush: the random-key tables stay deferred) */
+    int rc = flush(w, 0);
+    if (rc < 0) return rc;
+    av_record rec;
+    av_record_init(&rec);
+    int found = 0;
+    av_buf term = AV_BUF_INIT;
+    av_term_row(&term, 'r', row);
+    const termslot *t = deferred_term(w, &term);
+    for (size_t i = 0; t && i < t->n && !found; i++) found = is_tag_with(w, t->rows[i], row, key, &rec);
+    av_buf_free(&term);
+    if (!found) {
+        av_iter *it;
+        if ((rc = av_iter_refs(&it, &w->rd, row)) < 0) {
+            av_record_free(&rec);
+            return rc;
+        }
+        uint64_t r;
+        while (!found && (rc = av_iter_next(it, &r)) == 1) found = is_tag_with(w, r, row, key, &rec);
+        av_iter_free(it);
+    }
+    av_record_free(&rec);
+    return rc < 0 ? rc : found;
 }
 
 av_reader *av_writer_reader(av_writer *w)

@@ -121,6 +121,12 @@ static void test_store__put_get_dedup(void)
     uint64_t found = 0;
     CHECK_EQ_INT(av_writer_find(w, &r.cid, &found), 0); /* pending, found without a flush */
     CHECK_EQ_INT(found, resp);
+    /* tags: committed or put by this writer, without a full flush */
+    CHECK_EQ_INT(av_writer_tagged(w, model, "licence"), 0);
+    put_tag(w, model, "licence", "\"llama3\"");
+    CHECK_EQ_INT(av_writer_tagged(w, model, "licence"), 1);
+    CHECK_EQ_INT(av_writer_tagged(w, model, "other"), 0);
+    CHECK_EQ_INT(av_writer_tagged(w, p, "licence"), 0);
     av_id nope = {{1, 2, 3}};
     CHECK_EQ_INT(av_writer_find(w, &nope, &found), AV_ENOTFOUND);
     /* a response without its prompt is refused */
@@ -273,6 +279,8 @@ static void test_store__versions_retract_and_index(void)
     /* putting a retracted record again restores it */
     CHECK_EQ_INT(av_writer_open(&w, s), 0);
     CHECK_EQ_INT(put_prompt(w, "one"), p1);
+    CHECK_EQ_INT(av_writer_tagged(w, p3, "task_category"), 1); /* a committed tag */
+    CHECK_EQ_INT(av_writer_tagged(w, p3, "language"), 0);
     CHECK_EQ_INT(commit(w, "restore"), 4);
     CHECK_EQ_INT(av_reader_open(&r3, s, 0), 0);
     CHECK(av_visible(r3, p1));
@@ -376,7 +384,7 @@ static void test_store__texts_dictionary_growth(void)
     av_record_free(&rec);
     av_reader_close(r);
     av_store_close(s);
-    av_tune_batch(100000);
+    av_tune_batch(0);
     av_tune_initial_map(256u << 20);
 }
 
@@ -448,7 +456,7 @@ static void test_store__killed_writer_rolls_back(void)
     av_store_info_get(s, &info);
     CHECK_EQ_INT(info.text_count, 0); /* all short texts: inline */
     av_store_close(s);
-    av_tune_batch(100000);
+    av_tune_batch(0);
 }
 
 /* A killed writer that linked an old row again (merging an index chunk)
