@@ -25,6 +25,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -32,7 +35,7 @@
 static size_t batch_records = 0; /* 0: batches are cut by size alone (test hook) */
 #define BATCH_BYTES (32u << 20)
 #define SAMPLE_BYTES (2u << 20)
-#define DEFERRED_BYTES (80u << 20) /* text/cid/index entries held back for a full flush */
+#define DEFERRED_BYTES (40u << 20) /* text/cid/index entries held back for a full flush */
 
 void av_tune_batch(size_t records) { batch_records = records; }
 
@@ -1057,6 +1060,34 @@ static size_t deferred_bytes(const av_writer *w)
  * text, content-id and index entries too when full (their tables take
  * random keys, so writing them rarely keeps LMDB from copying their pages
  * again and again). */
+/* The pages this process has read through LMDB's map count as its memory
+ * while they stay mapped. A writer hands them back after each batch (they
+ * stay in the page cache and come back on the next read), so a long write's
+ * footprint does not grow with the store. LMDB does not say where its map
+ * is, so it is found in /proc/self/maps by the file's device and inode
+ * (Linux; elsewhere this does nothing). */
+static void release_map(av_store *s)
+{
+#ifdef __linux__
+    char path[4096];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/data.mdb", s->dir);
+    if (stat(path, &st) != 0) return;
+    FILE *f = fopen("/proc/self/maps", "r");
+    if (!f) return;
+    char line[4600];
+    while (fgets(line, sizeof line, f)) {
+        unsigned long lo, hi, ino, dmaj, dmin;
+        if (sscanf(line, "%lx-%lx %*s %*s %lx:%lx %lu", &lo, &hi, &dmaj, &dmin, &ino) == 5 && ino == st.st_ino &&
+            makedev(dmaj, dmin) == st.st_dev)
+            madvise((void *)lo, hi - lo, MADV_DONTNEED);
+    }
+    fclose(f);
+#else
+    (void)s;
+#endif
+}
+
 static int flush(av_writer *w, int full)
 {
     if (batch_empty(w, full)) return 0;
@@ -1106,6 +1137,7 @@ static int flush(av_writer *w, int full)
     if (err) return err;
     if (rc) return av_mdb_error(rc, "writing a batch");
     batch_clear(w, full);
+    if (w->s->nreaders == 0) release_map(w->s);
     return writer_rd_open(w);
 }
 
@@ -1178,7 +1210,7 @@ static int toggle(av_writer *w, uint64_t row, av_event_type type)
     return 1;
 }
 
-#define VALCOUNT_MAX (1u << 21)
+#define VALCOUNT_MAX (1u << 17) /* values seen once, remembered at most; then forgotten */
 
 /* Symbol ids for the record codec: every key gets one; a short value gets
  * one once it has been seen twice (model names, categories, "safe"), so
@@ -1193,10 +1225,11 @@ static uint32_t writer_sym(void *ctx, const char *str, size_t n, int is_key)
     if (!is_key) {
         idslot *c = idmap_find(&w->valcount, h.b);
         if (!c) {
-            if (w->valcount.n < VALCOUNT_MAX) {
-                uint8_t one[16] = {1};
-                idmap_put(&w->valcount, h.b, one);
-            }
+            /* bounded memory: when full, start over (values that repeat,
+             * like model names, come back soon and are interned then) */
+            if (w->valcount.n >= VALCOUNT_MAX) idmap_clear(&w->valcount);
+            uint8_t one[16] = {1};
+            idmap_put(&w->valcount, h.b, one);
             return 0;
         }
     }
