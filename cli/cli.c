@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 int cli_error(const char *fmt, ...)
@@ -72,6 +73,36 @@ int cli_commit(av_cli *ctx, av_writer *w, const char *message, uint32_t *out_ver
     if (rc < 0) return cli_store_error(rc);
     if (out_version) *out_version = v;
     return 0;
+}
+
+static int label_add(void *ctx, const char *name, uint32_t version)
+{
+    cli_labels *l = ctx;
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 16;
+        l->v = av_xrealloc(l->v, l->cap * sizeof *l->v);
+    }
+    l->v[l->n].name = av_xstrdup(name);
+    l->v[l->n++].version = version;
+    return 0;
+}
+
+int cli_labels_get(av_cli *ctx, cli_labels *out)
+{
+    memset(out, 0, sizeof *out);
+    int rc = av_label_each(ctx->store, label_add, out);
+    if (rc < 0) {
+        cli_labels_free(out);
+        return cli_store_error(rc);
+    }
+    return 0;
+}
+
+void cli_labels_free(cli_labels *l)
+{
+    for (size_t i = 0; i < l->n; i++) free(l->v[i].name);
+    free(l->v);
+    memset(l, 0, sizeof *l);
 }
 
 int cli_finish(int rc)

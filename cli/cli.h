@@ -39,6 +39,18 @@ int cli_at_zero_error(const char *spec);
 /* Commits w with the context's command line; prints what was made to stderr
  * unless quiet. Returns 0 or 1. */
 int cli_commit(av_cli *ctx, av_writer *w, const char *message, uint32_t *out_version);
+/* The store's version names, in name order (cli_labels_free releases). */
+typedef struct cli_label {
+    char *name;
+    uint32_t version;
+} cli_label;
+typedef struct cli_labels {
+    cli_label *v;
+    size_t n, cap;
+} cli_labels;
+int cli_labels_get(av_cli *ctx, cli_labels *out);
+void cli_labels_free(cli_labels *l);
+
 /* Flushes stdout and reports a write error (a closed pipe, a full disk).
  * Returns rc when stdout is fine, 1 otherwise. */
 int cli_finish(int rc);

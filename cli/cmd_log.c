@@ -8,29 +8,7 @@
 
 static const char usage[] = "usage: aviary log [--at <version>] [-n <count>] [--format text|json]\n";
 
-typedef struct label {
-    char *name;
-    uint32_t version;
-} label;
-
-typedef struct label_list {
-    label *v;
-    size_t n, cap;
-} label_list;
-
-static int collect(void *ctx, const char *name, uint32_t version)
-{
-    label_list *l = ctx;
-    if (l->n == l->cap) {
-        l->cap = l->cap ? l->cap * 2 : 16;
-        l->v = av_xrealloc(l->v, l->cap * sizeof *l->v);
-    }
-    l->v[l->n].name = av_xstrdup(name);
-    l->v[l->n++].version = version;
-    return 0;
-}
-
-static void print_text(const av_commit *c, const label_list *labels, int first)
+static void print_text(const av_commit *c, const cli_labels *labels, int first)
 {
     char t[32];
     av_time_iso(t, c->time);
@@ -59,7 +37,7 @@ static void print_text(const av_commit *c, const label_list *labels, int first)
     }
 }
 
-static void print_json(const av_commit *c, const label_list *labels)
+static void print_json(const av_commit *c, const cli_labels *labels)
 {
     av_buf b = AV_BUF_INIT;
     char t[32];
@@ -123,8 +101,12 @@ int cmd_log(int argc, char **argv, av_cli *ctx)
     }
     av_reader *r = NULL;
     if (cli_reader_open(ctx, at, &r)) return 1;
-    label_list labels = {0};
-    int rc = av_label_each(ctx->store, collect, &labels);
+    cli_labels labels;
+    if (cli_labels_get(ctx, &labels)) {
+        av_reader_close(r);
+        return 1;
+    }
+    int rc = 0;
     uint32_t top = av_reader_version(r);
     for (uint32_t v = top; rc >= 0 && v >= 1 && limit != 0; v--, limit--) {
         av_commit c;
@@ -134,8 +116,7 @@ int cmd_log(int argc, char **argv, av_cli *ctx)
         else print_text(&c, &labels, v == top);
         av_commit_free(&c);
     }
-    for (size_t i = 0; i < labels.n; i++) free(labels.v[i].name);
-    free(labels.v);
+    cli_labels_free(&labels);
     av_reader_close(r);
     return rc < 0 ? cli_store_error(rc) : 0;
 }

@@ -10,28 +10,6 @@ static const char usage[] =
     "usage: aviary tag [-f | --force] <name> [<version>]\n"
     "       aviary tag\n";
 
-typedef struct label {
-    char *name;
-    uint32_t version;
-} label;
-
-typedef struct label_list {
-    label *v;
-    size_t n, cap;
-} label_list;
-
-static int collect(void *ctx, const char *name, uint32_t version)
-{
-    label_list *l = ctx;
-    if (l->n == l->cap) {
-        l->cap = l->cap ? l->cap * 2 : 16;
-        l->v = av_xrealloc(l->v, l->cap * sizeof *l->v);
-    }
-    l->v[l->n].name = av_xstrdup(name);
-    l->v[l->n++].version = version;
-    return 0;
-}
-
 /* A name must not read as a version: letters, digits, . _ - / and at least
  * one that is not a digit; not HEAD. */
 static int name_ok(const char *s)
@@ -61,17 +39,14 @@ int cmd_tag(int argc, char **argv, av_cli *ctx)
     }
     if (nargs == 0) {
         if (force) return cli_usage_error(usage, "--force needs a name");
-        label_list l = {0};
-        rc = av_label_each(ctx->store, collect, &l);
+        cli_labels l;
+        if (cli_labels_get(ctx, &l)) return 1;
         size_t w = 0;
         for (size_t i = 0; i < l.n; i++)
             if (strlen(l.v[i].name) > w) w = strlen(l.v[i].name);
-        for (size_t i = 0; i < l.n; i++) {
-            if (rc >= 0) printf("%-*s  %u\n", (int)w, l.v[i].name, l.v[i].version);
-            free(l.v[i].name);
-        }
-        free(l.v);
-        return rc < 0 ? cli_store_error(rc) : 0;
+        for (size_t i = 0; i < l.n; i++) printf("%-*s  %u\n", (int)w, l.v[i].name, l.v[i].version);
+        cli_labels_free(&l);
+        return 0;
     }
     if (!name_ok(args[0]))
         return cli_usage_error(usage, "'%s' is not a valid tag name (letters, digits, '.', '_', '-', '/'; "

@@ -101,24 +101,12 @@ static int tag_model_licence(gen_run *run, uint64_t model_row, const char *name)
 {
     for (size_t i = 0; i < run->nlicensed; i++)
         if (run->licensed[i] == model_row) return 0;
-    int rc = av_writer_tagged(run->w, model_row, "licence");
+    const char *lic = run->o->model_licence ? run->o->model_licence(name) : NULL;
+    av_buf j = AV_BUF_INIT;
+    av_buf_json_str(&j, lic ? lic : "unknown", strlen(lic ? lic : "unknown"));
+    int rc = av_writer_tag_once(run->w, model_row, "licence", j.ptr);
+    av_buf_free(&j);
     if (rc < 0) return rc;
-    if (rc == 0) {
-        const char *lic = run->o->model_licence ? run->o->model_licence(name) : NULL;
-        if (!lic) lic = "unknown";
-        av_buf j = AV_BUF_INIT;
-        av_buf_json_str(&j, lic, strlen(lic));
-        av_attr a = {"licence", {j.ptr, j.len, {{0}}}};
-        av_record t;
-        av_record_init(&t);
-        t.kind = AV_TAG;
-        t.ref[0] = model_row;
-        t.nattr = 1;
-        t.attr = &a;
-        rc = av_writer_put(run->w, &t);
-        av_buf_free(&j);
-        if (rc < 0) return rc;
-    }
     if (run->nlicensed < sizeof run->licensed / sizeof run->licensed[0]) run->licensed[run->nlicensed++] = model_row;
     return 0;
 }

@@ -221,30 +221,16 @@ static int model_row(wstate *ws, const char *name, size_t n, uint64_t *out)
         free(nm);
         return rc;
     }
-    int tagged = av_writer_tagged(ws->w, row, "licence");
-    if (tagged < 0) {
+    const char *lic = av_model_licence_builtin(nm);
+    av_buf j = AV_BUF_INIT;
+    av_buf_json_str(&j, lic ? lic : "unknown", strlen(lic ? lic : "unknown"));
+    rc = av_writer_tag_once(ws->w, row, "licence", j.ptr);
+    av_buf_free(&j);
+    if (rc < 0) {
         free(nm);
-        return tagged;
+        return rc;
     }
-    if (!tagged) {
-        const char *lic = av_model_licence_builtin(nm);
-        av_buf j = AV_BUF_INIT;
-        av_buf_json_str(&j, lic ? lic : "unknown", strlen(lic ? lic : "unknown"));
-        av_attr a = {"licence", {j.ptr, j.len, {{0}}}};
-        av_record t;
-        av_record_init(&t);
-        t.kind = AV_TAG;
-        t.ref[0] = row;
-        t.nattr = 1;
-        t.attr = &a;
-        rc = av_writer_put(ws->w, &t);
-        av_buf_free(&j);
-        if (rc < 0) {
-            free(nm);
-            return rc;
-        }
-        if (rc == 1) ws->st->records_new++;
-    }
+    if (rc == 1) ws->st->records_new++;
     if (ws->nmodels == ws->capmodels) {
         ws->capmodels = ws->capmodels ? ws->capmodels * 2 : 16;
         ws->models = av_xrealloc(ws->models, ws->capmodels * sizeof *ws->models);

@@ -345,6 +345,9 @@ int av_writer_find(av_writer *w, const av_id *cid, uint64_t *out);
  * the current small batch first, not the deferred index entries, so it is
  * cheap to ask while writing. */
 int av_writer_tagged(av_writer *w, uint64_t row, const char *key);
+/* Tags row with {key: json} unless a tag on it has key already (a model's
+ * first "licence"). 1 if tagged now, 0 if it had one, negative on error. */
+int av_writer_tag_once(av_writer *w, uint64_t row, const char *key, const char *json);
 
 /* Adds rec unless a record with the same content id exists. Computes and sets
  * rec->cid and rec->row. Returns 1 if added, 0 if it was already there

@@ -1542,6 +1542,21 @@ int av_writer_tagged(av_writer *w, uint64_t row, const char *key)
     return rc < 0 ? rc : found;
 }
 
+int av_writer_tag_once(av_writer *w, uint64_t row, const char *key, const char *json)
+{
+    int rc = av_writer_tagged(w, row, key);
+    if (rc != 0) return rc < 0 ? rc : 0;
+    av_attr a = {key, {json, strlen(json), {{0}}}};
+    av_record t;
+    av_record_init(&t);
+    t.kind = AV_TAG;
+    t.ref[0] = row;
+    t.nattr = 1;
+    t.attr = &a;
+    rc = av_writer_put(w, &t);
+    return rc < 0 ? rc : 1;
+}
+
 av_reader *av_writer_reader(av_writer *w)
 {
     if (flush(w, 1) < 0) return NULL;
