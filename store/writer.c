@@ -241,6 +241,7 @@ struct av_writer {
     uint64_t text_count, text_raw, text_stored;
     uint32_t evt_seq;
     uint64_t undo_seq;
+    uint64_t source_ok; /* the last row checked to be a source */
     int changed;
     int lock_fd;
 };
@@ -1392,11 +1393,17 @@ int av_writer_link(av_writer *w, uint64_t row, uint64_t source_row, uint64_t lin
     av_id cid;
     av_kind kind;
     int rc;
-    if ((rc = row_cid(w, row, &cid, NULL)) < 0) return rc;
-    if ((rc = row_cid(w, source_row, &cid, &kind)) < 0) return rc;
-    if (kind != AV_SOURCE)
-        return av_error_set(AV_EINVAL, "row %llu given as a source is a %s", (unsigned long long)source_row,
-                            av_kind_name(kind));
+    /* Rows this writer made exist: checking them would read every linked
+     * record back (and keep its pages in memory) when a file's links are
+     * written at its end. The source is checked once. */
+    if (!(row >= w->row_lo && row < w->next_row) && (rc = row_cid(w, row, &cid, NULL)) < 0) return rc;
+    if (source_row != w->source_ok) {
+        if ((rc = row_cid(w, source_row, &cid, &kind)) < 0) return rc;
+        if (kind != AV_SOURCE)
+            return av_error_set(AV_EINVAL, "row %llu given as a source is a %s", (unsigned long long)source_row,
+                                av_kind_name(kind));
+        w->source_ok = source_row;
+    }
     uint8_t key[24];
     av_be64(key, row);
     av_be64(key + 8, source_row);
