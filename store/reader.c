@@ -376,71 +376,100 @@ int av_find_model(av_reader *r, const char *name, uint64_t *out)
     return rc < 0 ? rc : av_error_set(AV_ENOTFOUND, "no model or source named '%s'", name);
 }
 
+/* Calls fn for each entry of table dbi whose key starts with prefix, in key
+ * order; stops when fn returns non-zero and returns that. A cursor error
+ * (anything but reaching the end) is reported as what went wrong `what`. */
+typedef int (*prefix_fn)(void *ctx, const MDB_val *k, const MDB_val *v);
+
+static int prefix_each(av_reader *r, int dbi, const void *prefix, size_t plen, const char *what, prefix_fn fn,
+                       void *ctx)
+{
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(r->txn, r->s->dbi[dbi], &c);
+    if (rc) return av_mdb_error(rc, what);
+    MDB_val k = {plen, (void *)prefix}, v;
+    int ret = 0;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0 && !ret; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen)) break;
+        ret = fn(ctx, &k, &v);
+    }
+    mdb_cursor_close(c);
+    if (!ret && rc && rc != MDB_NOTFOUND) return av_mdb_error(rc, what);
+    return ret;
+}
+
+typedef struct {
+    av_reader *r;
+    void *out;
+    size_t cap, *n;
+} collect_ctx;
+
+static int prov_one(void *ctx, const MDB_val *k, const MDB_val *v)
+{
+    collect_ctx *c = ctx;
+    const uint8_t *p = k->mv_data;
+    if (k->mv_size != 24 || v->mv_size != 4) return av_error_set(AV_ECORRUPT, "a provenance entry is corrupt");
+    uint32_t ver = av_get_be32(v->mv_data);
+    if (ver > c->r->version) return 0;
+    if (*c->n < c->cap) ((av_prov *)c->out)[*c->n] = (av_prov){av_get_be64(p + 8), av_get_be64(p + 16), ver};
+    (*c->n)++;
+    return 0;
+}
+
 int av_prov_get(av_reader *r, uint64_t row, av_prov *out, size_t cap, size_t *n)
 {
     *n = 0;
-    MDB_cursor *c;
-    int rc = mdb_cursor_open(r->txn, r->s->dbi[DBI_PROV], &c);
-    if (rc) return av_mdb_error(rc, "reading provenance");
-    uint8_t kb[24] = {0};
+    uint8_t kb[8];
     av_be64(kb, row);
-    MDB_val k = {24, kb}, v;
-    for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-        const uint8_t *p = k.mv_data;
-        if (k.mv_size != 24 || av_get_be64(p) != row) break;
-        uint32_t ver = av_get_be32(v.mv_data);
-        if (ver > r->version) continue;
-        if (*n < cap) out[*n] = (av_prov){av_get_be64(p + 8), av_get_be64(p + 16), ver};
-        (*n)++;
-    }
-    mdb_cursor_close(c);
+    collect_ctx c = {r, out, cap, n};
+    return prefix_each(r, DBI_PROV, kb, 8, "reading provenance", prov_one, &c);
+}
+
+static int toggle_one(void *ctx, const MDB_val *k, const MDB_val *v)
+{
+    (void)v;
+    collect_ctx *c = ctx;
+    if (k->mv_size != 12) return av_error_set(AV_ECORRUPT, "a retraction entry is corrupt");
+    uint32_t ver = av_get_be32((const uint8_t *)k->mv_data + 8);
+    if (ver > c->r->version) return 1; /* later ones are later still */
+    if (*c->n < c->cap) ((uint32_t *)c->out)[*c->n] = ver;
+    (*c->n)++;
     return 0;
 }
 
 int av_toggles_get(av_reader *r, uint64_t row, uint32_t *out, size_t cap, size_t *n)
 {
     *n = 0;
-    MDB_cursor *c;
-    int rc = mdb_cursor_open(r->txn, r->s->dbi[DBI_TGL], &c);
-    if (rc) return av_mdb_error(rc, "reading retractions");
-    uint8_t kb[12] = {0};
+    uint8_t kb[8];
     av_be64(kb, row);
-    MDB_val k = {12, kb}, v;
-    for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-        const uint8_t *p = k.mv_data;
-        if (av_get_be64(p) != row) break;
-        uint32_t ver = av_get_be32(p + 8);
-        if (ver > r->version) break;
-        if (*n < cap) out[*n] = ver;
-        (*n)++;
-    }
-    mdb_cursor_close(c);
-    return 0;
+    collect_ctx c = {r, out, cap, n};
+    int rc = prefix_each(r, DBI_TGL, kb, 8, "reading retractions", toggle_one, &c);
+    return rc < 0 ? rc : 0;
+}
+
+typedef struct {
+    uint32_t v;
+    int (*fn)(void *ctx, const av_event *e);
+    void *ctx;
+} event_ctx;
+
+static int event_one(void *ctx, const MDB_val *k, const MDB_val *val)
+{
+    (void)k;
+    event_ctx *c = ctx;
+    const uint8_t *p = val->mv_data;
+    if (val->mv_size != 25) return av_error_set(AV_ECORRUPT, "an event of version %u is corrupt", c->v);
+    av_event e = {(av_event_type)p[0], av_get_be64(p + 1), av_get_be64(p + 9), av_get_be64(p + 17)};
+    return c->fn(c->ctx, &e);
 }
 
 int av_events_each(av_reader *r, uint32_t v, int (*fn)(void *ctx, const av_event *e), void *ctx)
 {
     if (v > r->version) return av_error_set(AV_ENOTFOUND, "no version %u at this reader", v);
-    MDB_cursor *c;
-    int rc = mdb_cursor_open(r->txn, r->s->dbi[DBI_EVT], &c);
-    if (rc) return av_mdb_error(rc, "reading a version's events");
-    uint8_t kb[8] = {0};
+    uint8_t kb[4];
     av_be32(kb, v);
-    MDB_val k = {8, kb}, val;
-    int ret = 0;
-    for (rc = mdb_cursor_get(c, &k, &val, MDB_SET_RANGE); rc == 0 && !ret;
-         rc = mdb_cursor_get(c, &k, &val, MDB_NEXT)) {
-        if (av_get_be32(k.mv_data) != v) break;
-        const uint8_t *p = val.mv_data;
-        if (val.mv_size != 25) {
-            ret = av_error_set(AV_ECORRUPT, "an event of version %u is corrupt", v);
-            break;
-        }
-        av_event e = {(av_event_type)p[0], av_get_be64(p + 1), av_get_be64(p + 9), av_get_be64(p + 17)};
-        ret = fn(ctx, &e);
-    }
-    mdb_cursor_close(c);
-    return ret;
+    event_ctx c = {v, fn, ctx};
+    return prefix_each(r, DBI_EVT, kb, 4, "reading a version's events", event_one, &c);
 }
 
 /* ---- aux ---- */
@@ -468,24 +497,25 @@ int av_aux_get(av_reader *r, const char *ns, const void *key, size_t klen, void 
     return 0;
 }
 
+typedef struct {
+    size_t plen;
+    int (*fn)(void *ctx, const void *key, size_t klen, const void *val, size_t vlen);
+    void *ctx;
+} aux_ctx;
+
+static int aux_one(void *ctx, const MDB_val *k, const MDB_val *v)
+{
+    aux_ctx *c = ctx;
+    return c->fn(c->ctx, (const char *)k->mv_data + c->plen, k->mv_size - c->plen, v->mv_data, v->mv_size);
+}
+
 int av_aux_each(av_reader *r, const char *ns,
                 int (*fn)(void *ctx, const void *key, size_t klen, const void *val, size_t vlen), void *ctx)
 {
     av_buf b = AV_BUF_INIT;
     aux_key(&b, ns, "", 0);
-    MDB_cursor *c;
-    int rc = mdb_cursor_open(r->txn, r->s->dbi[DBI_AUX], &c);
-    if (rc) {
-        av_buf_free(&b);
-        return av_mdb_error(rc, "reading auxiliary data");
-    }
-    MDB_val k = {b.len, b.ptr}, v;
-    int ret = 0;
-    for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0 && !ret; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-        if (k.mv_size < b.len || memcmp(k.mv_data, b.ptr, b.len)) break;
-        ret = fn(ctx, (const char *)k.mv_data + b.len, k.mv_size - b.len, v.mv_data, v.mv_size);
-    }
-    mdb_cursor_close(c);
+    aux_ctx c = {b.len, fn, ctx};
+    int ret = prefix_each(r, DBI_AUX, b.ptr, b.len, "reading auxiliary data", aux_one, &c);
     av_buf_free(&b);
     return ret;
 }
