@@ -1,14 +1,10 @@
-# query_lib.bash: helpers sourced by the query_*.sh CLI tests (kept out of
-# tests/cli/*.sh so the suite does not run it as a test). Builds the sample
+# query_lib.bash: helpers sourced by the query_*.sh CLI tests, on top of
+# store_lib.bash (run, check, has, finish). Builds the sample
 # store (tests/data/query_magpie.jsonl as version 1, query_ultrafeedback.jsonl
 # as version 2) in $S, and compares outputs with golden files in
 # tests/cli/golden/query/ (AVIARY_UPDATE_GOLDEN=1 rewrites them).
-A=${AVIARY:?set AVIARY to the aviary binary}
-SRC=${AVIARY_SRC:?set AVIARY_SRC to the repository}
+. "$(dirname "${BASH_SOURCE[0]}")/store_lib.bash"
 GOLD=$SRC/tests/cli/golden/query
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0 fail=0
 S=$T/store
 build_store() {
     "$A" init "$S" >/dev/null &&
@@ -17,23 +13,6 @@ build_store() {
         echo "cannot build the sample store (is 'aviary ingest' in this build?)"
         exit 77
     }
-}
-# run CMD...: stdout in $out, stderr in $err, exit code in $rc.
-run() {
-    "$@" >"$T/.out" 2>"$T/.err"
-    rc=$?
-    out=$(cat "$T/.out")
-    err=$(cat "$T/.err")
-}
-check() {
-    local name=$1
-    shift
-    if "$@"; then
-        pass=$((pass + 1))
-    else
-        fail=$((fail + 1))
-        printf 'FAIL: %s\n  rc=%s\n  stdout: %s\n  stderr: %s\n' "$name" "$rc" "$(printf %s "$out" | head -c 2000)" "$err"
-    fi
 }
 # gold NAME RC: the last command's exit code is RC and its stdout (then, if
 # any, "--- stderr" and its stderr) equals golden/query/NAME.
@@ -49,9 +28,4 @@ gold() {
         echo "FAIL: $name (output differs from $GOLD/$name)"
         diff <(printf '%s\n' "$got") "$GOLD/$name" 2>&1 | head -20
     fi
-}
-has() { case "$1" in *"$2"*) return 0 ;; esac; return 1; }
-finish() {
-    echo "$pass passed, $fail failed"
-    [ "$fail" = 0 ]
 }

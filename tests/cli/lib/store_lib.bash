@@ -21,7 +21,7 @@ check() {
         pass=$((pass + 1))
     else
         fail=$((fail + 1))
-        printf 'FAIL: %s\n  rc=%s\n  stdout: %s\n  stderr: %s\n' "$name" "$rc" "$out" "$err"
+        printf 'FAIL: %s\n  rc=%s\n  stdout: %s\n  stderr: %s\n' "$name" "$rc" "$(printf %s "$out" | head -c 2000)" "$err"
     fi
 }
 # golden NAME RC STDOUT STDERR: the last command's exit code and outputs exactly.
