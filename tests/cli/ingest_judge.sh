@@ -2,12 +2,8 @@
 # ingest_judge.sh: UltraFeedback's verdicts are GPT-4's (so its terms enter
 # their lineage); --judge names the judge of formats that do not say; round
 # trips are unchanged by it.
-set -u
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0 fail=0
-ok() { if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $*"; fi; }
-A="$AVIARY"
+. "$AVIARY_SRC/tests/cli/lib/store_lib.bash"
+ok() { check "$*" "$@"; }
 D="$AVIARY_SRC/tests/data"
 "$A" init "$T/s" >/dev/null
 "$A" -C "$T/s" ingest -q "$D/demo/ultrafeedback_sample.jsonl" --source uf --licence mit
@@ -33,5 +29,4 @@ a = [json.loads(l) for l in open(sys.argv[1])]
 b = [json.loads(l) for l in open(sys.argv[2])]
 sys.exit(0 if a == b else 1)' "$D/demo/ultrafeedback_sample.jsonl" "$T/uf.jsonl"
 "$A" -C "$T/s" ingest --judge 2>/dev/null; ok test $? -eq 2
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish

@@ -1,11 +1,8 @@
 #!/usr/bin/env bash
 # query_at_zero.sh: --at naming version 0 (the empty store) is refused by
 # every reader that goes through cli_reader_open, not answered for the head.
-set -u
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0 fail=0
-ok() { if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $*"; fi; }
+. "$AVIARY_SRC/tests/cli/lib/store_lib.bash"
+ok() { check "$*" "$@"; }
 "$AVIARY" init "$T/s" >/dev/null
 "$AVIARY" -C "$T/s" ingest -q "$AVIARY_SRC/tests/data/demo/magpie_pro_sample.jsonl"
 for cmd in "query --format count" "stats" "export --format sft --out $T/x.jsonl"; do
@@ -17,5 +14,4 @@ for cmd in "query --format count" "stats" "export --format sft --out $T/x.jsonl"
 done
 ok test "$("$AVIARY" -C "$T/s" query --format count --at 1)" = 12
 ok test ! -e "$T/x.jsonl"
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish
