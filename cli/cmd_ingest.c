@@ -93,6 +93,10 @@ int cmd_ingest(int argc, char **argv, av_cli *ctx)
         rc = cli_usage_error(usage, "--rejects needs --skip-bad");
         goto done;
     }
+    if (judge && !*judge) {
+        rc = cli_usage_error(usage, "--judge needs a model name");
+        goto done;
+    }
     if (format && strcmp(format, "auto") && !av_format_find(format)) {
         rc = cli_usage_error(usage, "unknown format '%s' (known: %s)", format, av_format_names());
         goto done;

@@ -29,4 +29,7 @@ a = [json.loads(l) for l in open(sys.argv[1])]
 b = [json.loads(l) for l in open(sys.argv[2])]
 sys.exit(0 if a == b else 1)' "$D/demo/ultrafeedback_sample.jsonl" "$T/uf.jsonl"
 "$A" -C "$T/s" ingest --judge 2>/dev/null; ok test $? -eq 2
+run "$A" -C "$T/s" ingest "$D/ingest/h4_binarized.jsonl" --judge ""
+check "--judge with an empty name is a usage error" test "$rc" -eq 2
+check "... that says so" has "$err" "--judge needs a model name"
 finish

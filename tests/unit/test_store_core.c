@@ -5,6 +5,8 @@
 #include "store/aviary.h"
 #include "tap.h"
 
+#include <lmdb.h>
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,6 +93,52 @@ static void test_store__init_and_format(void)
     CHECK_EQ_INT(av_store_head(s, &head), 0);
     CHECK_EQ_INT(head, 0);
     av_store_close(s);
+}
+
+/* A store written by a newer aviary, and an LMDB directory that is not an
+ * aviary store, are refused at open with a message saying which. */
+static void test_store__newer_or_foreign_refused(void)
+{
+    const char *dir = tap_tmpdir();
+    char path[512], foreign[512];
+    snprintf(path, sizeof path, "%s/s", dir);
+    CHECK_EQ_INT(av_store_init(path), 0);
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    mdb_env_create(&env);
+    mdb_env_set_maxdbs(env, 32);
+    CHECK_EQ_INT(mdb_env_open(env, path, 0, 0644), 0);
+    CHECK_EQ_INT(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    CHECK_EQ_INT(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
+    MDB_val k = {6, "format"}, v;
+    CHECK_EQ_INT(mdb_get(txn, dbi, &k, &v), 0);
+    unsigned char fmt[64];
+    memcpy(fmt, v.mv_data, v.mv_size);
+    fmt[v.mv_size - 1] = AV_FORMAT_VERSION + 1; /* the version's last byte (big-endian) */
+    MDB_val nv = {v.mv_size, fmt};
+    CHECK_EQ_INT(mdb_put(txn, dbi, &k, &nv, 0), 0);
+    CHECK_EQ_INT(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    av_store *s = NULL;
+    CHECK_EQ_INT(av_store_open(&s, path, AV_OPEN_RDWR), AV_EVERSION);
+    CHECK(strstr(av_errmsg(), "newer") != NULL);
+    CHECK(s == NULL);
+
+    snprintf(foreign, sizeof foreign, "%s/other", dir);
+    mkdir(foreign, 0755);
+    mdb_env_create(&env);
+    CHECK_EQ_INT(mdb_env_open(env, foreign, 0, 0644), 0);
+    CHECK_EQ_INT(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    MDB_dbi main;
+    CHECK_EQ_INT(mdb_dbi_open(txn, NULL, 0, &main), 0);
+    MDB_val fk = {3, "key"}, fv = {5, "value"};
+    CHECK_EQ_INT(mdb_put(txn, main, &fk, &fv, 0), 0);
+    CHECK_EQ_INT(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    CHECK_EQ_INT(av_store_open(&s, foreign, 0), AV_EVERSION);
+    CHECK(strstr(av_errmsg(), "not an aviary store") != NULL);
+    CHECK_EQ_INT(av_store_init(foreign), AV_EEXISTS); /* init does not write over it either */
 }
 
 static void test_store__put_get_dedup(void)
@@ -690,6 +738,7 @@ static void test_store__ambiguous_prefix(void)
 int main(void)
 {
     RUN(test_store__init_and_format);
+    RUN(test_store__newer_or_foreign_refused);
     RUN(test_store__put_get_dedup);
     RUN(test_store__versions_retract_and_index);
     RUN(test_store__provenance_and_events);
