@@ -194,6 +194,7 @@ static const char *const role_codes[] = {NULL, "system", "user", "assistant", "r
 struct recmem {
     char *buf;
     size_t cap, used;
+    int full; /* a mem_take did not fit: decode again with more room */
     char **extra;
     size_t nextra, capextra;
 };
@@ -326,7 +327,10 @@ typedef struct {
 static void *mem_take(struct recmem *m, size_t n)
 {
     n = (n + 7) & ~(size_t)7;
-    if (m->used + n > m->cap) return NULL;
+    if (m->used + n > m->cap) {
+        m->full = 1;
+        return NULL;
+    }
     void *p = m->buf + m->used;
     m->used += n;
     return p;
@@ -390,12 +394,13 @@ static int dec_val(dec *d, av_val *v)
     return 0;
 }
 
-int av_record_decode(av_record *rec, uint64_t row, const void *data, size_t len, av_store *s, MDB_txn *txn,
-                     av_symtab *syms, int hash)
+/* One decoding attempt into rec's buffer as it is: 0, or -1 (the bytes are
+ * bad, or the buffer was too small: m->full says which). */
+static int decode_once(av_record *rec, struct recmem *m, uint64_t row, const void *data, size_t len, av_store *s,
+                       MDB_txn *txn, av_symtab *syms, int hash)
 {
-    struct recmem *m = rec->priv_;
-    if (!m) m = av_xcalloc(1, sizeof *m);
     recmem_reset(m);
+    m->full = 0;
     memset(rec, 0, sizeof *rec);
     rec->priv_ = m;
     rec->num = NAN;
@@ -415,15 +420,6 @@ int av_record_decode(av_record *rec, uint64_t row, const void *data, size_t len,
         if ((bits & (1 << i)) && av_read_varint(&d.p, d.end, &rec->ref[i]) < 0) goto bad;
     if ((bits & P_MODEL) && av_read_varint(&d.p, d.end, &rec->model) < 0) goto bad;
     if ((bits & P_RUN) && av_read_varint(&d.p, d.end, &rec->run) < 0) goto bad;
-    /* Size the buffer: every count is bounded by the bytes left. */
-    size_t need = 3 * len + 64;
-    need += (len) * (sizeof(av_msg) + sizeof(av_attr)); /* generous upper bound on array space */
-    need += len * 2 * 64; /* symbols expand: each id (>= 1 byte) is at most 64 bytes */
-    if (need > m->cap) {
-        free(m->buf);
-        m->cap = need < 4096 ? 4096 : need;
-        m->buf = av_xmalloc(m->cap);
-    }
     if (bits & P_NAME) {
         if (!(rec->name = dec_str(&d))) goto bad;
     }
@@ -459,6 +455,29 @@ bad:
     rec->nmsg = rec->nattr = 0;
     rec->msg = NULL;
     rec->attr = NULL;
+    return -1;
+}
+
+int av_record_decode(av_record *rec, uint64_t row, const void *data, size_t len, av_store *s, MDB_txn *txn,
+                     av_symtab *syms, int hash)
+{
+    struct recmem *m = rec->priv_;
+    if (!m) m = av_xcalloc(1, sizeof *m);
+    /* Most records fit in a few times their encoded size; one whose
+     * symbols expand a lot (long interned keys) is decoded again with a
+     * buffer twice as large, until it fits. */
+    size_t want = 4 * len + 512;
+    for (;;) {
+        if (m->cap < want) {
+            free(m->buf);
+            m->cap = want;
+            m->buf = av_xmalloc(m->cap);
+        }
+        if (decode_once(rec, m, row, data, len, s, txn, syms, hash) == 0) return 0;
+        if (!m->full || want > (size_t)1 << 34) break;
+        want = m->cap * 2;
+    }
+    rec->priv_ = m;
     return av_error_set(AV_ECORRUPT, "record %llu is corrupt", (unsigned long long)row);
 }
 

@@ -169,6 +169,28 @@ static void test_store__put_get_dedup(void)
     uint64_t found = 0;
     CHECK_EQ_INT(av_writer_find(w, &r.cid, &found), 0); /* pending, found without a flush */
     CHECK_EQ_INT(found, resp);
+    /* a tag whose interned keys expand far beyond its encoded size */
+    static char keys[20][391];
+    av_attr many[20];
+    for (int i = 0; i < 20; i++) {
+        memset(keys[i], 'a' + i, 390);
+        keys[i][390] = 0;
+        many[i] = (av_attr){keys[i], {"1", 1, {{0}}}};
+    }
+    av_record big;
+    av_record_init(&big);
+    big.kind = AV_TAG;
+    big.ref[0] = p;
+    big.nattr = 20;
+    big.attr = many;
+    CHECK_EQ_INT(av_writer_put(w, &big), 1);
+    av_reader *wr = av_writer_reader(w);
+    av_record back;
+    av_record_init(&back);
+    CHECK_EQ_INT(av_get(wr, big.row, AV_GET_ANY, &back), 0);
+    CHECK_EQ_INT(back.nattr, 20);
+    CHECK(back.nattr == 20 && !strcmp(back.attr[19].key, keys[19]) && !strcmp(back.attr[0].json.ptr, "1"));
+    av_record_free(&back);
     /* tags: committed or put by this writer, without a full flush */
     CHECK_EQ_INT(av_writer_tagged(w, model, "licence"), 0);
     put_tag(w, model, "licence", "\"llama3\"");
