@@ -141,23 +141,9 @@ static void rs_add(rowset *s, uint64_t row)
     s->v[s->n++] = row;
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 static void rs_sort(rowset *s)
 {
-    int sorted = 1;
-    for (size_t i = 1; i < s->n && sorted; i++)
-        if (s->v[i - 1] >= s->v[i]) sorted = 0;
-    if (sorted) return;
-    qsort(s->v, s->n, sizeof *s->v, cmp_u64);
-    size_t m = 0;
-    for (size_t i = 0; i < s->n; i++)
-        if (!m || s->v[m - 1] != s->v[i]) s->v[m++] = s->v[i];
-    s->n = m;
+    s->n = av_sort_unique_u64(s->v, s->n);
 }
 
 /* ---- the planner ----------------------------------------------------- */
@@ -177,6 +163,7 @@ typedef struct plan {
     size_t nnum;
     int want_semi;           /* check tag conjuncts behind the driver from bitmaps (semi_build) */
     uint8_t **sem;           /* by conjunct: its matching tag records as a bitmap, or NULL */
+    uint8_t **tgt;           /* by conjunct: the records those visible tags are on */
     size_t sem_len, nsem;    /* conjuncts, and those with a bitmap */
     uint64_t sem_end;        /* rows the bitmaps cover */
     struct rowset sure;      /* units reached from a driver tag that is in every bitmap */
@@ -215,13 +202,10 @@ static uint64_t full_mask(const plan *p)
 /* The semi conjuncts the tags on record x pass. */
 static int tags_mask(plan *p, uint64_t x, uint64_t *m)
 {
-    av_iter *it;
-    int rc = av_iter_refs(&it, p->r, x);
-    if (rc < 0) return rc;
-    uint64_t c;
-    while ((rc = av_iter_next(it, &c)) == 1) *m |= tag_mask(p, c);
-    av_iter_free(it);
-    return rc < 0 ? rc : 0;
+    if (x >= p->sem_end) return 0;
+    for (size_t i = 0; i < p->sem_len && i < 64; i++)
+        if (p->tgt[i] && (p->tgt[i][x / 8] >> (x % 8) & 1)) *m |= 1ull << i;
+    return 0;
 }
 
 /* Maps tag record x to the units that see it (units_of its target), and
@@ -240,7 +224,7 @@ static int tag_units(plan *p, uint64_t x, uint64_t target, rowset *out)
         if (p->bulk) {
             if ((rc = q_eval_is_kind(p->ev, AV_PROMPT, target)) < 0) return rc;
             if (rc) tk = AV_PROMPT;
-        } else if ((rc = av_peek(p->r, target, AV_GET_ANY, &tk, NULL, NULL)) < 0) {
+        } else if ((rc = av_row_info(p->r, target, AV_GET_ANY, &tk, NULL)) < 0) {
             return rc;
         }
         if (tk != AV_PROMPT) return 0;
@@ -373,17 +357,9 @@ static int reaches(av_kind k, av_kind u)
  * not visible. */
 static int kind_of(plan *p, uint64_t row, av_kind *out)
 {
-    static const av_kind order[] = {AV_RESPONSE, AV_TAG, AV_PROMPT, AV_RATING, AV_PREFERENCE, AV_SOURCE, AV_MODEL, AV_RUN};
-    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
-        int rc = q_eval_is_kind(p->ev, order[i], row);
-        if (rc < 0) return rc;
-        if (rc) {
-            *out = order[i];
-            return 0;
-        }
-    }
-    *out = AV_KIND_NONE;
-    return 0;
+    int rc = av_row_info(p->r, row, 0, out, NULL);
+    if (rc == 0) *out = AV_KIND_NONE;
+    return rc < 0 ? rc : 0;
 }
 
 /* Does a record of kind ck that refers to one of kind xk do so through
@@ -399,10 +375,10 @@ static int via_ref0(av_kind xk, av_kind ck)
 
 /* Adds the units that see record x (of kind k): x itself if it is one, and
  * the units below it along ref[0]. */
-static int units_below(plan *p, uint64_t x, av_kind k, int depth, rowset *out)
+static int units_below(plan *p, uint64_t x, av_kind k, int vis, int depth, rowset *out)
 {
     av_kind u = p->q->unit;
-    if ((u == AV_KIND_NONE || k == u) && av_visible(p->r, x)) rs_add(out, x);
+    if ((u == AV_KIND_NONE || k == u) && (vis >= 0 ? vis : av_visible(p->r, x))) rs_add(out, x);
     if (depth >= 6 || !reaches(k, u) || (k == u && u != AV_TAG && u != AV_KIND_NONE)) return 0;
     av_iter *it;
     int rc = av_iter_refs(&it, p->r, x);
@@ -416,13 +392,14 @@ static int units_below(plan *p, uint64_t x, av_kind k, int depth, rowset *out)
             if (ck != AV_KIND_NONE) below = via_ref0(k, ck);
         }
         if (below < 0) {
-            uint64_t ref[3];
-            if ((rc = av_peek(p->r, c, 0, &ck, ref, NULL)) < 0) break;
-            below = ref[0] == x;
+            uint64_t ref0 = 0;
+            if ((rc = av_row_info(p->r, c, 0, &ck, &ref0)) < 0) break;
+            below = rc == 1 && ref0 == x;
+            rc = 0;
         }
         if (!below) continue;
         if (ck == u || reaches(ck, u))
-            if ((rc = units_below(p, c, ck, depth + 1, out)) < 0) break;
+            if ((rc = units_below(p, c, ck, -1, depth + 1, out)) < 0) break;
     }
     av_iter_free(it);
     return rc < 0 ? rc : 0;
@@ -431,14 +408,10 @@ static int units_below(plan *p, uint64_t x, av_kind k, int depth, rowset *out)
 static int units_of(plan *p, uint64_t x, rowset *out)
 {
     av_kind k = AV_KIND_NONE;
-    int rc;
-    if (p->bulk && (rc = kind_of(p, x, &k)) < 0) return rc;
-    if (k == AV_KIND_NONE) {
-        rc = av_peek(p->r, x, AV_GET_ANY, &k, NULL, NULL);
-        if (rc == AV_ENOTFOUND) return 0;
-        if (rc < 0) return rc;
-    }
-    return units_below(p, x, k, 0, out);
+    int vis = av_row_info(p->r, x, 0, &k, NULL), rc = vis;
+    if (!vis) rc = av_row_info(p->r, x, AV_GET_ANY, &k, NULL); /* hidden: what is below may not be */
+    if (rc <= 0) return rc;
+    return units_below(p, x, k, vis, 0, out);
 }
 
 /* Source rows named name (a dataset may come from several files). */
@@ -531,17 +504,6 @@ static void num_range(const qnode *n, double *lo, int *lo_incl, double *hi, int 
     }
 }
 
-static int iter_count(av_iter *it, size_t cap, size_t *out)
-{
-    uint64_t x;
-    int rc = 0;
-    size_t n = 0;
-    while (n < cap && (rc = av_iter_next(it, &x)) == 1) n++;
-    av_iter_free(it);
-    *out = n;
-    return rc < 0 ? rc : 0;
-}
-
 /* The sorted rows of av_iter_num over a range (none for an empty one). */
 static int num_rows(plan *p, const char *key, double lo, int li, double hi, int hinc, rowset *out)
 {
@@ -599,24 +561,16 @@ static int num_look(plan *p, const qnode *n, numc **out)
     int li, hinc, rc;
     num_range(n, &lo, &li, &hi, &hinc);
     if ((rc = num_rows(p, key, lo, li, hi, hinc, &c->cand)) < 0) return rc;
-    av_iter *it;
-    size_t all, nul;
-    if ((rc = av_iter_attr_key(&it, p->r, key)) < 0 || (rc = iter_count(it, (size_t)-1, &all)) < 0) return rc;
-    if ((rc = av_iter_attr(&it, p->r, key, "null", 4)) < 0 || (rc = iter_count(it, (size_t)-1, &nul)) < 0) return rc;
     rowset below = {0}, above = {0};
-    if (isfinite(lo)) rc = num_rows(p, key, -INFINITY, 1, lo, 1, &below);
-    if (rc >= 0 && isfinite(hi)) rc = num_rows(p, key, hi, 1, INFINITY, 1, &above);
+    if (isfinite(lo)) rc = num_rows(p, key, lo, 1, lo, 1, &below);
+    if (rc >= 0 && isfinite(hi)) rc = num_rows(p, key, hi, 1, hi, 1, &above);
     if (rc >= 0) {
         rs_meet(&c->cand, &below, &c->ends);
         rs_meet(&c->cand, &above, &c->ends);
         rs_sort(&c->ends);
-        /* the numeric records: |cand u below u above| by inclusion-exclusion
-         * (ends is (cand n below) u (cand n above)) */
-        rowset twice = {0};
-        rs_meet(&below, &above, &twice);
-        size_t num = c->cand.n + below.n + above.n - c->ends.n - twice.n;
-        free(twice.v);
-        c->exact = num + nul == all;
+        /* exact when every record ever tagged with key holds a number or null */
+        uint64_t all, num, nul;
+        if ((rc = av_attr_counts(p->r, key, &all, &num, &nul)) >= 0) c->exact = num + nul == all;
     }
     free(below.v);
     free(above.v);
@@ -698,6 +652,10 @@ static int num_units(plan *p, const qnode *n, rowset *out)
     numc *c;
     int rc = num_look(p, n, &c);
     if (rc < 0) return rc;
+    if (out->cap < out->n + c->cand.n) {
+        out->cap = out->n + c->cand.n;
+        out->v = av_xrealloc(out->v, out->cap * sizeof *out->v);
+    }
     for (size_t i = 0; i < c->cand.n; i++) {
         uint64_t x = c->cand.v[i];
         if (in_sorted(&c->ends, x)) {
@@ -705,9 +663,9 @@ static int num_units(plan *p, const qnode *n, rowset *out)
             if (!rc) continue;
         }
         av_kind tk;
-        uint64_t ref[3];
-        if ((rc = av_peek(p->r, x, 0, &tk, ref, NULL)) < 0) return rc;
-        if (ref[0] && (rc = tag_units(p, x, ref[0], out)) < 0) return rc;
+        uint64_t ref0 = 0;
+        if ((rc = av_row_info(p->r, x, 0, &tk, &ref0)) < 0) return rc;
+        if (rc && ref0 && (rc = tag_units(p, x, ref0, out)) < 0) return rc;
     }
     return 0;
 }
@@ -782,9 +740,8 @@ static int unit_kind_has(plan *p, uint64_t x)
     if (p->q->unit == AV_KIND_NONE) return 1;
     if (p->bulk) return q_eval_is_kind(p->ev, p->q->unit, x);
     av_kind k;
-    int rc = av_peek(p->r, x, 0, &k, NULL, NULL);
-    if (rc == AV_ENOTFOUND) return 0;
-    if (rc < 0) return rc;
+    int rc = av_row_info(p->r, x, 0, &k, NULL);
+    if (rc <= 0) return rc;
     return k == p->q->unit;
 }
 
@@ -853,9 +810,10 @@ static int materialise(plan *p, const qnode *n, rowset *out)
                     else if (has) rs_add(out, x);
                 } else { /* IX_TAG: the tag's target and what sees it */
                     av_kind tk;
-                    uint64_t ref[3];
-                    if ((rc = av_peek(p->r, x, 0, &tk, ref, NULL)) < 0) break;
-                    if (ref[0] && (rc = tag_units(p, x, ref[0], out)) < 0) break;
+                    uint64_t ref0 = 0;
+                    if ((rc = av_row_info(p->r, x, 0, &tk, &ref0)) < 0) break;
+                    if (rc && ref0 && (rc = tag_units(p, x, ref0, out)) < 0) break;
+                    rc = 0;
                 }
             }
             av_iter_free(its[k]);
@@ -982,8 +940,9 @@ static void plan_release(plan *p)
 {
     for (int i = 0; i < 8; i++) av_record_free(&p->rec[i]);
     num_release(p);
-    for (size_t i = 0; i < p->sem_len; i++) free(p->sem[i]);
+    for (size_t i = 0; i < p->sem_len; i++) free(p->sem[i]), free(p->tgt[i]);
     free(p->sem);
+    free(p->tgt);
     free(p->sure.v);
     free(p->part);
     av_buf_free(&p->json);
@@ -1066,18 +1025,19 @@ static int semi_able(plan *p, const qnode *n, size_t cap, size_t *est)
 /* The rows of the chain of unit row, as load_chain walks it. */
 static int chain_rows(plan *p, uint64_t row, uint64_t *out, av_kind *kinds, int *n)
 {
-    av_kind k;
-    uint64_t ref[3];
-    int rc = av_peek(p->r, row, AV_GET_ANY, &k, ref, NULL);
+    av_kind k = AV_KIND_NONE;
+    uint64_t ref0 = 0;
+    int rc = av_row_info(p->r, row, AV_GET_ANY, &k, &ref0);
     if (rc < 0) return rc;
     out[0] = row;
     kinds[0] = k;
     *n = 1;
     while (*n < 8) {
         if (k != AV_RESPONSE && k != AV_RATING && k != AV_PREFERENCE && k != AV_TAG) break;
-        uint64_t up = ref[0];
+        uint64_t up = ref0;
         if (!up || up >= out[*n - 1]) break;
-        if ((rc = av_peek(p->r, up, AV_GET_ANY, &k, ref, NULL)) < 0) return rc;
+        if ((rc = av_row_info(p->r, up, AV_GET_ANY, &k, &ref0)) < 0) return rc;
+        if (!rc) break;
         out[*n] = up;
         kinds[(*n)++] = k;
         if (kinds[*n - 2] == AV_RESPONSE || kinds[*n - 2] == AV_PREFERENCE) break;
@@ -1088,33 +1048,35 @@ static int chain_rows(plan *p, uint64_t row, uint64_t *out, av_kind *kinds, int 
 /* 1 if unit row passes every semi conjunct (p->sem[i] set), 0 if not. */
 static int semi_pass(plan *p, const chosen *c, uint64_t row)
 {
-    uint8_t *const *sem = p->sem;
-    uint64_t end = p->sem_end;
+    (void)c;
     uint64_t ch[8];
     av_kind kinds[8];
     int nch;
     int rc = chain_rows(p, row, ch, kinds, &nch);
     if (rc < 0) return rc;
-    size_t need = 0, got = 0;
-    uint8_t sat[64] = {0};
-    for (size_t i = 0; i < c->ncj && i < 64; i++) need += sem[i] != NULL;
-    for (int j = 0; j < nch && got < need; j++) {
+    uint64_t full = full_mask(p), m = 0;
+    for (int j = 0; j < nch && m != full; j++) {
         if (kinds[j] == AV_SOURCE || kinds[j] == AV_RUN) continue;
-        av_iter *it;
-        if ((rc = av_iter_refs(&it, p->r, ch[j])) < 0) return rc;
-        uint64_t x;
-        while (got < need && (rc = av_iter_next(it, &x)) == 1) {
-            if (x >= end) continue;
-            for (size_t i = 0; i < c->ncj && i < 64; i++) {
-                if (!sem[i] || sat[i] || !(sem[i][x / 8] >> (x % 8) & 1)) continue;
-                sat[i] = 1;
-                got++;
-            }
-        }
-        av_iter_free(it);
-        if (rc < 0) return rc;
+        tags_mask(p, ch[j], &m);
     }
-    return got == need;
+    return m == full;
+}
+
+/* The records the visible tags in sem are on, as a bitmap. */
+static int semi_targets(plan *p, const uint8_t *sem, uint8_t *tgt)
+{
+    uint64_t end = p->sem_end;
+    for (uint64_t w = 0; w < end / 8 + 1; w++) {
+        if (!sem[w]) continue;
+        for (unsigned b = 0; b < 8; b++) {
+            if (!(sem[w] >> b & 1)) continue;
+            uint64_t x = w * 8 + b, target = 0;
+            int rc = av_row_info(p->r, x, 0, NULL, &target);
+            if (rc < 0) return rc;
+            if (rc && target) bit_set(tgt, target, end);
+        }
+    }
+    return 0;
 }
 
 /* Builds the bitmaps of the conjuncts worth it (not much larger than the
@@ -1124,6 +1086,7 @@ static int semi_build(plan *p, const chosen *c)
     if (c->driver < 0 || c->ncj < 2) return 0;
     p->sem_end = av_reader_row_end(p->r);
     p->sem = av_xcalloc(c->ncj, sizeof *p->sem);
+    p->tgt = av_xcalloc(c->ncj, sizeof *p->tgt);
     p->sem_len = c->ncj;
     size_t cap = c->estimate * 16 + 4096;
     int rc = 0;
@@ -1139,6 +1102,8 @@ static int semi_build(plan *p, const chosen *c)
             if (rc < 0) return rc;
             continue;
         }
+        p->tgt[i] = av_xcalloc(p->sem_end / 8 + 1, 1);
+        if ((rc = semi_targets(p, p->sem[i], p->tgt[i])) < 0) return rc;
         p->nsem++;
     }
     return 0;

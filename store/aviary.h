@@ -24,7 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define AV_FORMAT_VERSION 1 /* on-disk format; a store with a newer one is refused */
+#define AV_FORMAT_VERSION 2 /* on-disk format; a store with a newer one is refused */
 
 /* ---- errors ---------------------------------------------------------- */
 
@@ -233,6 +233,11 @@ int av_get(av_reader *r, uint64_t row, unsigned flags, av_record *out);
  * decoding of texts or attributes (the fast way to follow references).
  * ref and model may be NULL. Visibility and errors as av_get. */
 int av_peek(av_reader *r, uint64_t row, unsigned flags, av_kind *kind, uint64_t ref[3], uint64_t *model);
+/* The kind and first reference (0 if none) of row from the row column: an
+ * array read, no record lookup (what planners ask of many rows). 1 if the
+ * row exists and is visible (or AV_GET_ANY), 0 if not, <0 on error. kind
+ * and ref0 may be NULL. */
+int av_row_info(av_reader *r, uint64_t row, unsigned flags, av_kind *kind, uint64_t *ref0);
 /* Loads one value of a record read without AV_GET_TEXT (sets val->ptr into
  * the record's memory; earlier pointers into rec stay valid). */
 int av_load(av_reader *r, av_record *rec, av_val *val);
@@ -304,6 +309,11 @@ int av_attr_indexed(const char *json, size_t json_len);
 int av_iter_num(av_iter **out, av_reader *r, const char *key, double lo, int lo_incl, double hi, int hi_incl);
 /* Tag records having attribute key at all. */
 int av_iter_attr_key(av_iter **out, av_reader *r, const char *key);
+/* How many tag records ever written (any version, retracted or not) have
+ * attribute key (*all), with a number (*num), with null (*nul): read from
+ * the index chunks' headers. num + nul == all says every value of the key
+ * is a number or null, so the numeric index answers comparisons exactly. */
+int av_attr_counts(av_reader *r, const char *key, uint64_t *all, uint64_t *num, uint64_t *nul);
 /* Next row: returns 1 and sets *out, 0 at the end, negative on error. */
 int av_iter_next(av_iter *it, uint64_t *out);
 /* Skips to the first row >= row (for intersecting iterators). */

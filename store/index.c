@@ -156,12 +156,6 @@ static int decode_chunk(av_iter *it, const MDB_val *k, const MDB_val *v, int app
     return 0;
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 /* Positions on the term's first chunk; materializes when chunks overlap. */
 static int postings_open(av_iter *it)
 {
@@ -212,11 +206,7 @@ static int postings_open(av_iter *it)
         if ((rc = decode_chunk(it, &k2, &v2, 1)) < 0) return rc;
         rc = mdb_cursor_get(it->cur, &k2, &v2, MDB_NEXT);
     }
-    if (it->n) qsort(it->rows, it->n, sizeof *it->rows, cmp_u64);
-    size_t w = 0;
-    for (size_t i = 0; i < it->n; i++)
-        if (!w || it->rows[w - 1] != it->rows[i]) it->rows[w++] = it->rows[i];
-    it->n = w;
+    it->n = av_sort_unique_u64(it->rows, it->n);
     return 0;
 }
 
@@ -347,11 +337,7 @@ int av_iter_num(av_iter **out, av_reader *r, const char *key, double lo, int lo_
         *out = NULL;
         return av_mdb_error(rc, "reading an index");
     }
-    if (it->n) qsort(it->rows, it->n, sizeof *it->rows, cmp_u64);
-    size_t w = 0;
-    for (size_t i = 0; i < it->n; i++)
-        if (!w || it->rows[w - 1] != it->rows[i]) it->rows[w++] = it->rows[i];
-    it->n = w;
+    it->n = av_sort_unique_u64(it->rows, it->n);
 done:
     it->pos = 0;
     return 0;
@@ -467,4 +453,50 @@ void av_iter_free(av_iter *it)
     av_buf_free(&it->term);
     free(it->rows);
     free(it);
+}
+
+/* Sums the row counts of the chunks whose key starts with prefix (whole
+ * terms: key = term + first row, term given by term_len or, when 0, any
+ * term with that prefix). */
+static int count_prefix(av_reader *r, const av_buf *prefix, size_t term_len, uint64_t *out)
+{
+    *out = 0;
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(r->txn, r->s->dbi[DBI_IDX], &c);
+    if (rc) return av_mdb_error(rc, "reading an index");
+    MDB_val k = {prefix->len, prefix->ptr}, v;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        if (k.mv_size < prefix->len || memcmp(k.mv_data, prefix->ptr, prefix->len)) break;
+        if (term_len && k.mv_size != term_len + 8) continue;
+        const uint8_t *p = v.mv_data;
+        uint64_t n;
+        if (av_read_varint(&p, p + v.mv_size, &n) < 0) {
+            mdb_cursor_close(c);
+            return av_error_set(AV_ECORRUPT, "index chunk is corrupt");
+        }
+        *out += n;
+    }
+    mdb_cursor_close(c);
+    return rc && rc != MDB_NOTFOUND ? av_mdb_error(rc, "reading an index") : 0;
+}
+
+int av_attr_counts(av_reader *r, const char *key, uint64_t *all, uint64_t *num, uint64_t *nul)
+{
+    av_buf t = AV_BUF_INIT;
+    av_term_attr_key(&t, key);
+    int rc = count_prefix(r, &t, t.len, all);
+    if (rc >= 0) {
+        av_buf_reset(&t);
+        av_buf_putc(&t, 'n');
+        av_buf_puts(&t, key);
+        av_buf_putc(&t, 0);
+        rc = count_prefix(r, &t, t.len + NUM_BUCKET, num);
+    }
+    if (rc >= 0) {
+        av_buf_reset(&t);
+        av_term_attr(&t, key, "null", 4);
+        rc = count_prefix(r, &t, t.len, nul);
+    }
+    av_buf_free(&t);
+    return rc;
 }

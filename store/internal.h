@@ -20,6 +20,7 @@
  *   undo    seq (u64 BE) -> keys written by the uncommitted writer
  *   sym     's' + bytes -> id (u32 BE); 'i' + id -> bytes: interned attribute
  *           keys and repeated short values (records store the id)
+ *   col     chunk (u64 BE) -> each row's kind and ref[0] (column.c)
  */
 #ifndef AV_STORE_INTERNAL_H
 #define AV_STORE_INTERNAL_H
@@ -32,7 +33,7 @@
 
 enum av_dbi {
     DBI_META, DBI_REC, DBI_CID, DBI_TXT, DBI_BLK, DBI_DICT, DBI_IDX, DBI_PROV,
-    DBI_TGL, DBI_EVT, DBI_COMMIT, DBI_LABEL, DBI_AUX, DBI_UNDO, DBI_SYM, DBI_COUNT
+    DBI_TGL, DBI_EVT, DBI_COMMIT, DBI_LABEL, DBI_AUX, DBI_UNDO, DBI_SYM, DBI_COL, DBI_COUNT
 };
 
 #define AV_INLINE_MAX 48      /* values up to this many bytes live in the record */
@@ -147,6 +148,22 @@ int av_json_number(const char *json, size_t n, double *out);
 /* Encodes ascending rows as a chunk value. */
 void av_chunk_encode(av_buf *b, const uint64_t *rows, size_t n);
 
+/* ---- the row column (column.c) ---- */
+#define AV_COL_ROWS 1022 /* rows per chunk: 8176 bytes, two LMDB pages */
+#define AV_COL_REF_MASK ((1ull << 56) - 1)
+/* The column entry of an encoded record: kind << 56 | ref[0] (0 if corrupt). */
+uint64_t av_col_entry(const void *rec, size_t len);
+/* The writer's chunk being filled. */
+typedef struct av_colw {
+    uint64_t chunk;
+    int loaded, dirty;
+    uint8_t buf[AV_COL_ROWS * 8];
+} av_colw;
+/* Sets row's entry (loading its chunk, writing back the previous one);
+ * av_colw_flush writes the last. Both return MDB codes. */
+int av_colw_set(av_colw *w, MDB_txn *txn, av_store *s, uint64_t row, uint64_t entry);
+int av_colw_flush(av_colw *w, MDB_txn *txn, av_store *s);
+
 /* ---- readers (reader.c) ---- */
 struct av_reader {
     av_store *s;
@@ -159,6 +176,8 @@ struct av_reader {
     av_symtab syms;
     av_record scratch;
     int writer_owned;
+    const uint8_t *col_ptr; /* the row column chunk last read (in txn's map) */
+    uint64_t col_chunk;
 };
 /* Fills a reader's view (version, row_end, hidden set) for txn. */
 int av_reader_load_view(av_reader *r, uint32_t version, uint32_t head, uint64_t writer_row_end);

@@ -145,6 +145,7 @@ int av_reader_load_view(av_reader *r, uint32_t version, uint32_t head, uint64_t 
 {
     int rc;
     r->version = version;
+    r->col_ptr = NULL;
     if (writer_row_end) r->row_end = writer_row_end;
     else if ((rc = av_commit_row_hi(r->s, r->txn, version, &r->row_end)) < 0) return rc;
     (void)head;
@@ -224,9 +225,7 @@ uint64_t av_reader_row_end(const av_reader *r) { return r->row_end; }
 
 int av_visible(av_reader *r, uint64_t row)
 {
-    if (row == 0 || row >= r->row_end || av_is_hidden(r, row)) return 0;
-    MDB_val v;
-    return av_rec_raw(r->s, r->txn, row, &v) == 0;
+    return av_row_info(r, row, 0, NULL, NULL) == 1;
 }
 
 int av_load(av_reader *r, av_record *rec, av_val *val)

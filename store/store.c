@@ -25,7 +25,7 @@ static size_t initial_map = 256u << 20;
 void av_tune_initial_map(size_t bytes) { initial_map = bytes < 65536 ? 65536 : bytes; }
 
 static const char *const dbi_names[DBI_COUNT] = {"meta", "rec", "cid", "txt", "blk", "dict", "idx",
-                                                 "prov", "tgl", "evt", "commit", "label", "aux", "undo", "sym"};
+                                                 "prov", "tgl", "evt", "commit", "label", "aux", "undo", "sym", "col"};
 
 static int path_join(char *out, size_t cap, const char *dir, const char *name)
 {
@@ -75,6 +75,31 @@ static int env_open(av_store *s, int create)
         }
         if (rc) return av_mdb_error(rc, "opening the store");
     }
+    if (!create) {
+        /* the format first: an older or newer store lacks or has other tables */
+        MDB_dbi meta;
+        MDB_val k = {6, "format"}, v;
+        rc = mdb_dbi_open(txn, dbi_names[DBI_META], 0, &meta);
+        if (rc == 0) rc = mdb_get(txn, meta, &k, &v);
+        if (rc == 0 && (v.mv_size != sizeof MAGIC + 4 || memcmp(v.mv_data, MAGIC, sizeof MAGIC))) rc = MDB_NOTFOUND;
+        if (rc) {
+            mdb_txn_abort(txn);
+            if (rc == MDB_NOTFOUND) return av_error_set(AV_EVERSION, "'%s' is not an aviary store", s->dir);
+            return av_mdb_error(rc, "opening the store");
+        }
+        uint32_t ver = av_get_be32((const uint8_t *)v.mv_data + sizeof MAGIC);
+        if (ver != AV_FORMAT_VERSION) {
+            mdb_txn_abort(txn);
+            if (ver > AV_FORMAT_VERSION)
+                return av_error_set(AV_EVERSION,
+                                    "the store in '%s' has format %u, newer than this aviary's %d; upgrade aviary",
+                                    s->dir, ver, AV_FORMAT_VERSION);
+            return av_error_set(AV_EVERSION,
+                                "the store in '%s' has format %u, older than this aviary's %d; `aviary dump` it "
+                                "with the aviary that wrote it and `aviary add` the dump into a new store",
+                                s->dir, ver, AV_FORMAT_VERSION);
+        }
+    }
     for (int i = 0; i < DBI_COUNT; i++) {
         if ((rc = mdb_dbi_open(txn, dbi_names[i], create ? MDB_CREATE : 0, &s->dbi[i]))) {
             mdb_txn_abort(txn);
@@ -93,19 +118,8 @@ static int env_open(av_store *s, int create)
         else mdb_txn_abort(txn);
         return rc ? av_mdb_error(rc, "creating the store") : 0;
     }
-    MDB_val k = {6, "format"}, v;
-    rc = mdb_get(txn, s->dbi[DBI_META], &k, &v);
-    if (rc == 0 && (v.mv_size != sizeof MAGIC + 4 || memcmp(v.mv_data, MAGIC, sizeof MAGIC))) rc = MDB_NOTFOUND;
-    if (rc) {
-        mdb_txn_abort(txn);
-        return av_error_set(AV_EVERSION, "'%s' is not an aviary store", s->dir);
-    }
-    uint32_t ver = av_get_be32((const uint8_t *)v.mv_data + sizeof MAGIC);
     /* Committing (not aborting) keeps the table handles opened in txn. */
     if ((rc = mdb_txn_commit(txn))) return av_mdb_error(rc, "opening the store's tables");
-    if (ver > AV_FORMAT_VERSION)
-        return av_error_set(AV_EVERSION, "the store in '%s' has format %u, newer than this aviary's %d; upgrade aviary",
-                            s->dir, ver, AV_FORMAT_VERSION);
     return 0;
 }
 

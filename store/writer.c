@@ -241,6 +241,7 @@ struct av_writer {
     uint64_t text_count, text_raw, text_stored;
     uint32_t evt_seq;
     uint64_t undo_seq;
+    av_colw col; /* the row column chunk being filled */
     uint64_t source_ok; /* the last row checked to be a source */
     int changed;
     int lock_fd;
@@ -310,6 +311,15 @@ static int undo_range(MDB_txn *txn, av_store *s, uint8_t which, uint64_t lo, uin
             }
         }
         if ((rc = mdb_del(txn, s->dbi[which], &k, NULL))) return rc;
+    }
+    if (which == DBI_REC) {
+        /* and their row column entries */
+        av_colw *cw = av_xcalloc(1, sizeof *cw);
+        int rc = 0;
+        for (uint64_t id = lo; id < hi && !rc; id++) rc = av_colw_set(cw, txn, s, id, 0);
+        if (!rc) rc = av_colw_flush(cw, txn, s);
+        free(cw);
+        return rc;
     }
     return 0;
 }
@@ -964,12 +974,15 @@ static int flush_txn(av_writer *w, av_buf *undo)
         if ((rc = mdb_put(txn, s->dbi[DBI_BLK], &k, &v, MDB_APPEND))) goto done;
     }
     if (w->nrecs) undo_note_range(undo, DBI_REC, w->rec_row[0], w->rec_row[w->nrecs - 1] + 1);
+    w->col.loaded = 0; /* read its chunk in this transaction (a retried one too) */
     for (size_t i = 0; i < w->nrecs; i++) {
         av_be64(k8, w->rec_row[i]);
         size_t end = i + 1 < w->nrecs ? w->rec_off[i + 1] : w->recbuf.len;
         MDB_val k = {8, k8}, v = {end - w->rec_off[i], w->recbuf.ptr + w->rec_off[i]};
         if ((rc = mdb_put(txn, s->dbi[DBI_REC], &k, &v, MDB_APPEND))) goto done;
+        if ((rc = av_colw_set(&w->col, txn, s, w->rec_row[i], av_col_entry(v.mv_data, v.mv_size)))) goto done;
     }
+    if ((rc = av_colw_flush(&w->col, txn, s))) goto done;
     {
         /* puts are sorted by table, then key: append where they follow */
         appender ap = {0};

@@ -274,3 +274,45 @@ void av_progress_end(av_progress *p)
     progress_draw(p, av_now());
     fputc('\n', stderr);
 }
+
+size_t av_sort_unique_u64(uint64_t *v, size_t n)
+{
+    if (n < 2) return n;
+    uint64_t max = 0, min = UINT64_MAX;
+    int sorted = 1;
+    for (size_t i = 0; i < n; i++) {
+        if (v[i] > max) max = v[i];
+        if (v[i] < min) min = v[i];
+        if (i && v[i - 1] >= v[i]) sorted = 0;
+    }
+    if (sorted) return n;
+    uint64_t span = max - min;
+    if (span / 64 <= 4 * (uint64_t)n) {
+        /* dense: a bitmap over [min, max] */
+        size_t words = (size_t)(span / 64 + 1);
+        uint64_t *bits = av_xcalloc(words, sizeof *bits);
+        for (size_t i = 0; i < n; i++) bits[(v[i] - min) / 64] |= 1ull << ((v[i] - min) % 64);
+        size_t m = 0;
+        for (size_t w = 0; w < words; w++)
+            for (uint64_t b = bits[w]; b; b &= b - 1) v[m++] = min + w * 64 + (uint64_t)__builtin_ctzll(b);
+        free(bits);
+        return m;
+    }
+    /* sparse: LSD radix sort, 11 bits a pass, only as many passes as span needs */
+    uint64_t *tmp = av_xmalloc(n * sizeof *tmp), *a = v, *b = tmp;
+    for (unsigned shift = 0; shift < 64 && (span >> shift); shift += 11) {
+        size_t count[2049] = {0};
+        for (size_t i = 0; i < n; i++) count[((a[i] - min) >> shift & 2047) + 1]++;
+        for (int d = 0; d < 2048; d++) count[d + 1] += count[d];
+        for (size_t i = 0; i < n; i++) b[count[(a[i] - min) >> shift & 2047]++] = a[i];
+        uint64_t *t = a;
+        a = b;
+        b = t;
+    }
+    if (a != v) memcpy(v, a, n * sizeof *v);
+    free(tmp);
+    size_t m = 1;
+    for (size_t i = 1; i < n; i++)
+        if (v[m - 1] != v[i]) v[m++] = v[i];
+    return m;
+}

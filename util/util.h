@@ -67,4 +67,9 @@ void av_progress_end(av_progress *p);
 /* Monotonic seconds. */
 double av_now(void);
 
+/* Sorts v ascending and drops repeats; returns the new count. Linear time
+ * (a bitmap when the values are dense, else a radix sort): row id sets of
+ * tens of thousands come out of indexes unsorted. */
+size_t av_sort_unique_u64(uint64_t *v, size_t n);
+
 #endif

@@ -4,6 +4,7 @@
  * rollback of a writer that died. */
 #include "store/aviary.h"
 #include "tap.h"
+#include "util/util.h"
 
 #include <lmdb.h>
 
@@ -123,6 +124,19 @@ static void test_store__newer_or_foreign_refused(void)
     av_store *s = NULL;
     CHECK_EQ_INT(av_store_open(&s, path, AV_OPEN_RDWR), AV_EVERSION);
     CHECK(strstr(av_errmsg(), "newer") != NULL);
+    CHECK(s == NULL);
+    /* an older format is refused too, saying how to carry the data over */
+    mdb_env_create(&env);
+    mdb_env_set_maxdbs(env, 32);
+    CHECK_EQ_INT(mdb_env_open(env, path, 0, 0644), 0);
+    CHECK_EQ_INT(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    CHECK_EQ_INT(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
+    fmt[v.mv_size - 1] = AV_FORMAT_VERSION - 1;
+    CHECK_EQ_INT(mdb_put(txn, dbi, &k, &nv, 0), 0);
+    CHECK_EQ_INT(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    CHECK_EQ_INT(av_store_open(&s, path, AV_OPEN_RDONLY), AV_EVERSION);
+    CHECK(strstr(av_errmsg(), "older") != NULL && strstr(av_errmsg(), "aviary dump") != NULL);
     CHECK(s == NULL);
 
     snprintf(foreign, sizeof foreign, "%s/other", dir);
@@ -511,6 +525,13 @@ static void test_store__killed_writer_rolls_back(void)
     av_record_init(&gone);
     CHECK_EQ_INT(av_get(r, 3, AV_GET_ANY, &gone), AV_ENOTFOUND); /* the dead writer's rows are deleted */
     av_record_free(&gone);
+    /* and their row column entries cleared (400 rows span chunks) */
+    int col_left = 0;
+    for (uint64_t x = 2; x < 2000; x++) col_left += av_row_info(r, x, AV_GET_ANY, NULL, NULL) != 0;
+    CHECK_EQ_INT(col_left, 0);
+    av_kind ck = AV_KIND_NONE;
+    CHECK_EQ_INT(av_row_info(r, 1, 0, &ck, NULL), 1);
+    CHECK_EQ_INT(ck, AV_PROMPT);
     av_reader_close(r);
     CHECK_EQ_INT(av_writer_open(&w, s), 0);
     put_prompt(w, "doomed 3");
@@ -673,6 +694,25 @@ static void test_store__numeric_index_and_peek(void)
     CHECK_EQ_INT(ref[1], 0);
     CHECK_EQ_INT(model, 0);
     CHECK_EQ_INT(av_peek(r, 999, 0, &k, NULL, NULL), AV_ENOTFOUND);
+    /* the row column answers the same for every row, and nothing past them */
+    for (uint64_t x = 1; x <= p + 1; x++) {
+        av_kind k1 = AV_KIND_NONE, k2 = AV_KIND_NONE;
+        uint64_t r1[3] = {0}, r2 = 7;
+        CHECK_EQ_INT(av_peek(r, x, 0, &k1, r1, NULL), 0);
+        CHECK_EQ_INT(av_row_info(r, x, 0, &k2, &r2), 1);
+        CHECK_EQ_INT(k1, k2);
+        CHECK_EQ_INT(r1[0], r2);
+    }
+    CHECK_EQ_INT(av_row_info(r, p + 2, 0, &k, NULL), 0);
+    CHECK_EQ_INT(av_row_info(r, 0, 0, &k, NULL), 0);
+    /* counts from the index: 9 tagged, 7 numbers ("7" and [1] are not) */
+    uint64_t all = 0, num = 0, nul = 9;
+    CHECK_EQ_INT(av_attr_counts(r, "reward", &all, &num, &nul), 0);
+    CHECK_EQ_INT(all, 9);
+    CHECK_EQ_INT(num, 7);
+    CHECK_EQ_INT(nul, 0);
+    CHECK_EQ_INT(av_attr_counts(r, "rewar", &all, &num, &nul), 0);
+    CHECK_EQ_INT(all + num + nul, 0);
     av_record rec;
     av_record_init(&rec);
     CHECK_EQ_INT(av_get(r, p + 1, AV_GET_NOHASH, &rec), 0);
@@ -681,6 +721,32 @@ static void test_store__numeric_index_and_peek(void)
     av_record_free(&rec);
     av_reader_close(r);
     av_store_close(s);
+}
+
+/* Sorting row sets: dense (bitmap) and sparse (radix) inputs, repeats. */
+static void test_store__sort_unique_rows(void)
+{
+    uint64_t dense[] = {9, 3, 3, 7, 1, 9, 2}, want_d[] = {1, 2, 3, 7, 9};
+    CHECK_EQ_INT(av_sort_unique_u64(dense, 7), 5);
+    CHECK(!memcmp(dense, want_d, sizeof want_d));
+    uint64_t sparse[] = {1ull << 60, 5, 1ull << 40, 5, 77, (1ull << 60) + 1, 0};
+    uint64_t want_s[] = {0, 5, 77, 1ull << 40, 1ull << 60, (1ull << 60) + 1};
+    CHECK_EQ_INT(av_sort_unique_u64(sparse, 7), 6);
+    CHECK(!memcmp(sparse, want_s, sizeof want_s));
+    enum { N = 5000 };
+    uint64_t *v = malloc(N * sizeof *v);
+    uint64_t x = 88172645463325252ull;
+    for (int i = 0; i < N; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        v[i] = i % 3 ? x % 1000000007ull : x;
+    }
+    size_t n = av_sort_unique_u64(v, N);
+    int ok = 1;
+    for (size_t i = 1; i < n; i++) ok &= v[i - 1] < v[i];
+    CHECK(ok);
+    CHECK(n > N - 5);
+    free(v);
+    CHECK_EQ_INT(av_sort_unique_u64(NULL, 0), 0);
 }
 
 /* A reader keeps its snapshot while a writer commits. */
@@ -766,6 +832,7 @@ int main(void)
     RUN(test_store__provenance_and_events);
     RUN(test_store__texts_dictionary_growth);
     RUN(test_store__killed_writer_rolls_back);
+    RUN(test_store__sort_unique_rows);
     RUN(test_store__rollback_restores_merged_index);
     RUN(test_store__aux_values_and_rollback);
     RUN(test_store__numeric_index_and_peek);
