@@ -114,6 +114,9 @@ av_blockcache *av_blockcache_new(void);
 void av_blockcache_free(av_blockcache *c);
 /* Looks up a text in txn: copies into a malloc'd NUL-terminated buffer. */
 int av_text_fetch(av_store *s, MDB_txn *txn, av_blockcache *cache, const av_id *hash, char **out, size_t *out_len);
+/* The same without copying: *out points into the cache, valid until the
+ * cache's next load (not NUL-terminated). */
+int av_text_ref(av_store *s, MDB_txn *txn, av_blockcache *cache, const av_id *hash, const char **out, size_t *out_len);
 /* A block under construction. */
 typedef struct av_block_builder {
     av_buf raw;      /* concatenated texts */

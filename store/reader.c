@@ -231,12 +231,11 @@ int av_visible(av_reader *r, uint64_t row)
 int av_load(av_reader *r, av_record *rec, av_val *val)
 {
     if (val->ptr) return 0;
-    char *text;
+    const char *text;
     size_t len;
-    int rc = av_text_fetch(r->s, r->txn, r->cache, &val->hash, &text, &len);
+    int rc = av_text_ref(r->s, r->txn, r->cache, &val->hash, &text, &len);
     if (rc < 0) return rc;
     val->ptr = av_record_keep(rec, text, len);
-    free(text);
     return 0;
 }
 

@@ -136,7 +136,7 @@ static int load_block(av_store *s, MDB_txn *txn, av_blockcache *c, uint64_t id, 
     return 0;
 }
 
-int av_text_fetch(av_store *s, MDB_txn *txn, av_blockcache *cache, const av_id *hash, char **out, size_t *out_len)
+int av_text_ref(av_store *s, MDB_txn *txn, av_blockcache *cache, const av_id *hash, const char **out, size_t *out_len)
 {
     MDB_val key = {16, (void *)hash->b}, val;
     int rc = mdb_get(txn, s->dbi[DBI_TXT], &key, &val);
@@ -153,7 +153,18 @@ int av_text_fetch(av_store *s, MDB_txn *txn, av_blockcache *cache, const av_id *
     struct cached_block *b = NULL;
     if ((rc = load_block(s, txn, cache, block, &b)) < 0) return rc;
     if ((size_t)off + len > b->len) return av_error_set(AV_ECORRUPT, "text entry points past its block");
-    *out = av_xstrndup(b->raw + off, len);
+    *out = b->raw + off;
+    *out_len = len;
+    return 0;
+}
+
+int av_text_fetch(av_store *s, MDB_txn *txn, av_blockcache *cache, const av_id *hash, char **out, size_t *out_len)
+{
+    const char *p;
+    size_t len;
+    int rc = av_text_ref(s, txn, cache, hash, &p, &len);
+    if (rc < 0) return rc;
+    *out = av_xstrndup(p, len);
     if (out_len) *out_len = len;
     return 0;
 }

@@ -208,7 +208,11 @@ struct av_writer {
     av_buf kv;
     pending_put *puts;
     size_t nputs, capputs;
-    av_block_builder bb;
+    /* open blocks by class: responses' texts apart from the rest, so a
+     * search of responses decompresses only theirs; each reserves its block
+     * id when it takes its first text */
+    av_block_builder bb[2];
+    uint64_t bb_id[2];
     sealed_block **sealed; /* this batch's blocks, compressed by the worker */
     size_t nsealed, capsealed, next_job, ndone;
     pthread_t worker;
@@ -569,19 +573,20 @@ static void *compress_worker(void *arg)
     return NULL;
 }
 
-/* Hands the open block to the compression thread. */
-static int seal_block(av_writer *w)
+/* Hands open block c to the compression thread. */
+static int seal_one(av_writer *w, int c)
 {
-    if (!w->bb.ntexts) return 0;
+    av_block_builder *bb = &w->bb[c];
+    if (!bb->ntexts) return 0;
     sealed_block *sb = av_xcalloc(1, sizeof *sb);
-    sb->id = w->next_block++;
-    sb->raw = w->bb.raw;
-    sb->hdr = w->bb.hdr;
-    sb->ntexts = w->bb.ntexts;
+    sb->id = w->bb_id[c];
+    sb->raw = bb->raw;
+    sb->hdr = bb->hdr;
+    sb->ntexts = bb->ntexts;
     sb->dict_id = w->dict_id;
     sb->dict = w->dict_id ? w->dict.ptr : NULL;
     sb->dict_len = w->dict.len;
-    memset(&w->bb, 0, sizeof w->bb);
+    memset(bb, 0, sizeof *bb);
     pthread_mutex_lock(&w->mu);
     if (!w->worker_started) {
         if (pthread_create(&w->worker, NULL, compress_worker, w) != 0) {
@@ -601,6 +606,20 @@ static int seal_block(av_writer *w)
     pthread_cond_signal(&w->cv_job);
     pthread_mutex_unlock(&w->mu);
     return 0;
+}
+
+/* Seals every open block, the lower id first. */
+static int seal_block(av_writer *w)
+{
+    int first = w->bb[0].ntexts && w->bb[1].ntexts && w->bb_id[1] < w->bb_id[0];
+    int rc = seal_one(w, first);
+    return rc < 0 ? rc : seal_one(w, !first);
+}
+
+static int cmp_sealed(const void *a, const void *b)
+{
+    uint64_t x = (*(sealed_block *const *)a)->id, y = (*(sealed_block *const *)b)->id;
+    return x < y ? -1 : x > y;
 }
 
 /* Waits for the compression thread to finish this batch's blocks. */
@@ -656,28 +675,30 @@ static void keep_sample(av_writer *w, const char *p, size_t n)
 }
 
 /* Stores a long value's bytes unless the store has them. */
-static int store_text(av_writer *w, const av_val *v)
+static int store_text(av_writer *w, const av_val *v, int cls)
 {
+    av_block_builder *bb = &w->bb[cls];
     if (idmap_find(&w->pend_text, v->hash.b)) return 0;
     MDB_val k = {16, (void *)v->hash.b}, got;
     int rc = mdb_get(w->rd.txn, w->s->dbi[DBI_TXT], &k, &got);
     if (rc == 0) return 0;
     if (rc != MDB_NOTFOUND) return av_mdb_error(rc, "looking up a text");
     if (v->len > UINT32_MAX) return av_error_set(AV_EINVAL, "a text of %zu bytes is too long (4 GiB at most)", v->len);
-    if (w->bb.raw.len + v->len > AV_BLOCK_RAW && w->bb.ntexts) {
-        if ((rc = seal_block(w)) < 0) return rc;
+    if (bb->raw.len + v->len > AV_BLOCK_RAW && bb->ntexts) {
+        if ((rc = seal_one(w, cls)) < 0) return rc;
     }
+    if (!bb->ntexts) w->bb_id[cls] = w->next_block++;
     uint8_t loc[16];
-    av_be64(loc, w->next_block);
-    av_be32(loc + 8, (uint32_t)w->bb.raw.len);
+    av_be64(loc, w->bb_id[cls]);
+    av_be32(loc + 8, (uint32_t)bb->raw.len);
     av_be32(loc + 12, (uint32_t)v->len);
     idmap_put(&w->pend_text, v->hash.b, loc);
     uint8_t h[20];
     memcpy(h, v->hash.b, 16);
     av_be32(h + 16, (uint32_t)v->len);
-    av_buf_put(&w->bb.hdr, h, 20);
-    av_buf_put(&w->bb.raw, v->ptr, v->len);
-    w->bb.ntexts++;
+    av_buf_put(&bb->hdr, h, 20);
+    av_buf_put(&bb->raw, v->ptr, v->len);
+    bb->ntexts++;
     w->batch_bytes += v->len + 60;
     w->text_count++;
     w->text_raw += v->len;
@@ -1059,7 +1080,7 @@ static void batch_clear(av_writer *w, int full)
 
 static int batch_empty(const av_writer *w, int full)
 {
-    return !w->nrecs && !w->nputs && !w->naux && !w->bb.ntexts && !w->nsealed && !w->new_dict.len &&
+    return !w->nrecs && !w->nputs && !w->naux && !w->bb[0].ntexts && !w->bb[1].ntexts && !w->nsealed && !w->new_dict.len &&
            (!full || (!w->pend_cid.n && !w->pend_text.n && !w->terms.n));
 }
 
@@ -1107,6 +1128,8 @@ static int flush(av_writer *w, int full)
     if (batch_empty(w, full)) return 0;
     int rc = seal_block(w);
     if (rc < 0 || (rc = sealed_wait(w)) < 0) return rc;
+    /* the two classes' blocks were sealed as they filled: write them in id order */
+    if (w->nsealed > 1) qsort(w->sealed, w->nsealed, sizeof *w->sealed, cmp_sealed);
     for (size_t i = 0; i < w->nsealed; i++) w->text_stored += w->sealed[i]->val.len;
     prepare_batch(w);
     if (full) {
@@ -1361,9 +1384,11 @@ int av_writer_put(av_writer *w, av_record *rec)
 
     /* New: texts, then the record itself. */
     for (uint32_t i = 0; i < rec->nmsg; i++)
-        if (rec->msg[i].text.len > AV_INLINE_MAX && (rc = store_text(w, &rec->msg[i].text)) < 0) return rc;
+        if (rec->msg[i].text.len > AV_INLINE_MAX &&
+            (rc = store_text(w, &rec->msg[i].text, rec->kind == AV_RESPONSE)) < 0)
+            return rc;
     for (uint32_t i = 0; i < rec->nattr; i++)
-        if (rec->attr[i].json.len > AV_INLINE_MAX && (rc = store_text(w, &rec->attr[i].json)) < 0) return rc;
+        if (rec->attr[i].json.len > AV_INLINE_MAX && (rc = store_text(w, &rec->attr[i].json, 0)) < 0) return rc;
     rec->row = w->next_row++;
     rec->version = w->version;
     if (w->nrecs == w->caprecs) {
@@ -1616,8 +1641,7 @@ static void writer_free(av_writer *w)
     termmap_free(&w->terms);
     av_buf_free(&w->kv);
     free(w->puts);
-    av_buf_free(&w->bb.raw);
-    av_buf_free(&w->bb.hdr);
+    for (int c = 0; c < 2; c++) av_buf_free(&w->bb[c].raw), av_buf_free(&w->bb[c].hdr);
     free(w->sealed);
     av_buf_free(&w->new_dict);
     av_buf_free(&w->aux_kv);

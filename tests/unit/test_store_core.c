@@ -749,6 +749,90 @@ static void test_store__sort_unique_rows(void)
     CHECK_EQ_INT(av_sort_unique_u64(NULL, 0), 0);
 }
 
+/* Responses' texts go to blocks of their own (a search of responses then
+ * decompresses only those), across batches, and every text reads back. */
+static void test_store__response_texts_in_own_blocks(void)
+{
+    av_tune_batch(7);
+    av_store *s = fresh();
+    av_writer *w;
+    CHECK_EQ_INT(av_writer_open(&w, s), 0);
+    enum { N = 300 };
+    static char pt[N][120], rt[N][3000];
+    uint64_t prow[N], rrow[N];
+    for (int i = 0; i < N; i++) {
+        snprintf(pt[i], sizeof pt[i], "prompt number %d asks something long enough to leave the record: %d", i, i * 7);
+        int n = snprintf(rt[i], sizeof rt[i], "response %d: ", i);
+        while (n < 2900) n += snprintf(rt[i] + n, sizeof rt[i] - (size_t)n, "%d words ", (i * 31 + n) % 997);
+        prow[i] = put_prompt(w, pt[i]);
+        av_record r;
+        av_record_init(&r);
+        av_msg m = {"assistant", {rt[i], strlen(rt[i]), {{0}}}};
+        r.kind = AV_RESPONSE;
+        r.ref[0] = prow[i];
+        r.nmsg = 1;
+        r.msg = &m;
+        CHECK(av_writer_put(w, &r) >= 0);
+        rrow[i] = r.row;
+    }
+    CHECK_EQ_INT(commit(w, "v1"), 1);
+    av_reader *r;
+    CHECK_EQ_INT(av_reader_open(&r, s, 0), 0);
+    av_record rec;
+    av_record_init(&rec);
+    int ok = 1;
+    for (int i = 0; i < N; i++) {
+        ok &= av_get(r, prow[i], AV_GET_TEXT, &rec) == 0 && !strcmp(rec.msg[0].text.ptr, pt[i]);
+        ok &= av_get(r, rrow[i], AV_GET_TEXT, &rec) == 0 && !strcmp(rec.msg[0].text.ptr, rt[i]);
+    }
+    CHECK(ok);
+    /* which blocks hold which texts, from the txt table */
+    av_id ph, rh;
+    CHECK_EQ_INT(av_get(r, prow[N - 1], 0, &rec), 0);
+    ph = rec.msg[0].text.hash;
+    CHECK_EQ_INT(av_get(r, rrow[N - 1], 0, &rec), 0);
+    rh = rec.msg[0].text.hash;
+    av_record_free(&rec);
+    av_reader_close(r);
+    char path[600];
+    snprintf(path, sizeof path, "%s", av_store_dir(s));
+    av_store_close(s);
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi txt;
+    mdb_env_create(&env);
+    mdb_env_set_maxdbs(env, 32);
+    CHECK_EQ_INT(mdb_env_open(env, path, MDB_RDONLY, 0644), 0);
+    CHECK_EQ_INT(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+    CHECK_EQ_INT(mdb_dbi_open(txn, "txt", 0, &txt), 0);
+    MDB_cursor *c;
+    CHECK_EQ_INT(mdb_cursor_open(txn, txt, &c), 0);
+    MDB_val k, v;
+    uint64_t pblock = 0, rblock = 0;
+    for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        uint64_t b = 0;
+        for (int i = 0; i < 8; i++) b = b << 8 | ((const uint8_t *)v.mv_data)[i];
+        if (!memcmp(k.mv_data, ph.b, 16)) pblock = b;
+        if (!memcmp(k.mv_data, rh.b, 16)) rblock = b;
+    }
+    CHECK(pblock && rblock && pblock != rblock);
+    /* no block holds both kinds: prompt texts all share the last prompt's few blocks */
+    int mixed = 0;
+    for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        uint32_t len = 0;
+        for (int i = 12; i < 16; i++) len = len << 8 | ((const uint8_t *)v.mv_data)[i];
+        uint64_t b = 0;
+        for (int i = 0; i < 8; i++) b = b << 8 | ((const uint8_t *)v.mv_data)[i];
+        if (len < 200 && b == rblock) mixed++; /* a prompt text in the response block */
+        if (len > 2000 && b == pblock) mixed++; /* a response text in the prompt block */
+    }
+    CHECK_EQ_INT(mixed, 0);
+    mdb_cursor_close(c);
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+    av_tune_batch(0);
+}
+
 /* A reader keeps its snapshot while a writer commits. */
 static void test_store__reader_snapshot(void)
 {
@@ -833,6 +917,7 @@ int main(void)
     RUN(test_store__texts_dictionary_growth);
     RUN(test_store__killed_writer_rolls_back);
     RUN(test_store__sort_unique_rows);
+    RUN(test_store__response_texts_in_own_blocks);
     RUN(test_store__rollback_restores_merged_index);
     RUN(test_store__aux_values_and_rollback);
     RUN(test_store__numeric_index_and_peek);
