@@ -629,7 +629,7 @@ int cmd_query(int argc, char **argv, av_cli *ctx)
         free(err);
         return 2;
     }
-    if (noindex) av_query_set_flags(c.q, AV_QUERY_NO_INDEX);
+    av_query_set_flags(c.q, (noindex ? AV_QUERY_NO_INDEX : 0) | (limit >= 0 && !order ? AV_QUERY_FEW : 0));
     int ret = 0;
     /* field 0 is always id (for ids and short ids in tables) */
     char *e2 = NULL;

@@ -1343,6 +1343,39 @@ static int par_rows(par *pp, av_query *q, const chosen *c, const uint64_t *rows,
     return rc;
 }
 
+/* ---- text tests answered by a scan of the texts (textscan.c) ---- */
+
+static int scan_threads(void)
+{
+    const char *env = getenv("AVIARY_QUERY_THREADS");
+    long want = env && *env ? strtol(env, NULL, 10) : sysconf(_SC_NPROCESSORS_ONLN);
+    return want < 1 ? 1 : want > PAR_MAX ? PAR_MAX : (int)want;
+}
+
+/* Gives each `instruction/response contains "..."` in n its text set. */
+static int prescan(qnode *n, av_reader *r)
+{
+    if (!n) return 0;
+    int rc;
+    if (n->k == QN_AND || n->k == QN_OR || n->k == QN_NOT) {
+        if ((rc = prescan(n->a, r)) < 0) return rc;
+        return prescan(n->b, r);
+    }
+    if (n->k != QN_CONTAINS || n->pre || !n->nlit || n->lits[0].v.t != QV_STR || !n->lits[0].v.len) return 0;
+    if (n->field.f != QF_RESPONSE && n->field.f != QF_INSTRUCTION) return 0;
+    int cls = n->field.f == QF_RESPONSE ? AV_TEXTS_RESPONSE : AV_TEXTS_OTHER;
+    return q_textset_build(&n->pre, r, cls, n->lits[0].v.s, n->lits[0].v.len, scan_threads());
+}
+
+static void prescan_free(qnode *n)
+{
+    if (!n) return;
+    prescan_free(n->a);
+    prescan_free(n->b);
+    q_textset_free(n->pre);
+    n->pre = NULL;
+}
+
 int av_query_run(av_query *q, av_reader *r, int (*fn)(void *ctx, uint64_t row), void *ctx)
 {
     qeval *e;
@@ -1356,6 +1389,10 @@ int av_query_run(av_query *q, av_reader *r, int (*fn)(void *ctx, uint64_t row), 
     if ((rc = semi_filter(&p, &c)) < 0) goto done;
     if (p.row_lo >= p.row_hi) goto done;
     q_eval_bulk(e, c.driver < 0 || c.rows.n > 1000);
+    /* many units to check a text of: find the texts that pass first, once */
+    if (!(q->flags & (AV_QUERY_FEW | AV_QUERY_NO_TEXTSCAN)) && !getenv("AVIARY_QUERY_NO_TEXTSCAN") &&
+        (c.driver < 0 || c.rows.n >= 4096) && (rc = prescan(q->root, r)) < 0)
+        goto done;
     if (c.driver >= 0) {
         /* the driver alone: its rows are the answer (visible units of the
          * kind, exact), nothing to read */
@@ -1452,6 +1489,7 @@ int av_query_run(av_query *q, av_reader *r, int (*fn)(void *ctx, uint64_t row), 
     }
     av_iter_free(it);
 done:
+    prescan_free(q->root);
     free(c.cj);
     free(c.rows.v);
     free(c.semi);

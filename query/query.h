@@ -33,6 +33,9 @@ int av_query_rows(av_query *q, av_reader *r, uint64_t **out, size_t *out_n);
 enum av_query_flags {
     AV_QUERY_NO_INDEX = 1 << 0, /* scan metadata instead of using indexes
                                    (also: environment AVIARY_QUERY_NO_INDEX=1) */
+    AV_QUERY_FEW = 1 << 1,      /* the caller stops after a few rows (--limit): check texts
+                                   unit by unit rather than scanning them all first */
+    AV_QUERY_NO_TEXTSCAN = 1 << 2, /* never scan texts first (for tests comparing the two) */
 };
 void av_query_set_flags(av_query *q, unsigned flags);
 

@@ -238,6 +238,21 @@ int av_peek(av_reader *r, uint64_t row, unsigned flags, av_kind *kind, uint64_t 
  * row exists and is visible (or AV_GET_ANY), 0 if not, <0 on error. kind
  * and ref0 may be NULL. */
 int av_row_info(av_reader *r, uint64_t row, unsigned flags, av_kind *kind, uint64_t *ref0);
+/* Scanning stored texts block by block, for searches that would otherwise
+ * load every unit's text through its hash. Texts live in blocks of one of
+ * two classes: AV_TEXTS_RESPONSE, the messages of response records, and
+ * AV_TEXTS_OTHER, the rest (prompts, long tag values, ...). av_text_scan
+ * calls fn for each text (long ones only: values of up to 48 bytes stay in
+ * their records) in the blocks of class cls whose ids are in [lo, hi),
+ * skipping the other class's blocks without decompressing them; a non-zero
+ * return from fn stops the scan and is returned. Block ids run from 1 to
+ * av_text_block_end(): split that range to scan on several threads, each
+ * with a reader of its own. Blocks written after the reader's version may
+ * be seen too: the scan finds texts, records decide visibility. */
+enum { AV_TEXTS_OTHER = 0, AV_TEXTS_RESPONSE = 1 };
+typedef int (*av_text_fn)(void *ctx, const av_id *hash, const char *text, size_t len);
+uint64_t av_text_block_end(av_reader *r);
+int av_text_scan(av_reader *r, int cls, uint64_t lo, uint64_t hi, av_text_fn fn, void *ctx);
 /* Loads one value of a record read without AV_GET_TEXT (sets val->ptr into
  * the record's memory; earlier pointers into rec stay valid). */
 int av_load(av_reader *r, av_record *rec, av_val *val);

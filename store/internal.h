@@ -122,7 +122,11 @@ typedef struct av_block_builder {
     av_buf raw;      /* concatenated texts */
     av_buf hdr;      /* per text: hash (16) + length (u32 BE) */
     uint32_t ntexts;
+    int cls;         /* AV_TEXTS_RESPONSE or 0 */
 } av_block_builder;
+/* Calls fn for each text in the blocks of class cls with ids in [lo, hi). */
+int av_text_scan_blocks(av_store *s, MDB_txn *txn, av_blockcache *c, int cls, uint64_t lo, uint64_t hi,
+                        av_text_fn fn, void *ctx);
 /* A zstd compression context with its prepared dictionary. */
 typedef struct av_compressor av_compressor;
 av_compressor *av_compressor_new(void);

@@ -517,3 +517,15 @@ int av_aux_each(av_reader *r, const char *ns,
     av_buf_free(&b);
     return ret;
 }
+
+uint64_t av_text_block_end(av_reader *r)
+{
+    uint64_t v = 0;
+    av_meta_u64(r->s, r->txn, "next_block", &v);
+    return v ? v : 1;
+}
+
+int av_text_scan(av_reader *r, int cls, uint64_t lo, uint64_t hi, av_text_fn fn, void *ctx)
+{
+    return av_text_scan_blocks(r->s, r->txn, r->cache, cls, lo, hi, fn, ctx);
+}

@@ -9,8 +9,11 @@
  * which a small per-reader cache keeps for the next text (sequential reads
  * such as export touch each block once).
  *
- * Block value: "AVB1" | dict id (u32 BE) | raw length (u32 BE) | n (u32 BE)
- *              | n x (hash (16) + length (u32 BE)) | zstd frame of the texts
+ * Block value: "AVB1" | class << 31 | dict id (u32 BE) | raw length (u32 BE)
+ *              | n (u32 BE) | n x (hash (16) + length (u32 BE)) | zstd frame
+ * of the texts, back to back in the table's order. The class says whose
+ * texts the block holds (AV_TEXTS_RESPONSE: responses' messages; 0: the
+ * rest), so a scan of one class skips the other's blocks undecompressed.
  */
 #include "store/internal.h"
 
@@ -64,7 +67,7 @@ int av_block_header(const void *val, size_t len, uint32_t *out_ntexts, const uin
     if (len < 16 || memcmp(p, "AVB1", 4)) return av_error_set(AV_ECORRUPT, "text block is corrupt");
     uint32_t n = av_get_be32(p + 12);
     if ((size_t)n * 20 > len - 16) return av_error_set(AV_ECORRUPT, "text block is corrupt");
-    *out_dict = av_get_be32(p + 4);
+    *out_dict = av_get_be32(p + 4) & 0x7fffffffu;
     *out_ntexts = n;
     *out_table = p + 16;
     return 0;
@@ -83,6 +86,73 @@ static ZSTD_DDict *get_ddict(av_store *s, MDB_txn *txn, av_blockcache *c, uint32
     c->dicts = av_xrealloc(c->dicts, (c->ndicts + 1) * sizeof *c->dicts);
     c->dicts[c->ndicts++] = (struct dict_entry){id, d};
     return d;
+}
+
+/* Decompresses block id (value val, n texts, dictionary dict) into raw. */
+static int decompress_block(av_store *s, MDB_txn *txn, av_blockcache *c, uint64_t id, const MDB_val *val, uint32_t n,
+                            uint32_t dict, char *raw, size_t raw_len)
+{
+    const uint8_t *p = val->mv_data;
+    size_t off = 16 + (size_t)n * 20;
+    if (!c->dctx) c->dctx = ZSTD_createDCtx();
+    size_t got;
+    if (dict) {
+        ZSTD_DDict *dd = get_ddict(s, txn, c, dict);
+        if (!dd) return av_error_set(AV_ECORRUPT, "zstd dictionary %u is missing", dict);
+        got = ZSTD_decompress_usingDDict(c->dctx, raw, raw_len, p + off, val->mv_size - off, dd);
+    } else {
+        got = ZSTD_decompressDCtx(c->dctx, raw, raw_len, p + off, val->mv_size - off);
+    }
+    if (ZSTD_isError(got) || got != raw_len)
+        return av_error_set(AV_ECORRUPT, "text block %llu does not decompress: %s", (unsigned long long)id,
+                            ZSTD_isError(got) ? ZSTD_getErrorName(got) : "wrong length");
+    return 0;
+}
+
+int av_text_scan_blocks(av_store *s, MDB_txn *txn, av_blockcache *c, int cls, uint64_t lo, uint64_t hi,
+                        av_text_fn fn, void *ctx)
+{
+    MDB_cursor *cur;
+    int mrc = mdb_cursor_open(txn, s->dbi[DBI_BLK], &cur), rc = 0;
+    if (mrc) return av_mdb_error(mrc, "reading text blocks");
+    uint8_t k8[8];
+    av_be64(k8, lo);
+    MDB_val key = {8, k8}, val;
+    char *raw = NULL;
+    size_t cap = 0;
+    for (mrc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE); mrc == 0 && rc == 0;
+         mrc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+        if (key.mv_size != 8) continue;
+        uint64_t id = av_get_be64(key.mv_data);
+        if (id >= hi) break;
+        uint32_t n, dict;
+        const uint8_t *table;
+        if ((rc = av_block_header(val.mv_data, val.mv_size, &n, &table, &dict)) < 0) break;
+        const uint8_t *p = val.mv_data;
+        if ((int)(p[4] >> 7) != (cls != 0)) continue;
+        size_t raw_len = av_get_be32(p + 8);
+        if (raw_len + 1 > cap) {
+            cap = raw_len + 1;
+            raw = av_xrealloc(raw, cap);
+        }
+        if ((rc = decompress_block(s, txn, c, id, &val, n, dict, raw, raw_len)) < 0) break;
+        size_t off = 0;
+        for (uint32_t i = 0; i < n && rc == 0; i++) {
+            size_t len = av_get_be32(table + 20 * i + 16);
+            if (off + len > raw_len) {
+                rc = av_error_set(AV_ECORRUPT, "text block %llu is corrupt", (unsigned long long)id);
+                break;
+            }
+            av_id h;
+            memcpy(h.b, table + 20 * i, 16);
+            rc = fn(ctx, &h, raw + off, len);
+            off += len;
+        }
+    }
+    mdb_cursor_close(cur);
+    free(raw);
+    if (rc) return rc;
+    return mrc && mrc != MDB_NOTFOUND ? av_mdb_error(mrc, "reading text blocks") : 0;
 }
 
 /* The raw bytes of block `id`, from the cache or decompressed into it. */
@@ -108,26 +178,12 @@ static int load_block(av_store *s, MDB_txn *txn, av_blockcache *c, uint64_t id, 
     if ((rc = av_block_header(val.mv_data, val.mv_size, &n, &table, &dict)) < 0) return rc;
     const uint8_t *p = val.mv_data;
     size_t raw_len = av_get_be32(p + 8);
-    size_t off = 16 + (size_t)n * 20;
-    if (!c->dctx) c->dctx = ZSTD_createDCtx();
     free(victim->raw);
     victim->raw = av_xmalloc(raw_len + 1);
     victim->raw[raw_len] = 0;
-    size_t got;
-    if (dict) {
-        ZSTD_DDict *dd = get_ddict(s, txn, c, dict);
-        if (!dd) {
-            free(victim->raw), victim->raw = NULL;
-            return av_error_set(AV_ECORRUPT, "zstd dictionary %u is missing", dict);
-        }
-        got = ZSTD_decompress_usingDDict(c->dctx, victim->raw, raw_len, p + off, val.mv_size - off, dd);
-    } else {
-        got = ZSTD_decompressDCtx(c->dctx, victim->raw, raw_len, p + off, val.mv_size - off);
-    }
-    if (ZSTD_isError(got) || got != raw_len) {
+    if ((rc = decompress_block(s, txn, c, id, &val, n, dict, victim->raw, raw_len)) < 0) {
         free(victim->raw), victim->raw = NULL;
-        return av_error_set(AV_ECORRUPT, "text block %llu does not decompress: %s", (unsigned long long)id,
-                            ZSTD_isError(got) ? ZSTD_getErrorName(got) : "wrong length");
+        return rc;
     }
     victim->id = id;
     victim->len = raw_len;
@@ -191,7 +247,7 @@ int av_block_seal(av_compressor *z, av_buf *out, av_block_builder *bb, uint32_t 
     av_buf_reset(out);
     uint8_t h[16];
     memcpy(h, "AVB1", 4);
-    av_be32(h + 4, dict ? dict_id : 0);
+    av_be32(h + 4, (dict ? dict_id : 0) | (bb->cls ? 0x80000000u : 0));
     av_be32(h + 8, (uint32_t)bb->raw.len);
     av_be32(h + 12, bb->ntexts);
     av_buf_put(out, h, 16);

@@ -180,6 +180,7 @@ typedef struct {
     uint64_t id;
     av_buf raw, hdr, val;
     uint32_t ntexts, dict_id;
+    int cls;
     const void *dict;
     size_t dict_len;
     int rc;
@@ -560,7 +561,7 @@ static void *compress_worker(void *arg)
         if (w->next_job >= w->nsealed) break;
         sealed_block *sb = w->sealed[w->next_job++];
         pthread_mutex_unlock(&w->mu);
-        av_block_builder bb = {sb->raw, sb->hdr, sb->ntexts};
+        av_block_builder bb = {sb->raw, sb->hdr, sb->ntexts, sb->cls};
         sb->rc = av_block_seal(w->z, &sb->val, &bb, sb->dict_id, sb->dict, sb->dict_len);
         if (sb->rc < 0) snprintf(sb->err, sizeof sb->err, "%s", av_errmsg());
         av_buf_free(&sb->raw);
@@ -583,6 +584,7 @@ static int seal_one(av_writer *w, int c)
     sb->raw = bb->raw;
     sb->hdr = bb->hdr;
     sb->ntexts = bb->ntexts;
+    sb->cls = c;
     sb->dict_id = w->dict_id;
     sb->dict = w->dict_id ? w->dict.ptr : NULL;
     sb->dict_len = w->dict.len;
@@ -1385,7 +1387,7 @@ int av_writer_put(av_writer *w, av_record *rec)
     /* New: texts, then the record itself. */
     for (uint32_t i = 0; i < rec->nmsg; i++)
         if (rec->msg[i].text.len > AV_INLINE_MAX &&
-            (rc = store_text(w, &rec->msg[i].text, rec->kind == AV_RESPONSE)) < 0)
+            (rc = store_text(w, &rec->msg[i].text, rec->kind == AV_RESPONSE ? AV_TEXTS_RESPONSE : AV_TEXTS_OTHER)) < 0)
             return rc;
     for (uint32_t i = 0; i < rec->nattr; i++)
         if (rec->attr[i].json.len > AV_INLINE_MAX && (rc = store_text(w, &rec->attr[i].json, 0)) < 0) return rc;
