@@ -258,7 +258,7 @@ int gen_client_new(gen_client **out, const gen_client_opts *opts, const char **e
     *out = NULL;
     if (!curl_ready) {
         if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-            *err = "cannot initialise libcurl";
+            *err = gen_curl_load_error() ? gen_curl_load_error() : "cannot initialise libcurl";
             return -1;
         }
         curl_ready = 1;

@@ -65,6 +65,8 @@ typedef int (*gen_done_fn)(void *ctx, void *tag, const gen_http_result *res);
 
 /* Creates a client; -1 with a message in *err (static) on failure. */
 int gen_client_new(gen_client **out, const gen_client_opts *opts, const char **err);
+/* Why libcurl (loaded on first use, curl_dl.c) cannot be used, or NULL. */
+const char *gen_curl_load_error(void);
 void gen_client_free(gen_client *c);
 
 /* Queues a POST of body to base + path (path starts with '/'). Takes

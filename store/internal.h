@@ -40,6 +40,9 @@ enum av_dbi {
 #ifndef AV_BLOCK_RAW
 #define AV_BLOCK_RAW 65536    /* texts are compressed together in blocks of about this size */
 #endif
+#ifndef AV_FRAME_RAW
+#define AV_FRAME_RAW 8192     /* ... in frames of about this size, each decompressible alone */
+#endif
 #define AV_ZSTD_LEVEL 3
 #define AV_DICT_SIZE (110 * 1024)
 #define AV_DICT_FIRST (4u << 20) /* train the first dictionary after this many text bytes */

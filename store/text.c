@@ -1,19 +1,25 @@
 /* text.c: the content-addressed text store.
  *
  * Texts are stored once, keyed by their hash (txt table), and packed into
- * blocks of about AV_BLOCK_RAW bytes that are compressed together with zstd,
- * using the store's newest dictionary (trained on its own texts once there
- * are enough of them; every dictionary stays in the dict table, since old
- * blocks name theirs). Packing keeps LMDB's overflow pages full and lets
- * zstd see context across texts; fetching one text decompresses its block,
- * which a small per-reader cache keeps for the next text (sequential reads
- * such as export touch each block once).
+ * blocks of about AV_BLOCK_RAW bytes, one LMDB value each (so overflow pages
+ * fill). Inside a block, texts are compressed with zstd in frames of about
+ * AV_FRAME_RAW bytes, each on its own with the store's newest dictionary
+ * (trained on its own texts once there are enough of them; every dictionary
+ * stays in the dict table, since old blocks name theirs). With a trained
+ * dictionary, small frames lose little against one big frame, and fetching
+ * one text decompresses only its frame: a filtered export or a lookup by id
+ * reads a few KiB per text, not the whole block. A small per-reader cache
+ * keeps the last frames for the next text (sequential reads touch each once).
  *
- * Block value: "AVB1" | class << 31 | dict id (u32 BE) | raw length (u32 BE)
- *              | n (u32 BE) | n x (hash (16) + length (u32 BE)) | zstd frame
- * of the texts, back to back in the table's order. The class says whose
- * texts the block holds (AV_TEXTS_RESPONSE: responses' messages; 0: the
- * rest), so a scan of one class skips the other's blocks undecompressed.
+ * Block value: "AVB2" | class << 31 | dict id (u32 BE) | raw length (u32 BE)
+ *   | n (u32 BE) | frames (u32 BE)
+ *   | n x (hash (16) + length (u32 BE))        texts, back to back in order
+ *   | frames x (raw end (u32 BE) + data end (u32 BE))
+ *   | the frames' zstd data
+ * A frame holds whole texts: it covers raw bytes [previous raw end, raw end)
+ * and data [previous data end, data end). The class says whose texts the
+ * block holds (AV_TEXTS_RESPONSE: responses' messages; 0: the rest), so a
+ * scan of one class skips the other's blocks undecompressed.
  */
 #include "store/internal.h"
 
@@ -24,11 +30,14 @@
 #include <zstd.h>
 
 #define CACHE_SLOTS 4
+#define HDR 20 /* fixed header bytes */
 
-struct cached_block {
+/* A decompressed frame: raw bytes [lo, hi) of block id. */
+struct cached_frame {
     uint64_t id;
+    uint32_t lo, hi;
     char *raw;
-    size_t len;
+    size_t cap;
     unsigned age;
 };
 
@@ -38,7 +47,7 @@ struct dict_entry {
 };
 
 struct av_blockcache {
-    struct cached_block slot[CACHE_SLOTS];
+    struct cached_frame slot[CACHE_SLOTS];
     unsigned tick;
     ZSTD_DCtx *dctx;
     struct dict_entry *dicts;
@@ -61,15 +70,43 @@ void av_blockcache_free(av_blockcache *c)
     free(c);
 }
 
-int av_block_header(const void *val, size_t len, uint32_t *out_ntexts, const uint8_t **out_table, uint32_t *out_dict)
+/* A block value's parts. */
+typedef struct blockv {
+    uint32_t ntexts, nframes, dict, raw_len;
+    int cls;
+    const uint8_t *table;  /* ntexts x (hash, length) */
+    const uint8_t *frames; /* nframes x (raw end, data end) */
+    const uint8_t *data;
+    size_t data_len;
+} blockv;
+
+static int block_parse(const void *val, size_t len, blockv *b)
 {
     const uint8_t *p = val;
-    if (len < 16 || memcmp(p, "AVB1", 4)) return av_error_set(AV_ECORRUPT, "text block is corrupt");
-    uint32_t n = av_get_be32(p + 12);
-    if ((size_t)n * 20 > len - 16) return av_error_set(AV_ECORRUPT, "text block is corrupt");
-    *out_dict = av_get_be32(p + 4) & 0x7fffffffu;
-    *out_ntexts = n;
-    *out_table = p + 16;
+    memset(b, 0, sizeof *b);
+    if (len < HDR || memcmp(p, "AVB2", 4)) return av_error_set(AV_ECORRUPT, "text block is corrupt");
+    b->cls = p[4] >> 7;
+    b->dict = av_get_be32(p + 4) & 0x7fffffffu;
+    b->raw_len = av_get_be32(p + 8);
+    b->ntexts = av_get_be32(p + 12);
+    b->nframes = av_get_be32(p + 16);
+    size_t tables = (size_t)b->ntexts * 20 + (size_t)b->nframes * 8;
+    if (tables > len - HDR || !b->nframes) return av_error_set(AV_ECORRUPT, "text block is corrupt");
+    b->table = p + HDR;
+    b->frames = b->table + (size_t)b->ntexts * 20;
+    b->data = b->frames + (size_t)b->nframes * 8;
+    b->data_len = len - HDR - tables;
+    return 0;
+}
+
+int av_block_header(const void *val, size_t len, uint32_t *out_ntexts, const uint8_t **out_table, uint32_t *out_dict)
+{
+    blockv b = {0};
+    int rc = block_parse(val, len, &b);
+    if (rc < 0) return rc;
+    *out_dict = b.dict;
+    *out_ntexts = b.ntexts;
+    *out_table = b.table;
     return 0;
 }
 
@@ -88,22 +125,36 @@ static ZSTD_DDict *get_ddict(av_store *s, MDB_txn *txn, av_blockcache *c, uint32
     return d;
 }
 
-/* Decompresses block id (value val, n texts, dictionary dict) into raw. */
-static int decompress_block(av_store *s, MDB_txn *txn, av_blockcache *c, uint64_t id, const MDB_val *val, uint32_t n,
-                            uint32_t dict, char *raw, size_t raw_len)
+/* Frame f's raw range [*lo, *hi) and data range [*dlo, *dhi), checked. */
+static int frame_range(const blockv *b, uint64_t id, uint32_t f, uint32_t *lo, uint32_t *hi, size_t *dlo, size_t *dhi)
 {
-    const uint8_t *p = val->mv_data;
-    size_t off = 16 + (size_t)n * 20;
+    *lo = f ? av_get_be32(b->frames + 8 * (f - 1)) : 0;
+    *hi = av_get_be32(b->frames + 8 * f);
+    *dlo = f ? av_get_be32(b->frames + 8 * (f - 1) + 4) : 0;
+    *dhi = av_get_be32(b->frames + 8 * f + 4);
+    if (*lo > *hi || *hi > b->raw_len || *dlo > *dhi || *dhi > b->data_len)
+        return av_error_set(AV_ECORRUPT, "text block %llu is corrupt", (unsigned long long)id);
+    return 0;
+}
+
+/* Decompresses frame f of block b (id) into out, which has room for it. */
+static int frame_decompress(av_store *s, MDB_txn *txn, av_blockcache *c, uint64_t id, const blockv *b, uint32_t f,
+                            char *out)
+{
+    uint32_t lo, hi;
+    size_t dlo, dhi;
+    int rc = frame_range(b, id, f, &lo, &hi, &dlo, &dhi);
+    if (rc < 0) return rc;
     if (!c->dctx) c->dctx = ZSTD_createDCtx();
     size_t got;
-    if (dict) {
-        ZSTD_DDict *dd = get_ddict(s, txn, c, dict);
-        if (!dd) return av_error_set(AV_ECORRUPT, "zstd dictionary %u is missing", dict);
-        got = ZSTD_decompress_usingDDict(c->dctx, raw, raw_len, p + off, val->mv_size - off, dd);
+    if (b->dict) {
+        ZSTD_DDict *dd = get_ddict(s, txn, c, b->dict);
+        if (!dd) return av_error_set(AV_ECORRUPT, "zstd dictionary %u is missing", b->dict);
+        got = ZSTD_decompress_usingDDict(c->dctx, out, hi - lo, b->data + dlo, dhi - dlo, dd);
     } else {
-        got = ZSTD_decompressDCtx(c->dctx, raw, raw_len, p + off, val->mv_size - off);
+        got = ZSTD_decompressDCtx(c->dctx, out, hi - lo, b->data + dlo, dhi - dlo);
     }
-    if (ZSTD_isError(got) || got != raw_len)
+    if (ZSTD_isError(got) || got != hi - lo)
         return av_error_set(AV_ECORRUPT, "text block %llu does not decompress: %s", (unsigned long long)id,
                             ZSTD_isError(got) ? ZSTD_getErrorName(got) : "wrong length");
     return 0;
@@ -125,26 +176,27 @@ int av_text_scan_blocks(av_store *s, MDB_txn *txn, av_blockcache *c, int cls, ui
         if (key.mv_size != 8) continue;
         uint64_t id = av_get_be64(key.mv_data);
         if (id >= hi) break;
-        uint32_t n, dict;
-        const uint8_t *table;
-        if ((rc = av_block_header(val.mv_data, val.mv_size, &n, &table, &dict)) < 0) break;
-        const uint8_t *p = val.mv_data;
-        if ((int)(p[4] >> 7) != (cls != 0)) continue;
-        size_t raw_len = av_get_be32(p + 8);
-        if (raw_len + 1 > cap) {
-            cap = raw_len + 1;
+        blockv b;
+        if ((rc = block_parse(val.mv_data, val.mv_size, &b)) < 0) break;
+        if (b.cls != (cls != 0)) continue;
+        if (b.raw_len + 1 > cap) {
+            cap = b.raw_len + 1;
             raw = av_xrealloc(raw, cap);
         }
-        if ((rc = decompress_block(s, txn, c, id, &val, n, dict, raw, raw_len)) < 0) break;
+        for (uint32_t f = 0; f < b.nframes && rc == 0; f++) {
+            uint32_t flo = f ? av_get_be32(b.frames + 8 * (f - 1)) : 0;
+            if (flo > b.raw_len) rc = av_error_set(AV_ECORRUPT, "text block %llu is corrupt", (unsigned long long)id);
+            else rc = frame_decompress(s, txn, c, id, &b, f, raw + flo);
+        }
         size_t off = 0;
-        for (uint32_t i = 0; i < n && rc == 0; i++) {
-            size_t len = av_get_be32(table + 20 * i + 16);
-            if (off + len > raw_len) {
+        for (uint32_t i = 0; i < b.ntexts && rc == 0; i++) {
+            size_t len = av_get_be32(b.table + 20 * i + 16);
+            if (off + len > b.raw_len) {
                 rc = av_error_set(AV_ECORRUPT, "text block %llu is corrupt", (unsigned long long)id);
                 break;
             }
             av_id h;
-            memcpy(h.b, table + 20 * i, 16);
+            memcpy(h.b, b.table + 20 * i, 16);
             rc = fn(ctx, &h, raw + off, len);
             off += len;
         }
@@ -155,17 +207,20 @@ int av_text_scan_blocks(av_store *s, MDB_txn *txn, av_blockcache *c, int cls, ui
     return mrc && mrc != MDB_NOTFOUND ? av_mdb_error(mrc, "reading text blocks") : 0;
 }
 
-/* The raw bytes of block `id`, from the cache or decompressed into it. */
-static int load_block(av_store *s, MDB_txn *txn, av_blockcache *c, uint64_t id, struct cached_block **out)
+/* The frame of block id holding raw offset off, from the cache or
+ * decompressed into it. */
+static int load_frame(av_store *s, MDB_txn *txn, av_blockcache *c, uint64_t id, uint32_t off,
+                      struct cached_frame **out)
 {
-    struct cached_block *victim = &c->slot[0];
+    struct cached_frame *victim = &c->slot[0];
     for (int i = 0; i < CACHE_SLOTS; i++) {
-        if (c->slot[i].raw && c->slot[i].id == id) {
-            c->slot[i].age = ++c->tick;
-            *out = &c->slot[i];
+        struct cached_frame *f = &c->slot[i];
+        if (f->raw && f->id == id && f->lo <= off && off < f->hi) {
+            f->age = ++c->tick;
+            *out = f;
             return 0;
         }
-        if (!c->slot[i].raw || c->slot[i].age < victim->age) victim = &c->slot[i];
+        if (!f->raw || f->age < victim->age) victim = f;
     }
     uint8_t k[8];
     av_be64(k, id);
@@ -173,20 +228,31 @@ static int load_block(av_store *s, MDB_txn *txn, av_blockcache *c, uint64_t id, 
     int rc = mdb_get(txn, s->dbi[DBI_BLK], &key, &val);
     if (rc) return rc == MDB_NOTFOUND ? av_error_set(AV_ECORRUPT, "text block %llu is missing", (unsigned long long)id)
                                       : av_mdb_error(rc, "reading a text block");
-    uint32_t n, dict;
-    const uint8_t *table;
-    if ((rc = av_block_header(val.mv_data, val.mv_size, &n, &table, &dict)) < 0) return rc;
-    const uint8_t *p = val.mv_data;
-    size_t raw_len = av_get_be32(p + 8);
-    free(victim->raw);
-    victim->raw = av_xmalloc(raw_len + 1);
-    victim->raw[raw_len] = 0;
-    if ((rc = decompress_block(s, txn, c, id, &val, n, dict, victim->raw, raw_len)) < 0) {
-        free(victim->raw), victim->raw = NULL;
-        return rc;
+    blockv b = {0};
+    if ((rc = block_parse(val.mv_data, val.mv_size, &b)) < 0) return rc;
+    /* the first frame ending past off */
+    uint32_t lo = 0, hi = b.nframes;
+    while (lo < hi) {
+        uint32_t mid = (lo + hi) / 2;
+        if (av_get_be32(b.frames + 8 * mid) <= off) lo = mid + 1;
+        else hi = mid;
     }
+    if (lo >= b.nframes) return av_error_set(AV_ECORRUPT, "text entry points past its block");
+    uint32_t rlo, rhi;
+    size_t dlo, dhi;
+    if ((rc = frame_range(&b, id, lo, &rlo, &rhi, &dlo, &dhi)) < 0) return rc;
+    if (victim->cap < (size_t)(rhi - rlo) + 1) {
+        free(victim->raw);
+        victim->cap = (size_t)(rhi - rlo) + 1;
+        victim->raw = av_xmalloc(victim->cap);
+    }
+    victim->id = 0;
+    victim->lo = victim->hi = 0;
+    if ((rc = frame_decompress(s, txn, c, id, &b, lo, victim->raw)) < 0) return rc;
+    victim->raw[rhi - rlo] = 0;
     victim->id = id;
-    victim->len = raw_len;
+    victim->lo = rlo;
+    victim->hi = rhi;
     victim->age = ++c->tick;
     *out = victim;
     return 0;
@@ -206,10 +272,15 @@ int av_text_ref(av_store *s, MDB_txn *txn, av_blockcache *cache, const av_id *ha
     const uint8_t *v = val.mv_data;
     uint64_t block = av_get_be64(v);
     uint32_t off = av_get_be32(v + 8), len = av_get_be32(v + 12);
-    struct cached_block *b = NULL;
-    if ((rc = load_block(s, txn, cache, block, &b)) < 0) return rc;
-    if ((size_t)off + len > b->len) return av_error_set(AV_ECORRUPT, "text entry points past its block");
-    *out = b->raw + off;
+    struct cached_frame *f = NULL;
+    if (len == 0) {
+        *out = "";
+        *out_len = 0;
+        return 0;
+    }
+    if ((rc = load_frame(s, txn, cache, block, off, &f)) < 0) return rc;
+    if ((size_t)off + len > f->hi) return av_error_set(AV_ECORRUPT, "text entry points past its frame");
+    *out = f->raw + (off - f->lo);
     *out_len = len;
     return 0;
 }
@@ -244,32 +315,65 @@ void av_compressor_free(av_compressor *z)
 int av_block_seal(av_compressor *z, av_buf *out, av_block_builder *bb, uint32_t dict_id, const void *dict,
                   size_t dict_len)
 {
+    /* frames: whole texts, cut once a frame reaches AV_FRAME_RAW bytes */
+    uint32_t nframes = 0;
+    av_buf ends = AV_BUF_INIT;
+    size_t pos = 0, start = 0;
+    for (uint32_t i = 0; i < bb->ntexts; i++) {
+        pos += av_get_be32((const uint8_t *)bb->hdr.ptr + 20 * i + 16);
+        if (pos - start >= AV_FRAME_RAW || i + 1 == bb->ntexts) {
+            uint8_t e[4];
+            av_be32(e, (uint32_t)pos);
+            av_buf_put(&ends, e, 4);
+            nframes++;
+            start = pos;
+        }
+    }
+    if (!nframes) { /* an empty block still has its (empty) frame */
+        uint8_t e[4] = {0};
+        av_buf_put(&ends, e, 4);
+        nframes = 1;
+    }
     av_buf_reset(out);
-    uint8_t h[16];
-    memcpy(h, "AVB1", 4);
+    uint8_t h[HDR];
+    memcpy(h, "AVB2", 4);
     av_be32(h + 4, (dict ? dict_id : 0) | (bb->cls ? 0x80000000u : 0));
     av_be32(h + 8, (uint32_t)bb->raw.len);
     av_be32(h + 12, bb->ntexts);
-    av_buf_put(out, h, 16);
+    av_be32(h + 16, nframes);
+    av_buf_put(out, h, HDR);
     av_buf_put(out, bb->hdr.ptr, bb->hdr.len);
-    size_t bound = ZSTD_compressBound(bb->raw.len);
-    av_buf_grow(out, bound);
+    size_t ftable = out->len;
+    av_buf_grow(out, (size_t)nframes * 8);
+    memset(out->ptr + ftable, 0, (size_t)nframes * 8);
+    out->len += (size_t)nframes * 8;
+    size_t data = out->len;
     if (!z->cctx) z->cctx = ZSTD_createCCtx();
-    size_t n;
-    if (dict) {
-        if (!z->cdict || z->cdict_id != dict_id) {
-            ZSTD_freeCDict(z->cdict);
-            z->cdict = ZSTD_createCDict(dict, dict_len, AV_ZSTD_LEVEL);
-            z->cdict_id = dict_id;
-        }
-        n = ZSTD_compress_usingCDict(z->cctx, out->ptr + out->len, bound, bb->raw.ptr, bb->raw.len, z->cdict);
-    } else {
-        n = ZSTD_compressCCtx(z->cctx, out->ptr + out->len, bound, bb->raw.ptr ? bb->raw.ptr : "", bb->raw.len,
-                              AV_ZSTD_LEVEL);
+    if (dict && (!z->cdict || z->cdict_id != dict_id)) {
+        ZSTD_freeCDict(z->cdict);
+        z->cdict = ZSTD_createCDict(dict, dict_len, AV_ZSTD_LEVEL);
+        z->cdict_id = dict_id;
     }
-    if (ZSTD_isError(n)) return av_error_set(AV_ERROR, "zstd compression failed: %s", ZSTD_getErrorName(n));
-    out->len += n;
-    return 0;
+    int rc = 0;
+    size_t lo = 0;
+    for (uint32_t f = 0; f < nframes; f++) {
+        size_t hi = av_get_be32((const uint8_t *)ends.ptr + 4 * f);
+        const char *src = bb->raw.ptr ? bb->raw.ptr + lo : "";
+        size_t bound = ZSTD_compressBound(hi - lo);
+        av_buf_grow(out, bound);
+        size_t n = dict ? ZSTD_compress_usingCDict(z->cctx, out->ptr + out->len, bound, src, hi - lo, z->cdict)
+                        : ZSTD_compressCCtx(z->cctx, out->ptr + out->len, bound, src, hi - lo, AV_ZSTD_LEVEL);
+        if (ZSTD_isError(n)) {
+            rc = av_error_set(AV_ERROR, "zstd compression failed: %s", ZSTD_getErrorName(n));
+            break;
+        }
+        out->len += n;
+        av_be32((uint8_t *)out->ptr + ftable + 8 * f, (uint32_t)hi);
+        av_be32((uint8_t *)out->ptr + ftable + 8 * f + 4, (uint32_t)(out->len - data));
+        lo = hi;
+    }
+    av_buf_free(&ends);
+    return rc;
 }
 
 size_t av_dict_train(void *dict, size_t cap, const void *samples, const size_t *sizes, unsigned n)
