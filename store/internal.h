@@ -41,7 +41,7 @@ enum av_dbi {
 #define AV_BLOCK_RAW 65536    /* texts are compressed together in blocks of about this size */
 #endif
 #ifndef AV_FRAME_RAW
-#define AV_FRAME_RAW 8192     /* ... in frames of about this size, each decompressible alone */
+#define AV_FRAME_RAW 4096     /* ... in frames of about this size, each decompressible alone */
 #endif
 #define AV_ZSTD_LEVEL 3
 #define AV_DICT_SIZE (110 * 1024)

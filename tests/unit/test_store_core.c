@@ -472,6 +472,46 @@ static void test_store__texts_dictionary_growth(void)
     av_tune_initial_map(256u << 20);
 }
 
+/* Texts around the frame and block sizes (4 KiB frames in 64 KiB blocks),
+ * one larger than a block, read back whole, in order and out of order. */
+static void test_store__text_frames(void)
+{
+    av_store *s = fresh();
+    av_writer *w;
+    CHECK_EQ_INT(av_writer_open(&w, s), 0);
+    static const size_t sizes[] = {49, 4095, 4096, 4097, 100, 8191, 70000, 60, 200000, 3000, 1, 50, 65536, 4096};
+    enum { N = sizeof sizes / sizeof sizes[0] };
+    char *texts[N];
+    uint64_t rows[N];
+    uint64_t x = 12345;
+    for (int i = 0; i < N; i++) {
+        texts[i] = malloc(sizes[i] + 1);
+        for (size_t k = 0; k < sizes[i]; k++) {
+            x = x * 6364136223846793005ull + 1442695040888963407ull;
+            texts[i][k] = (char)('a' + (x >> 59) % 26);
+        }
+        texts[i][sizes[i]] = 0;
+        rows[i] = put_prompt(w, texts[i]);
+    }
+    CHECK_EQ_INT(commit(w, "sizes"), 1);
+    av_reader *r;
+    CHECK_EQ_INT(av_reader_open(&r, s, 0), 0);
+    av_record rec;
+    av_record_init(&rec);
+    int ok = 1;
+    for (int pass = 0; pass < 2; pass++)
+        for (int j = 0; j < N; j++) {
+            int i = pass ? (j * 5) % N : j;
+            ok &= av_get(r, rows[i], AV_GET_TEXT, &rec) == 0 && rec.msg[0].text.len == sizes[i] &&
+                  !memcmp(rec.msg[0].text.ptr, texts[i], sizes[i]);
+        }
+    CHECK(ok);
+    av_record_free(&rec);
+    av_reader_close(r);
+    av_store_close(s);
+    for (int i = 0; i < N; i++) free(texts[i]);
+}
+
 /* A writer that dies after flushing batches leaves nothing visible, and the
  * next writer removes its records. */
 static void test_store__killed_writer_rolls_back(void)
@@ -917,6 +957,7 @@ int main(void)
     RUN(test_store__texts_dictionary_growth);
     RUN(test_store__killed_writer_rolls_back);
     RUN(test_store__sort_unique_rows);
+    RUN(test_store__text_frames);
     RUN(test_store__response_texts_in_own_blocks);
     RUN(test_store__rollback_restores_merged_index);
     RUN(test_store__aux_values_and_rollback);
