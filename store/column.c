@@ -12,13 +12,14 @@
  */
 #include "store/internal.h"
 
+#include <endian.h>
 #include <string.h>
 
 static uint64_t entry_at(const uint8_t *p)
 {
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--) v = v << 8 | p[i];
-    return v;
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return le64toh(v);
 }
 
 static void entry_put(uint8_t *p, uint64_t v)
