@@ -291,6 +291,35 @@ static void add_put(av_writer *w, uint8_t dbi, const void *k, size_t kl, const v
  * with the text entries that point into them (a block lists its texts). */
 static int undo_range(MDB_txn *txn, av_store *s, uint8_t which, uint64_t lo, uint64_t hi)
 {
+    if (which == DBI_PROV) {
+        /* provenance of the writer's own rows (keys start with the row) */
+        MDB_cursor *c;
+        int rc = mdb_cursor_open(txn, s->dbi[DBI_PROV], &c);
+        if (rc) return rc;
+        uint8_t k8[8];
+        av_be64(k8, lo);
+        MDB_val k = {8, k8}, v;
+        for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
+            if ((rc = mdb_cursor_del(c, 0))) break;
+        mdb_cursor_close(c);
+        return rc == MDB_NOTFOUND ? 0 : rc;
+    }
+    if (which == DBI_IDX) {
+        /* index chunks the writer added whose first row is one of its own
+         * (from lo on: rows are never reused, so no committed chunk starts
+         * there); it noted these as a range instead of key by key */
+        MDB_cursor *c;
+        int rc = mdb_cursor_open(txn, s->dbi[DBI_IDX], &c);
+        if (rc) return rc;
+        MDB_val k, v;
+        for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+            if (k.mv_size > 8 && av_get_be64((const uint8_t *)k.mv_data + k.mv_size - 8) >= lo &&
+                (rc = mdb_cursor_del(c, 0)))
+                break;
+        }
+        mdb_cursor_close(c);
+        return rc == MDB_NOTFOUND ? 0 : rc;
+    }
     for (uint64_t id = lo; id < hi; id++) {
         uint8_t k8[8];
         av_be64(k8, id);
@@ -365,7 +394,7 @@ static int rollback(av_store *s)
             uint64_t kl, vl = 0;
             if (dbi == UNDO_RANGE) {
                 uint64_t lo, hi;
-                if (p >= end || (*p != DBI_REC && *p != DBI_BLK)) goto corrupt;
+                if (p >= end || (*p != DBI_REC && *p != DBI_BLK && *p != DBI_IDX && *p != DBI_PROV)) goto corrupt;
                 p++;
                 if (av_read_varint(&p, end, &lo) < 0 || av_read_varint(&p, end, &hi) < 0 || hi < lo) goto corrupt;
                 continue;
@@ -773,11 +802,13 @@ static int merge_chunk(MDB_txn *txn, av_store *s, av_buf *undo, MDB_val *key, MD
     size_t u = 0;
     for (size_t i = 0; i < n; i++)
         if (!u || rows[u - 1] != rows[i]) rows[u++] = rows[i];
-    av_buf_putc(undo, (char)(DBI_IDX | 0x80));
-    av_put_varint(undo, key->mv_size);
-    av_buf_put(undo, key->mv_data, key->mv_size);
-    av_put_varint(undo, old.mv_size);
-    av_buf_put(undo, old.mv_data, old.mv_size);
+    if (undo) { /* NULL: the chunk is the writer's own, removed by range */
+        av_buf_putc(undo, (char)(DBI_IDX | 0x80));
+        av_put_varint(undo, key->mv_size);
+        av_buf_put(undo, key->mv_data, key->mv_size);
+        av_put_varint(undo, old.mv_size);
+        av_buf_put(undo, old.mv_data, old.mv_size);
+    }
     av_buf nv = AV_BUF_INIT;
     av_chunk_encode(&nv, rows, u);
     MDB_val v2 = {nv.len, nv.ptr};
@@ -797,7 +828,7 @@ static int put_logged(MDB_txn *txn, av_store *s, av_buf *undo, uint8_t dbi, cons
     if (rc == MDB_KEYEXIST && dbi == DBI_IDX) return merge_chunk(txn, s, undo, &key, &mine);
     if (rc == MDB_KEYEXIST) return 0;
     if (rc) return rc;
-    undo_note(undo, dbi, k, kl);
+    if (undo) undo_note(undo, dbi, k, kl); /* NULL: noted as a range */
     return 0;
 }
 
@@ -889,7 +920,13 @@ static void compact_sorted(idmap *m)
     m->n = n;
 }
 
-static int map_txn(av_writer *w, int dbi, idmap *m, size_t vlen, av_buf *undo)
+/* Deferred entries go in chunks of this many, a transaction each: the keys
+ * are sorted, so a chunk rewrites only its part of the table's pages, and
+ * the file grows by that part, not by a copy of the whole table (pages a
+ * transaction frees are reused from the next one on). */
+#define MERGE_CHUNK 16384
+
+static int map_txn(av_writer *w, int dbi, idmap *m, size_t vlen, av_buf *undo, size_t *from)
 {
     MDB_txn *txn;
     int rc = mdb_txn_begin(w->s->env, NULL, 0, &txn);
@@ -902,7 +939,8 @@ static int map_txn(av_writer *w, int dbi, idmap *m, size_t vlen, av_buf *undo)
         mdb_txn_abort(txn);
         return rc;
     }
-    for (size_t i = 0; i < m->n && !rc; i++) {
+    size_t end = *from + MERGE_CHUNK < m->n ? *from + MERGE_CHUNK : m->n;
+    for (size_t i = *from; i < end && !rc; i++) {
         MDB_val k = {16, m->slot[i].key}, v = {vlen, m->slot[i].val};
         unsigned fl = key_after(&ap, k.mv_data, 16) ? MDB_APPEND : MDB_NOOVERWRITE;
         rc = mdb_put(txn, w->s->dbi[dbi], &k, &v, fl);
@@ -910,8 +948,8 @@ static int map_txn(av_writer *w, int dbi, idmap *m, size_t vlen, av_buf *undo)
     }
     appender_free(&ap);
     if (!rc) rc = undo_save(txn, w->s, undo);
-    if (!rc) return mdb_txn_commit(txn);
-    mdb_txn_abort(txn);
+    if (!rc && !(rc = mdb_txn_commit(txn))) *from = end;
+    else if (rc) mdb_txn_abort(txn);
     return rc;
 }
 
@@ -939,7 +977,7 @@ static void compact_terms(termmap *m)
     }
 }
 
-static int terms_txn(av_writer *w, av_buf *undo)
+static int terms_txn(av_writer *w, av_buf *undo, size_t *from)
 {
     termmap *m = &w->terms;
     MDB_txn *txn;
@@ -953,7 +991,11 @@ static int terms_txn(av_writer *w, av_buf *undo)
         mdb_txn_abort(txn);
         return rc;
     }
-    for (size_t i = 0; i < m->n && !rc; i++) {
+    size_t end = *from + MERGE_CHUNK / 2 < m->n ? *from + MERGE_CHUNK / 2 : m->n;
+    /* chunks starting at one of this writer's rows are noted as a range,
+     * not key by key (undo_range) */
+    undo_note_range(undo, DBI_IDX, w->row_lo, w->row_lo);
+    for (size_t i = *from; i < end && !rc; i++) {
         termslot *t = &m->slot[i];
         av_buf_reset(&kb);
         av_buf_reset(&vb);
@@ -961,15 +1003,15 @@ static int terms_txn(av_writer *w, av_buf *undo)
         av_be64(k8, t->rows[0]);
         av_buf_put(&kb, k8, 8);
         av_chunk_encode(&vb, t->rows, t->n);
-        rc = put_logged(txn, w->s, undo, DBI_IDX, kb.ptr, kb.len, vb.ptr, vb.len,
+        rc = put_logged(txn, w->s, t->rows[0] >= w->row_lo ? NULL : undo, DBI_IDX, kb.ptr, kb.len, vb.ptr, vb.len,
                         key_after(&ap, kb.ptr, kb.len) ? MDB_APPEND : 0);
     }
     appender_free(&ap);
     av_buf_free(&kb);
     av_buf_free(&vb);
     if (!rc) rc = undo_save(txn, w->s, undo);
-    if (!rc) return mdb_txn_commit(txn);
-    mdb_txn_abort(txn);
+    if (!rc && !(rc = mdb_txn_commit(txn))) *from = end;
+    else if (rc) mdb_txn_abort(txn);
     return rc;
 }
 
@@ -1009,7 +1051,7 @@ static int flush_txn(av_writer *w, av_buf *undo)
     {
         /* puts are sorted by table, then key: append where they follow */
         appender ap = {0};
-        int cur = -1;
+        int cur = -1, noted_prov = 0;
         for (size_t i = 0; i < w->nputs && !rc; i++) {
             pending_put *p = &w->puts[i];
             if (p->dbi != cur) {
@@ -1018,7 +1060,10 @@ static int flush_txn(av_writer *w, av_buf *undo)
                 cur = p->dbi;
             }
             const char *k = w->kv.ptr + p->koff;
-            rc = put_logged(txn, s, undo, p->dbi, k, p->klen, w->kv.ptr + p->voff, p->vlen,
+            /* provenance of this writer's own rows: noted as a range */
+            int own = p->dbi == DBI_PROV && p->klen >= 8 && av_get_be64((const uint8_t *)k) >= w->row_lo;
+            if (own && !noted_prov) undo_note_range(undo, DBI_PROV, w->row_lo, w->row_lo), noted_prov = 1;
+            rc = put_logged(txn, s, own ? NULL : undo, p->dbi, k, p->klen, w->kv.ptr + p->voff, p->vlen,
                             key_after(&ap, k, p->klen) ? MDB_APPEND : 0);
         }
         appender_free(&ap);
@@ -1145,12 +1190,17 @@ static int flush(av_writer *w, int full)
     int err = 0;
     /* step 0: records, blocks, listed puts; then (full) one table each */
     for (int step = 0; step < (full ? 4 : 1) && !err && !rc; step++) {
+        size_t from = 0, total = step == 1 ? w->pend_text.n : step == 2 ? w->pend_cid.n : w->terms.n;
         for (int tries = 0;; tries++) {
             switch (step) {
             case 0: rc = flush_txn(w, &undo); break;
-            case 1: rc = map_txn(w, DBI_TXT, &w->pend_text, 16, &undo); break;
-            case 2: rc = map_txn(w, DBI_CID, &w->pend_cid, 8, &undo); break;
-            default: rc = terms_txn(w, &undo); break;
+            case 1: rc = map_txn(w, DBI_TXT, &w->pend_text, 16, &undo, &from); break;
+            case 2: rc = map_txn(w, DBI_CID, &w->pend_cid, 8, &undo, &from); break;
+            default: rc = terms_txn(w, &undo, &from); break;
+            }
+            if (rc == 0 && step > 0 && from < total) { /* the next chunk */
+                tries = -1;
+                continue;
             }
             if (rc != MDB_MAP_FULL || tries > 30) break;
             if ((err = av_store_grow(w->s, w->batch_bytes * 4 + (8u << 20))) < 0) break;
