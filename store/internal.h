@@ -38,7 +38,7 @@ enum av_dbi {
 
 #define AV_INLINE_MAX 48      /* values up to this many bytes live in the record */
 #ifndef AV_BLOCK_RAW
-#define AV_BLOCK_RAW 65536    /* texts are compressed together in blocks of about this size */
+#define AV_BLOCK_RAW (256 * 1024) /* texts are stored in blocks of about this size (one LMDB value) */
 #endif
 #ifndef AV_FRAME_RAW
 #define AV_FRAME_RAW 4096     /* ... in frames of about this size, each decompressible alone */
@@ -123,7 +123,7 @@ int av_text_ref(av_store *s, MDB_txn *txn, av_blockcache *cache, const av_id *ha
 /* A block under construction. */
 typedef struct av_block_builder {
     av_buf raw;      /* concatenated texts */
-    av_buf hdr;      /* per text: hash (16) + length (u32 BE) */
+    av_buf hdr;      /* per text: length (u32 BE) */
     uint32_t ntexts;
     int cls;         /* AV_TEXTS_RESPONSE or 0 */
 } av_block_builder;
@@ -138,9 +138,6 @@ void av_compressor_free(av_compressor *z);
  * NULL) into out. */
 int av_block_seal(av_compressor *z, av_buf *out, av_block_builder *bb, uint32_t dict_id, const void *dict,
                   size_t dict_len);
-/* Parses a block value's header: text count and the hash/len table. */
-int av_block_header(const void *val, size_t len, uint32_t *out_ntexts, const uint8_t **out_table,
-                    uint32_t *out_dict);
 /* Trains a dictionary from samples; returns its size or 0 when training
  * fails (too few samples: the caller goes on without one). */
 size_t av_dict_train(void *dict, size_t cap, const void *samples, const size_t *sizes, unsigned n);

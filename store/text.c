@@ -13,7 +13,7 @@
  *
  * Block value: "AVB2" | class << 31 | dict id (u32 BE) | raw length (u32 BE)
  *   | n (u32 BE) | frames (u32 BE)
- *   | n x (hash (16) + length (u32 BE))        texts, back to back in order
+ *   | n x length (u32 BE)                     texts, back to back in order
  *   | frames x (raw end (u32 BE) + data end (u32 BE))
  *   | the frames' zstd data
  * A frame holds whole texts: it covers raw bytes [previous raw end, raw end)
@@ -74,7 +74,7 @@ void av_blockcache_free(av_blockcache *c)
 typedef struct blockv {
     uint32_t ntexts, nframes, dict, raw_len;
     int cls;
-    const uint8_t *table;  /* ntexts x (hash, length) */
+    const uint8_t *table;  /* ntexts x length */
     const uint8_t *frames; /* nframes x (raw end, data end) */
     const uint8_t *data;
     size_t data_len;
@@ -90,23 +90,12 @@ static int block_parse(const void *val, size_t len, blockv *b)
     b->raw_len = av_get_be32(p + 8);
     b->ntexts = av_get_be32(p + 12);
     b->nframes = av_get_be32(p + 16);
-    size_t tables = (size_t)b->ntexts * 20 + (size_t)b->nframes * 8;
+    size_t tables = (size_t)b->ntexts * 4 + (size_t)b->nframes * 8;
     if (tables > len - HDR || !b->nframes) return av_error_set(AV_ECORRUPT, "text block is corrupt");
     b->table = p + HDR;
-    b->frames = b->table + (size_t)b->ntexts * 20;
+    b->frames = b->table + (size_t)b->ntexts * 4;
     b->data = b->frames + (size_t)b->nframes * 8;
     b->data_len = len - HDR - tables;
-    return 0;
-}
-
-int av_block_header(const void *val, size_t len, uint32_t *out_ntexts, const uint8_t **out_table, uint32_t *out_dict)
-{
-    blockv b = {0};
-    int rc = block_parse(val, len, &b);
-    if (rc < 0) return rc;
-    *out_dict = b.dict;
-    *out_ntexts = b.ntexts;
-    *out_table = b.table;
     return 0;
 }
 
@@ -190,13 +179,13 @@ int av_text_scan_blocks(av_store *s, MDB_txn *txn, av_blockcache *c, int cls, ui
         }
         size_t off = 0;
         for (uint32_t i = 0; i < b.ntexts && rc == 0; i++) {
-            size_t len = av_get_be32(b.table + 20 * i + 16);
+            size_t len = av_get_be32(b.table + 4 * i);
             if (off + len > b.raw_len) {
                 rc = av_error_set(AV_ECORRUPT, "text block %llu is corrupt", (unsigned long long)id);
                 break;
             }
             av_id h;
-            memcpy(h.b, b.table + 20 * i, 16);
+            av_hash(&h, raw + off, len); /* texts are keyed by this hash */
             rc = fn(ctx, &h, raw + off, len);
             off += len;
         }
@@ -320,7 +309,7 @@ int av_block_seal(av_compressor *z, av_buf *out, av_block_builder *bb, uint32_t 
     av_buf ends = AV_BUF_INIT;
     size_t pos = 0, start = 0;
     for (uint32_t i = 0; i < bb->ntexts; i++) {
-        pos += av_get_be32((const uint8_t *)bb->hdr.ptr + 20 * i + 16);
+        pos += av_get_be32((const uint8_t *)bb->hdr.ptr + 4 * i);
         if (pos - start >= AV_FRAME_RAW || i + 1 == bb->ntexts) {
             uint8_t e[4];
             av_be32(e, (uint32_t)pos);

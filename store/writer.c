@@ -332,19 +332,22 @@ static int undo_range(MDB_txn *txn, av_store *s, uint8_t which, uint64_t lo, uin
             if (mdb_get(txn, s->dbi[DBI_CID], &ck, &cv) == 0 && cv.mv_size == 8 && av_get_be64(cv.mv_data) == id &&
                 (rc = mdb_del(txn, s->dbi[DBI_CID], &ck, NULL)))
                 return rc;
-        } else if (which == DBI_BLK) {
-            uint32_t n, dict;
-            const uint8_t *table;
-            if (av_block_header(v.mv_data, v.mv_size, &n, &table, &dict) == 0) {
-                for (uint32_t i = 0; i < n; i++) {
-                    MDB_val tk = {16, (void *)(table + 20 * i)}, tv;
-                    if (mdb_get(txn, s->dbi[DBI_TXT], &tk, &tv) == 0 && tv.mv_size == 16 &&
-                        av_get_be64(tv.mv_data) == id && (rc = mdb_del(txn, s->dbi[DBI_TXT], &tk, NULL)))
-                        return rc;
-                }
-            }
         }
         if ((rc = mdb_del(txn, s->dbi[which], &k, NULL))) return rc;
+    }
+    if (which == DBI_BLK && hi > lo) {
+        /* and the text entries pointing into them (a scan: blocks list
+         * lengths, not hashes, and rollback is rare) */
+        MDB_cursor *c;
+        int rc = mdb_cursor_open(txn, s->dbi[DBI_TXT], &c);
+        if (rc) return rc;
+        MDB_val k, v;
+        for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+            uint64_t b = v.mv_size == 16 ? av_get_be64(v.mv_data) : 0;
+            if (b >= lo && b < hi && (rc = mdb_cursor_del(c, 0))) break;
+        }
+        mdb_cursor_close(c);
+        return rc == MDB_NOTFOUND ? 0 : rc;
     }
     if (which == DBI_REC) {
         /* and their row column entries */
@@ -724,10 +727,9 @@ static int store_text(av_writer *w, const av_val *v, int cls)
     av_be32(loc + 8, (uint32_t)bb->raw.len);
     av_be32(loc + 12, (uint32_t)v->len);
     idmap_put(&w->pend_text, v->hash.b, loc);
-    uint8_t h[20];
-    memcpy(h, v->hash.b, 16);
-    av_be32(h + 16, (uint32_t)v->len);
-    av_buf_put(&bb->hdr, h, 20);
+    uint8_t h[4];
+    av_be32(h, (uint32_t)v->len);
+    av_buf_put(&bb->hdr, h, 4);
     av_buf_put(&bb->raw, v->ptr, v->len);
     bb->ntexts++;
     w->batch_bytes += v->len + 60;
