@@ -920,6 +920,27 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/* With w->mu held: compresses the oldest queued page on this thread (with
+ * w->cctx: the same parameters, so the same bytes), so a thread that would
+ * wait for the worker works instead. 0 if none is queued. */
+static int help_one(pq_writer *w)
+{
+    pq_job *j = w->qhead;
+    if (!j)
+        return 0;
+    w->qhead = j->next;
+    if (!w->qhead)
+        w->qtail = NULL;
+    pthread_mutex_unlock(&w->mu);
+    j->err = zcompress(w->cctx, &j->comp, &j->raw) < 0;
+    pthread_mutex_lock(&w->mu);
+    raw_put(w, &j->raw);
+    j->done = 1;
+    w->pending--;
+    pthread_cond_broadcast(&w->cv_done);
+    return 1;
+}
+
 /* Hands a page to the worker (or compresses it now). At most a few pages
  * wait, so memory stays a few pages. */
 static int submit(pq_writer *w, pq_job *j)
@@ -932,7 +953,8 @@ static int submit(pq_writer *w, pq_job *j)
     }
     pthread_mutex_lock(&w->mu);
     while (w->pending >= 4)
-        pthread_cond_wait(&w->cv_done, &w->mu);
+        if (!help_one(w))
+            pthread_cond_wait(&w->cv_done, &w->mu);
     j->next = NULL;
     if (w->qtail)
         w->qtail->next = j;
@@ -951,7 +973,8 @@ static void wait_all(pq_writer *w)
         return;
     pthread_mutex_lock(&w->mu);
     while (w->pending)
-        pthread_cond_wait(&w->cv_done, &w->mu);
+        if (!help_one(w))
+            pthread_cond_wait(&w->cv_done, &w->mu);
     pthread_mutex_unlock(&w->mu);
 }
 

@@ -43,7 +43,9 @@ enum av_dbi {
 #ifndef AV_FRAME_RAW
 #define AV_FRAME_RAW 4096     /* ... in frames of about this size, each decompressible alone */
 #endif
+#ifndef AV_ZSTD_LEVEL
 #define AV_ZSTD_LEVEL 3
+#endif
 #define AV_DICT_SIZE (110 * 1024)
 #define AV_DICT_FIRST (4u << 20) /* train the first dictionary after this many text bytes */
 
