@@ -60,7 +60,21 @@ typedef struct sink {
     int no_infer;     /* the streaming writer infers instead */
     struct stream *st; /* or NULL: told how far the spool is written */
     uint64_t unpublished;
+    av_store *store;     /* whose map pages are handed back now and then */
+    uint64_t unreleased; /* bytes of rows since */
 } sink;
+
+/* Every 16 MB of rows, hands back the store's map pages read so far, so an
+ * export's resident memory does not grow with the store (they stay in the
+ * page cache). */
+static void release_now_and_then(av_store *s, uint64_t *unreleased, size_t len)
+{
+    *unreleased += len;
+    if (!s || *unreleased < (16u << 20))
+        return;
+    av_store_release_map(s);
+    *unreleased = 0;
+}
 
 /* The streaming Parquet writer (one file): a thread that writes rows from
  * the spool while they are produced, with a schema inferred from the first
@@ -84,6 +98,7 @@ typedef struct stream {
 
 typedef struct ex {
     av_reader *r;
+    uint64_t unreleased; /* row bytes since the map pages were last handed back */
     const av_export_opts *o;
     int parquet, folder, to_stdout;
     char *stage;      /* staging folder or file */
@@ -263,6 +278,7 @@ static int direct_row(void *ctx, const char *json, size_t len, uint64_t unit)
     e->rows++;
     e->bytes += len + 1;
     av_progress_update(&e->prog, e->bytes, e->rows);
+    release_now_and_then(av_reader_store(e->r), &e->unreleased, len);
     return 0;
 }
 
@@ -270,6 +286,7 @@ static int sink_row(void *ctx, const char *json, size_t len, uint64_t unit)
 {
     sink *k = ctx;
     uint32_t l32 = (uint32_t)len;
+    release_now_and_then(k->store, &k->unreleased, len);
     if (k->lines) {
         if ((len && fwrite(json, 1, len, k->f) != len) || putc('\n', k->f) == EOF)
             return av_error_set(AV_EIO, "cannot write a temporary file: %s", strerror(errno));
@@ -844,6 +861,7 @@ static int produce_source(ex *e, const uint64_t *units, size_t n, av_row_fn fn, 
     h.units = units + m;
     h.n = n - m;
     h.sk.path = e->sk.path;
+    h.sk.store = av_reader_store(e->r);
     h.sk.parquet = e->sk.parquet;
     h.sk.lines = fn == direct_row;
     h.sk.no_infer = e->sk.no_infer;
@@ -1063,6 +1081,7 @@ int av_export_run(av_reader *r, const av_export_opts *o, av_export_stats *out)
     }
     e.spool_path = sibling(o->out, "aviary-spool");
     e.sk.path = e.spool_path;
+    e.sk.store = av_reader_store(e.r);
     e.sk.f = fopen(e.spool_path, "w+b");
     if (!e.sk.f) {
         rc = av_error_set(AV_EIO, "cannot write beside '%s': %s", o->out, strerror(errno));

@@ -410,6 +410,10 @@ void av_writer_abort(av_writer *w);
  * space, not disk; grows by itself, but not while this process holds a
  * reader). Set before av_writer_open / av_store_open. */
 void av_tune_batch(size_t records);
+/* Hands back the store's map pages this process has read (they stay in the
+ * page cache): writers do it after each batch, long scans now and then, so
+ * resident memory does not grow with the store. */
+void av_store_release_map(av_store *s);
 void av_tune_initial_map(size_t bytes);
 
 #endif

@@ -9,6 +9,9 @@
  */
 #include "store/internal.h"
 
+#include <sys/mman.h>
+#include <sys/sysmacros.h>
+
 #include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -374,4 +377,34 @@ int av_version_resolve(av_store *s, const char *spec, uint32_t *out)
     if (rc == AV_ENOTFOUND)
         return av_error_set(AV_ENOTFOUND, "'%s' is neither a version number nor a version name (see 'aviary tag')", spec);
     return rc;
+}
+
+/* The pages this process has read through LMDB's map count as its memory
+ * while they stay mapped. Handing them back (they stay in the page cache
+ * and come back on the next read) keeps a long write's or scan's footprint
+ * from growing with the store. LMDB does not say where its map is (its
+ * me_mapaddr is only set for fixed maps), so it is found in /proc/self/maps
+ * by the file's device and inode (Linux; elsewhere this does nothing). The
+ * map is read-only (no MDB_WRITEMAP), so this is safe at any time, open
+ * transactions included. */
+void av_store_release_map(av_store *s)
+{
+#ifdef __linux__
+    char path[4096];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/data.mdb", s->dir);
+    if (stat(path, &st) != 0) return;
+    FILE *f = fopen("/proc/self/maps", "r");
+    if (!f) return;
+    char line[4600];
+    while (fgets(line, sizeof line, f)) {
+        unsigned long lo, hi, ino, dmaj, dmin;
+        if (sscanf(line, "%lx-%lx %*s %*s %lx:%lx %lu", &lo, &hi, &dmaj, &dmin, &ino) == 5 && ino == st.st_ino &&
+            makedev(dmaj, dmin) == st.st_dev)
+            madvise((void *)lo, hi - lo, MADV_DONTNEED);
+    }
+    fclose(f);
+#else
+    (void)s;
+#endif
 }

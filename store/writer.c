@@ -25,9 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -1144,34 +1142,6 @@ static size_t deferred_bytes(const av_writer *w)
  * text, content-id and index entries too when full (their tables take
  * random keys, so writing them rarely keeps LMDB from copying their pages
  * again and again). */
-/* The pages this process has read through LMDB's map count as its memory
- * while they stay mapped. A writer hands them back after each batch (they
- * stay in the page cache and come back on the next read), so a long write's
- * footprint does not grow with the store. LMDB does not say where its map
- * is, so it is found in /proc/self/maps by the file's device and inode
- * (Linux; elsewhere this does nothing). */
-static void release_map(av_store *s)
-{
-#ifdef __linux__
-    char path[4096];
-    struct stat st;
-    snprintf(path, sizeof path, "%s/data.mdb", s->dir);
-    if (stat(path, &st) != 0) return;
-    FILE *f = fopen("/proc/self/maps", "r");
-    if (!f) return;
-    char line[4600];
-    while (fgets(line, sizeof line, f)) {
-        unsigned long lo, hi, ino, dmaj, dmin;
-        if (sscanf(line, "%lx-%lx %*s %*s %lx:%lx %lu", &lo, &hi, &dmaj, &dmin, &ino) == 5 && ino == st.st_ino &&
-            makedev(dmaj, dmin) == st.st_dev)
-            madvise((void *)lo, hi - lo, MADV_DONTNEED);
-    }
-    fclose(f);
-#else
-    (void)s;
-#endif
-}
-
 static int flush(av_writer *w, int full)
 {
     if (batch_empty(w, full)) return 0;
@@ -1228,7 +1198,7 @@ static int flush(av_writer *w, int full)
     if (err) return err;
     if (rc) return av_mdb_error(rc, "writing a batch");
     batch_clear(w, full);
-    if (w->s->nreaders == 0) release_map(w->s);
+    av_store_release_map(w->s);
     return writer_rd_open(w);
 }
 
