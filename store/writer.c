@@ -31,7 +31,7 @@
 #include <xxhash.h>
 
 static size_t batch_records = 0; /* 0: batches are cut by size alone (test hook) */
-#define BATCH_BYTES (32u << 20)
+#define BATCH_BYTES (16u << 20)
 #define SAMPLE_BYTES (2u << 20)
 #define DEFERRED_BYTES (40u << 20) /* text/cid/index entries held back for a full flush */
 
@@ -245,6 +245,7 @@ struct av_writer {
     uint32_t evt_seq;
     uint64_t undo_seq;
     av_colw col; /* the row column chunk being filled */
+    unsigned ops_since_release;
     uint64_t source_ok; /* the last row checked to be a source */
     int changed;
     int lock_fd;
@@ -1171,6 +1172,7 @@ static int flush(av_writer *w, int full)
             default: rc = terms_txn(w, &undo, &from); break;
             }
             if (rc == 0 && step > 0 && from < total) { /* the next chunk */
+                av_store_release_map(w->s); /* the pages it merged into */
                 tries = -1;
                 continue;
             }
@@ -1359,8 +1361,21 @@ static int check_refs(const av_record *rec)
     return 0;
 }
 
+/* Puts and links look keys up all over the store (content ids, texts,
+ * provenance), and the pages they touch count as the writer's memory while
+ * mapped: hand them back every 16K calls, so memory does not grow with the
+ * store (they stay in the page cache). */
+static void release_now_and_then(av_writer *w)
+{
+    if (++w->ops_since_release >= 4096) {
+        av_store_release_map(w->s);
+        w->ops_since_release = 0;
+    }
+}
+
 int av_writer_put(av_writer *w, av_record *rec)
 {
+    release_now_and_then(w);
     if (rec->kind < 1 || rec->kind > AV_KIND_MAX) return av_error_set(AV_EINVAL, "invalid record kind %d", rec->kind);
     int rc = check_refs(rec);
     if (rc < 0) return rc;
@@ -1452,6 +1467,7 @@ int av_writer_model(av_writer *w, const char *name, uint64_t *out)
 
 int av_writer_link(av_writer *w, uint64_t row, uint64_t source_row, uint64_t line)
 {
+    release_now_and_then(w);
     av_id cid;
     av_kind kind;
     int rc;
