@@ -242,7 +242,7 @@ static int model_row(wstate *ws, const char *name, size_t n, uint64_t *out)
 
 /* Links wait for the source record; past links_in_memory they go to a
  * temporary file, so memory stays bounded whatever the file's size. */
-static size_t links_in_memory = 1u << 20;
+static size_t links_in_memory = 1u << 17;
 
 void av_ingest_tune_links(size_t n)
 {
