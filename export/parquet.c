@@ -14,6 +14,9 @@
 #include "export/parquet.h"
 
 #include <assert.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1152,6 +1155,11 @@ static int flush_row_group(pq_writer *w)
         c->dict_dead = 0;
     }
     w->rg_rows = 0;
+#ifdef __GLIBC__
+    /* the row group's buffers go back to the system, not to a thread's
+     * malloc arena where the next row group may not reuse them */
+    malloc_trim(0);
+#endif
     return 0;
 }
 

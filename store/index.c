@@ -164,6 +164,7 @@ static int postings_open(av_iter *it)
     av_buf_put(&seek, it->term.ptr, it->term.len);
     av_buf_put(&seek, zero, 8);
     MDB_val k = {seek.len, seek.ptr}, v;
+    av_store_touch(it->r->s);
     int rc = mdb_cursor_get(it->cur, &k, &v, MDB_SET_RANGE);
     av_buf_free(&seek);
     if (rc == MDB_NOTFOUND || (rc == 0 && !key_is_term(it, &k))) {

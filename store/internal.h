@@ -56,6 +56,7 @@ struct av_store {
     unsigned flags;
     int lock_fd;        /* the writer lock file, open while a writer lives */
     atomic_int nreaders; /* open readers of this process (map growth waits for 0) */
+    atomic_uint lookups; /* record and text reads, for av_store_touch */
     size_t mapsize;
 };
 
@@ -172,6 +173,14 @@ typedef struct av_colw {
  * av_colw_flush writes the last. Both return MDB codes. */
 int av_colw_set(av_colw *w, MDB_txn *txn, av_store *s, uint64_t row, uint64_t entry);
 int av_colw_flush(av_colw *w, MDB_txn *txn, av_store *s);
+
+/* Counts one random read of the map; every 4096 of them, hands the pages
+ * read back (av_store_release_map), so a scan's resident memory does not
+ * grow with the store. */
+static inline void av_store_touch(av_store *s)
+{
+    if ((atomic_fetch_add_explicit(&s->lookups, 1, memory_order_relaxed) & 4095) == 4095) av_store_release_map(s);
+}
 
 /* ---- readers (reader.c) ---- */
 struct av_reader {

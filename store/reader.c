@@ -24,6 +24,7 @@ int av_rec_raw(av_store *s, MDB_txn *txn, uint64_t row, MDB_val *out)
     uint8_t k[8];
     av_be64(k, row);
     MDB_val key = {8, k};
+    av_store_touch(s);
     int rc = mdb_get(txn, s->dbi[DBI_REC], &key, out);
     if (rc == MDB_NOTFOUND) return av_error_set(AV_ENOTFOUND, "no record at row %llu", (unsigned long long)row);
     return rc ? av_mdb_error(rc, "reading a record") : 0;
@@ -387,6 +388,7 @@ static int prefix_each(av_reader *r, int dbi, const void *prefix, size_t plen, c
     if (rc) return av_mdb_error(rc, what);
     MDB_val k = {plen, (void *)prefix}, v;
     int ret = 0;
+    av_store_touch(r->s);
     for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0 && !ret; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
         if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen)) break;
         ret = fn(ctx, &k, &v);

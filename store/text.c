@@ -214,6 +214,7 @@ static int load_frame(av_store *s, MDB_txn *txn, av_blockcache *c, uint64_t id, 
     uint8_t k[8];
     av_be64(k, id);
     MDB_val key = {8, k}, val;
+    av_store_touch(s);
     int rc = mdb_get(txn, s->dbi[DBI_BLK], &key, &val);
     if (rc) return rc == MDB_NOTFOUND ? av_error_set(AV_ECORRUPT, "text block %llu is missing", (unsigned long long)id)
                                       : av_mdb_error(rc, "reading a text block");
@@ -250,6 +251,7 @@ static int load_frame(av_store *s, MDB_txn *txn, av_blockcache *c, uint64_t id, 
 int av_text_ref(av_store *s, MDB_txn *txn, av_blockcache *cache, const av_id *hash, const char **out, size_t *out_len)
 {
     MDB_val key = {16, (void *)hash->b}, val;
+    av_store_touch(s);
     int rc = mdb_get(txn, s->dbi[DBI_TXT], &key, &val);
     if (rc == MDB_NOTFOUND) {
         char hex[33];
