@@ -57,6 +57,8 @@ struct av_store {
     int lock_fd;        /* the writer lock file, open while a writer lives */
     atomic_int nreaders; /* open readers of this process (map growth waits for 0) */
     atomic_uint lookups; /* record and text reads, for av_store_touch */
+    _Atomic(uintptr_t) map_lo; /* where LMDB's map is, once found (av_store_release_map) */
+    _Atomic(size_t) map_len;   /* 0: not known (or moved) */
     size_t mapsize;
 };
 
@@ -181,6 +183,9 @@ static inline void av_store_touch(av_store *s)
 {
     if ((atomic_fetch_add_explicit(&s->lookups, 1, memory_order_relaxed) & 4095) == 4095) av_store_release_map(s);
 }
+
+/* Forgets where the map is: call after anything that may remap it. */
+void av_store_map_moved(av_store *s);
 
 /* ---- readers (reader.c) ---- */
 struct av_reader {

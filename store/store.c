@@ -58,6 +58,7 @@ static int env_open(av_store *s, int create)
                                                                         : (size_t)st.st_size + initial_map;
     map = (map + 65535) & ~(size_t)65535;
     mdb_env_set_mapsize(s->env, map);
+    av_store_map_moved(s);
     s->mapsize = map;
     rc = mdb_env_open(s->env, s->dir, MDB_NOTLS | MDB_NORDAHEAD, 0644);
     if (rc) {
@@ -74,6 +75,7 @@ static int env_open(av_store *s, int create)
     if ((rc = mdb_txn_begin(s->env, NULL, create ? 0 : MDB_RDONLY, &txn))) {
         if (rc == MDB_MAP_RESIZED) {
             mdb_env_set_mapsize(s->env, 0);
+            av_store_map_moved(s);
             rc = mdb_txn_begin(s->env, NULL, create ? 0 : MDB_RDONLY, &txn);
         }
         if (rc) return av_mdb_error(rc, "opening the store");
@@ -188,6 +190,7 @@ int av_txn_begin_read(av_store *s, MDB_txn **out)
     int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, out);
     if (rc == MDB_MAP_RESIZED) {
         mdb_env_set_mapsize(s->env, 0);
+        av_store_map_moved(s);
         rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, out);
     }
     if (rc == 0) s->nreaders++;
@@ -204,6 +207,7 @@ int av_store_grow(av_store *s, size_t need)
     size_t size = info.me_mapsize * 2;
     while (size < info.me_mapsize + need) size *= 2;
     int rc = mdb_env_set_mapsize(s->env, size);
+    av_store_map_moved(s);
     if (rc) return av_mdb_error(rc, "growing the store's map");
     s->mapsize = size;
     return 0;
@@ -390,6 +394,13 @@ int av_version_resolve(av_store *s, const char *spec, uint32_t *out)
 void av_store_release_map(av_store *s)
 {
 #ifdef __linux__
+    /* the map's place, found once per mapping (av_store_map_moved forgets it) */
+    uintptr_t lo = atomic_load_explicit(&s->map_lo, memory_order_acquire);
+    size_t len = atomic_load_explicit(&s->map_len, memory_order_acquire);
+    if (len) {
+        madvise((void *)lo, len, MADV_DONTNEED);
+        return;
+    }
     char path[4096];
     struct stat st;
     snprintf(path, sizeof path, "%s/data.mdb", s->dir);
@@ -397,14 +408,28 @@ void av_store_release_map(av_store *s)
     FILE *f = fopen("/proc/self/maps", "r");
     if (!f) return;
     char line[4600];
+    unsigned found = 0;
+    unsigned long flo = 0, fhi = 0;
     while (fgets(line, sizeof line, f)) {
-        unsigned long lo, hi, ino, dmaj, dmin;
-        if (sscanf(line, "%lx-%lx %*s %*s %lx:%lx %lu", &lo, &hi, &dmaj, &dmin, &ino) == 5 && ino == st.st_ino &&
-            makedev(dmaj, dmin) == st.st_dev)
-            madvise((void *)lo, hi - lo, MADV_DONTNEED);
+        unsigned long a, b, ino, dmaj, dmin;
+        if (sscanf(line, "%lx-%lx %*s %*s %lx:%lx %lu", &a, &b, &dmaj, &dmin, &ino) == 5 && ino == st.st_ino &&
+            makedev(dmaj, dmin) == st.st_dev) {
+            madvise((void *)a, b - a, MADV_DONTNEED);
+            flo = a, fhi = b;
+            found++;
+        }
     }
     fclose(f);
+    if (found == 1) {
+        atomic_store_explicit(&s->map_lo, (uintptr_t)flo, memory_order_release);
+        atomic_store_explicit(&s->map_len, (size_t)(fhi - flo), memory_order_release);
+    }
 #else
     (void)s;
 #endif
+}
+
+void av_store_map_moved(av_store *s)
+{
+    atomic_store_explicit(&s->map_len, 0, memory_order_release);
 }
