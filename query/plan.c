@@ -656,16 +656,29 @@ static int num_units(plan *p, const qnode *n, rowset *out)
         out->cap = out->n + c->cand.n;
         out->v = av_xrealloc(out->v, out->cap * sizeof *out->v);
     }
-    for (size_t i = 0; i < c->cand.n; i++) {
-        uint64_t x = c->cand.v[i];
-        if (in_sorted(&c->ends, x)) {
-            if ((rc = num_holds(p, x, n)) < 0) return rc;
-            if (!rc) continue;
+    /* in batches: the tags' targets, then the targets' kinds, from the row
+     * column; a target of the unit kind is the unit (the common case), any
+     * other goes the general way (a prompt's responses, semi bitmaps) */
+    enum { B = 1024 };
+    uint64_t tgt[B];
+    av_kind kind[B], tkind[B];
+    for (size_t lo = 0; lo < c->cand.n; lo += B) {
+        size_t m = c->cand.n - lo < B ? c->cand.n - lo : B;
+        const uint64_t *x = c->cand.v + lo;
+        if ((rc = av_rows_info(p->r, x, m, 0, kind, tgt)) < 0) return rc;
+        if ((rc = av_rows_info(p->r, tgt, m, 0, tkind, NULL)) < 0) return rc;
+        for (size_t i = 0; i < m; i++) {
+            if (kind[i] == AV_KIND_NONE || !tgt[i]) continue;
+            if (c->ends.n && in_sorted(&c->ends, x[i])) {
+                if ((rc = num_holds(p, x[i], n)) < 0) return rc;
+                if (!rc) continue;
+            }
+            if (!p->nsem && tkind[i] != AV_KIND_NONE && tkind[i] == p->q->unit && p->q->unit != AV_TAG) {
+                rs_add(out, tgt[i]);
+                continue;
+            }
+            if ((rc = tag_units(p, x[i], tgt[i], out)) < 0) return rc;
         }
-        av_kind tk;
-        uint64_t ref0 = 0;
-        if ((rc = av_row_info(p->r, x, 0, &tk, &ref0)) < 0) return rc;
-        if (rc && ref0 && (rc = tag_units(p, x, ref0, out)) < 0) return rc;
     }
     return 0;
 }

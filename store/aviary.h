@@ -238,6 +238,9 @@ int av_peek(av_reader *r, uint64_t row, unsigned flags, av_kind *kind, uint64_t 
  * row exists and is visible (or AV_GET_ANY), 0 if not, <0 on error. kind
  * and ref0 may be NULL. */
 int av_row_info(av_reader *r, uint64_t row, unsigned flags, av_kind *kind, uint64_t *ref0);
+/* The same for n rows at once: kinds[i] is AV_KIND_NONE for a row that is
+ * not there or not visible; ref0s may be NULL. */
+int av_rows_info(av_reader *r, const uint64_t *rows, size_t n, unsigned flags, av_kind *kinds, uint64_t *ref0s);
 /* Scanning stored texts block by block, for searches that would otherwise
  * load every unit's text through its hash. Texts live in blocks of one of
  * two classes: AV_TEXTS_RESPONSE, the messages of response records, and

@@ -118,3 +118,25 @@ int av_row_info(av_reader *r, uint64_t row, unsigned flags, av_kind *kind, uint6
     if (ref0) *ref0 = e & AV_COL_REF_MASK;
     return 1;
 }
+
+int av_rows_info(av_reader *r, const uint64_t *rows, size_t n, unsigned flags, av_kind *kinds, uint64_t *ref0s)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint64_t row = rows[i], e = 0;
+        kinds[i] = AV_KIND_NONE;
+        if (ref0s) ref0s[i] = 0;
+        if (row == 0 || (!(flags & AV_GET_ANY) && (row >= r->row_end || (r->nhidden && av_is_hidden(r, row)))))
+            continue;
+        uint64_t chunk = row / AV_COL_ROWS;
+        if (r->col_ptr && r->col_chunk == chunk) {
+            e = entry_at(r->col_ptr + (row % AV_COL_ROWS) * 8);
+        } else {
+            int rc = col_get(r, row, &e);
+            if (rc < 0) return rc;
+        }
+        if (!e) continue;
+        kinds[i] = (av_kind)(e >> 56);
+        if (ref0s) ref0s[i] = e & AV_COL_REF_MASK;
+    }
+    return 0;
+}

@@ -10,6 +10,8 @@ exprs=(
     'tag.task_category in ("Math", "Planning") or tag.language = "FR"'
     'not tag.task_category = "Math" and tag.difficulty != "easy"'
     'tag.instruct_reward > 0 and tag.language = "EN"'
+    'tag.instruct_reward > 0'
+    'tag.instruct_reward <= -1 or tag.instruct_reward >= 2.5'
     'tag.language = "ZH" or response contains "🍂"'
     'model = "gpt-4" or model = "llama-2-13b-chat"'
     'source = "query_ultrafeedback" and rating.helpfulness >= 4'
@@ -22,7 +24,7 @@ exprs=(
     'kind = "response" and tag.task_category = "Editing"'
 )
 n=0
-for kind in response prompt rating all; do
+for kind in response prompt rating tag all; do
     for at in 1 2; do
         for e in "${exprs[@]}"; do
             a=$("$A" -C "$S" query "$e" --kind $kind --at $at --format ids 2>&1)
