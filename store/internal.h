@@ -43,6 +43,9 @@ enum av_dbi {
 #ifndef AV_FRAME_RAW
 #define AV_FRAME_RAW 4096     /* ... in frames of about this size, each decompressible alone */
 #endif
+#ifndef AV_FRAME_RAW_RESPONSE
+#define AV_FRAME_RAW_RESPONSE 8192 /* (responses' texts: larger, being mostly scanned whole) */
+#endif
 #ifndef AV_ZSTD_LEVEL
 #define AV_ZSTD_LEVEL 3
 #endif

@@ -306,13 +306,15 @@ void av_compressor_free(av_compressor *z)
 int av_block_seal(av_compressor *z, av_buf *out, av_block_builder *bb, uint32_t dict_id, const void *dict,
                   size_t dict_len)
 {
-    /* frames: whole texts, cut once a frame reaches AV_FRAME_RAW bytes */
+    /* frames: whole texts, cut once a frame reaches its size (responses'
+     * frames larger: they are mostly scanned whole, by text searches) */
+    size_t frame_raw = bb->cls ? AV_FRAME_RAW_RESPONSE : AV_FRAME_RAW;
     uint32_t nframes = 0;
     av_buf ends = AV_BUF_INIT;
     size_t pos = 0, start = 0;
     for (uint32_t i = 0; i < bb->ntexts; i++) {
         pos += av_get_be32((const uint8_t *)bb->hdr.ptr + 4 * i);
-        if (pos - start >= AV_FRAME_RAW || i + 1 == bb->ntexts) {
+        if (pos - start >= frame_raw || i + 1 == bb->ntexts) {
             uint8_t e[4];
             av_be32(e, (uint32_t)pos);
             av_buf_put(&ends, e, 4);
