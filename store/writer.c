@@ -238,6 +238,7 @@ struct av_writer {
     size_t *sample_len;
     unsigned nsamples, capsamples;
     av_compressor *z;
+    av_compressor *zmain; /* the writer's thread's, for helping in sealed_wait */
 
     /* what this commit did */
     av_commit counts;
@@ -659,7 +660,25 @@ static int cmp_sealed(const void *a, const void *b)
 static int sealed_wait(av_writer *w)
 {
     pthread_mutex_lock(&w->mu);
-    while (w->ndone < w->nsealed) pthread_cond_wait(&w->cv_done, &w->mu);
+    while (w->ndone < w->nsealed) {
+        if (w->next_job >= w->nsealed) {
+            pthread_cond_wait(&w->cv_done, &w->mu);
+            continue;
+        }
+        /* compress queued blocks here rather than wait for the worker (a
+         * compressor of this thread's own: the same bytes either way) */
+        sealed_block *sb = w->sealed[w->next_job++];
+        pthread_mutex_unlock(&w->mu);
+        if (!w->zmain) w->zmain = av_compressor_new();
+        av_block_builder bb = {sb->raw, sb->hdr, sb->ntexts, sb->cls};
+        sb->rc = av_block_seal(w->zmain, &sb->val, &bb, sb->dict_id, sb->dict, sb->dict_len);
+        if (sb->rc < 0) snprintf(sb->err, sizeof sb->err, "%s", av_errmsg());
+        av_buf_free(&sb->raw);
+        av_buf_free(&sb->hdr);
+        pthread_mutex_lock(&w->mu);
+        w->ndone++;
+        pthread_cond_broadcast(&w->cv_done);
+    }
     pthread_mutex_unlock(&w->mu);
     for (size_t i = 0; i < w->nsealed; i++)
         if (w->sealed[i]->rc < 0) return av_error_set(w->sealed[i]->rc, "%s", w->sealed[i]->err);
@@ -1690,6 +1709,7 @@ static void writer_free(av_writer *w)
     av_buf_free(&w->samples);
     free(w->sample_len);
     av_compressor_free(w->z);
+    av_compressor_free(w->zmain);
     if (w->lock_fd > 0) {
         flock(w->lock_fd, LOCK_UN);
         close(w->lock_fd);
