@@ -9,7 +9,9 @@
  * whether it contains the literal. The evaluator then answers from the set
  * by the unit's text hash (q_textset_lookup); a text the scan did not see
  * (stored first by a record of the other class: texts are stored once) is
- * checked the ordinary way. */
+ * checked the ordinary way. When the store says no text crossed classes
+ * (av_texts_apart), only matching texts are hashed and noted, and a text
+ * not noted does not match. */
 #include "query/qint.h"
 
 #include <pthread.h>
@@ -26,6 +28,7 @@ typedef struct tset {
 struct q_textset {
     tset *parts;
     int nparts;
+    int apart; /* only matches were noted, and a text not noted does not match */
 };
 
 static uint64_t slot_of(const av_id *h)
@@ -84,15 +87,20 @@ typedef struct slice {
     uint64_t lo, hi;
     const char *lit;
     size_t len;
+    int apart; /* every text of the class is in its blocks: note matches only */
     tset set;
     int rc;
     char err[256];
 } slice;
 
-static int on_text(void *ctx, const av_id *h, const char *text, size_t len)
+static int on_text(void *ctx, const char *text, size_t len)
 {
     slice *sl = ctx;
-    tset_put(&sl->set, h, memmem(text, len, sl->lit, sl->len) ? 2 : 1);
+    int hit = memmem(text, len, sl->lit, sl->len) != NULL;
+    if (!hit && sl->apart) return 0; /* not noted: absent means no match */
+    av_id h;
+    av_hash(&h, text, len);
+    tset_put(&sl->set, &h, hit ? 2 : 1);
     return 0;
 }
 
@@ -115,11 +123,13 @@ int q_textset_build(q_textset **out, av_reader *r, int cls, const char *lit, siz
     if (threads < 1) threads = 1;
     if (threads > 8) threads = 8;
     uint64_t end = av_text_block_end(r), per = (end - 1 + (uint64_t)threads - 1) / (uint64_t)threads;
+    int apart = av_texts_apart(r);
     slice *sl = av_xcalloc((size_t)threads, sizeof *sl);
     pthread_t *tid = av_xcalloc((size_t)threads, sizeof *tid);
     int started = 0, rc = 0;
     for (int i = 0; i < threads; i++) {
-        sl[i] = (slice){.s = av_reader_store(r), .version = av_reader_version(r), .cls = cls, .lit = lit, .len = len};
+        sl[i] = (slice){.s = av_reader_store(r), .version = av_reader_version(r), .cls = cls, .lit = lit, .len = len,
+                        .apart = apart};
         sl[i].lo = 1 + per * (uint64_t)i;
         sl[i].hi = sl[i].lo + per < end ? sl[i].lo + per : end;
         /* every slice on a thread of its own: the caller's thread may hold
@@ -141,6 +151,7 @@ int q_textset_build(q_textset **out, av_reader *r, int cls, const char *lit, siz
     }
     q_textset *t = av_xcalloc(1, sizeof *t);
     t->nparts = threads;
+    t->apart = apart;
     t->parts = av_xcalloc((size_t)threads, sizeof *t->parts);
     for (int i = 0; i < threads; i++) t->parts[i] = sl[i].set;
     free(sl);
@@ -154,7 +165,7 @@ int q_textset_lookup(const q_textset *t, const av_id *h)
         int st = tset_get(&t->parts[i], h);
         if (st) return st == 2;
     }
-    return -1;
+    return t->apart ? 0 : -1;
 }
 
 void q_textset_free(q_textset *t)

@@ -246,15 +246,20 @@ int av_rows_info(av_reader *r, const uint64_t *rows, size_t n, unsigned flags, a
  * two classes: AV_TEXTS_RESPONSE, the messages of response records, and
  * AV_TEXTS_OTHER, the rest (prompts, long tag values, ...). av_text_scan
  * calls fn for each text (long ones only: values of up to 48 bytes stay in
- * their records) in the blocks of class cls whose ids are in [lo, hi),
+ * their records; a text's hash, by which records name it, is av_hash()) in the blocks of class cls whose ids are in [lo, hi),
  * skipping the other class's blocks without decompressing them; a non-zero
  * return from fn stops the scan and is returned. Block ids run from 1 to
  * av_text_block_end(): split that range to scan on several threads, each
  * with a reader of its own. Blocks written after the reader's version may
  * be seen too: the scan finds texts, records decide visibility. */
 enum { AV_TEXTS_OTHER = 0, AV_TEXTS_RESPONSE = 1 };
-typedef int (*av_text_fn)(void *ctx, const av_id *hash, const char *text, size_t len);
+typedef int (*av_text_fn)(void *ctx, const char *text, size_t len); /* its id: av_hash() */
 uint64_t av_text_block_end(av_reader *r);
+/* 1 when every text lives in the blocks of its own class (no response's
+ * text was first stored by another kind of record, nor the other way
+ * round): a scan of one class's blocks then sees all of that class's
+ * texts. */
+int av_texts_apart(av_reader *r);
 int av_text_scan(av_reader *r, int cls, uint64_t lo, uint64_t hi, av_text_fn fn, void *ctx);
 /* Loads one value of a record read without AV_GET_TEXT (sets val->ptr into
  * the record's memory; earlier pointers into rec stay valid). */

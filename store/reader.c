@@ -531,3 +531,10 @@ int av_text_scan(av_reader *r, int cls, uint64_t lo, uint64_t hi, av_text_fn fn,
 {
     return av_text_scan_blocks(r->s, r->txn, r->cache, cls, lo, hi, fn, ctx);
 }
+
+int av_texts_apart(av_reader *r)
+{
+    uint64_t x = 0;
+    av_meta_u64(r->s, r->txn, "xclass", &x);
+    return x == 0;
+}

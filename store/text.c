@@ -184,9 +184,7 @@ int av_text_scan_blocks(av_store *s, MDB_txn *txn, av_blockcache *c, int cls, ui
                 rc = av_error_set(AV_ECORRUPT, "text block %llu is corrupt", (unsigned long long)id);
                 break;
             }
-            av_id h;
-            av_hash(&h, raw + off, len); /* texts are keyed by this hash */
-            rc = fn(ctx, &h, raw + off, len);
+            rc = fn(ctx, raw + off, len);
             off += len;
         }
     }

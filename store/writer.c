@@ -243,6 +243,7 @@ struct av_writer {
     /* what this commit did */
     av_commit counts;
     uint64_t text_count, text_raw, text_stored;
+    uint64_t text_xclass; /* response texts found stored in other blocks */
     uint32_t evt_seq;
     uint64_t undo_seq;
     av_colw col; /* the row column chunk being filled */
@@ -727,13 +728,43 @@ static void keep_sample(av_writer *w, const char *p, size_t n)
 }
 
 /* Stores a long value's bytes unless the store has them. */
+/* The class of block id, written or not. */
+static int block_class(av_writer *w, uint64_t id)
+{
+    for (int c = 0; c < 2; c++)
+        if (w->bb[c].ntexts && w->bb_id[c] == id) return c;
+    for (size_t i = 0; i < w->nsealed; i++)
+        if (w->sealed[i]->id == id) return w->sealed[i]->cls;
+    uint8_t k8[8];
+    av_be64(k8, id);
+    MDB_val k = {8, k8}, v;
+    if (mdb_get(w->rd.txn, w->s->dbi[DBI_BLK], &k, &v) == 0 && v.mv_size > 4) return ((const uint8_t *)v.mv_data)[4] >> 7;
+    return 0; /* unknown: count it as the other class */
+}
+
+/* A text already stored in a block of the other class (texts are stored
+ * once): readers then cannot take "not in this class's blocks" for "not
+ * one of this class's texts" (av_texts_apart); counted, and saved with the
+ * commit. */
+static void note_text_class(av_writer *w, int cls, uint64_t block)
+{
+    if (block_class(w, block) != cls) w->text_xclass++;
+}
+
 static int store_text(av_writer *w, const av_val *v, int cls)
 {
     av_block_builder *bb = &w->bb[cls];
-    if (idmap_find(&w->pend_text, v->hash.b)) return 0;
+    idslot *pend = idmap_find(&w->pend_text, v->hash.b);
+    if (pend) {
+        note_text_class(w, cls, av_get_be64(pend->val));
+        return 0;
+    }
     MDB_val k = {16, (void *)v->hash.b}, got;
     int rc = mdb_get(w->rd.txn, w->s->dbi[DBI_TXT], &k, &got);
-    if (rc == 0) return 0;
+    if (rc == 0) {
+        if (got.mv_size == 16) note_text_class(w, cls, av_get_be64(got.mv_data));
+        return 0;
+    }
     if (rc != MDB_NOTFOUND) return av_mdb_error(rc, "looking up a text");
     if (v->len > UINT32_MAX) return av_error_set(AV_EINVAL, "a text of %zu bytes is too long (4 GiB at most)", v->len);
     if (bb->raw.len + v->len > AV_BLOCK_RAW && bb->ntexts) {
@@ -1762,6 +1793,12 @@ static int commit_txn(av_writer *w, const av_commit_opts *opts, int make_version
         tv.mv_size = 24;
         tv.mv_data = t;
         if ((rc = mdb_put(txn, s->dbi[DBI_META], &tk, &tv, 0))) goto fail;
+        if (w->text_xclass) {
+            uint64_t x = 0;
+            MDB_val xk = {6, "xclass"}, xv;
+            if (mdb_get(txn, s->dbi[DBI_META], &xk, &xv) == 0 && xv.mv_size == 8) x = av_get_be64(xv.mv_data);
+            if ((rc = meta_put_u64(txn, s, "xclass", x + w->text_xclass))) goto fail;
+        }
         if ((rc = meta_put_u64(txn, s, "dict_cur", w->dict_id))) goto fail;
         if ((rc = meta_put_u64(txn, s, "dict_at", w->dict_at))) goto fail;
     }

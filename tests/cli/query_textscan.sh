@@ -55,4 +55,14 @@ agree "limit" 'response contains "needle"' --format ids --limit 5
 check "limit: 5 rows" test "$(wc -l <"$T/scan.out")" = 5
 agree "absent" 'response contains "no such words anywhere"' --format count
 check "absent: 0" test "$(cat "$T/scan.out")" = 0
+# a store where no text crossed classes: the scan notes matching texts only
+S2=$T/apart
+"$A" init "$S2" >/dev/null || exit 1
+gen 1 1500 | grep -v '(zebra) needle' >"$T/c.jsonl"
+"$A" -C "$S2" ingest "$T/c.jsonl" --format magpie --licence llama3 -q || exit 1
+S=$S2
+agree "apart: needles" 'response contains "needle"' --format ids
+check "apart: needles found" test "$(wc -l <"$T/scan.out")" -ge 150
+agree "apart: instructions" 'instruction contains "zebra"' --format count
+agree "apart: not" 'not response contains "needle"' --format count
 finish

@@ -848,6 +848,7 @@ static void test_store__response_texts_in_own_blocks(void)
         ok &= av_get(r, rrow[i], AV_GET_TEXT, &rec) == 0 && !strcmp(rec.msg[0].text.ptr, rt[i]);
     }
     CHECK(ok);
+    CHECK_EQ_INT(av_texts_apart(r), 1); /* no text crossed classes yet */
     /* which blocks hold which texts, from the txt table */
     av_id ph, rh;
     CHECK_EQ_INT(av_get(r, prow[N - 1], 0, &rec), 0);
@@ -893,6 +894,36 @@ static void test_store__response_texts_in_own_blocks(void)
     mdb_txn_abort(txn);
     mdb_env_close(env);
     av_tune_batch(0);
+}
+
+/* A response whose text a prompt stored first (texts are stored once)
+ * makes the classes no longer apart, from that commit on. */
+static void test_store__texts_cross_classes(void)
+{
+    av_store *s = fresh();
+    av_writer *w;
+    CHECK_EQ_INT(av_writer_open(&w, s), 0);
+    const char *t = "a text long enough to be stored in a block rather than in its record";
+    uint64_t p = put_prompt(w, t);
+    CHECK_EQ_INT(commit(w, "v1"), 1);
+    av_reader *r;
+    CHECK_EQ_INT(av_reader_open(&r, s, 0), 0);
+    CHECK_EQ_INT(av_texts_apart(r), 1);
+    av_reader_close(r);
+    CHECK_EQ_INT(av_writer_open(&w, s), 0);
+    av_record rec;
+    av_record_init(&rec);
+    av_msg m = {"assistant", {t, strlen(t), {{0}}}};
+    rec.kind = AV_RESPONSE;
+    rec.ref[0] = p;
+    rec.nmsg = 1;
+    rec.msg = &m;
+    CHECK_EQ_INT(av_writer_put(w, &rec), 1);
+    CHECK_EQ_INT(commit(w, "v2"), 2);
+    CHECK_EQ_INT(av_reader_open(&r, s, 0), 0);
+    CHECK_EQ_INT(av_texts_apart(r), 0);
+    av_reader_close(r);
+    av_store_close(s);
 }
 
 /* A reader keeps its snapshot while a writer commits. */
@@ -981,6 +1012,7 @@ int main(void)
     RUN(test_store__sort_unique_rows);
     RUN(test_store__text_frames);
     RUN(test_store__response_texts_in_own_blocks);
+    RUN(test_store__texts_cross_classes);
     RUN(test_store__rollback_restores_merged_index);
     RUN(test_store__aux_values_and_rollback);
     RUN(test_store__numeric_index_and_peek);
