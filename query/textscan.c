@@ -88,15 +88,49 @@ typedef struct slice {
     const char *lit;
     size_t len;
     int apart; /* every text of the class is in its blocks: note matches only */
+    size_t rare; /* where in lit its rarest byte is */
     tset set;
     int rc;
     char err[256];
 } slice;
 
+/* The position in lit of its rarest byte, by English letter frequency
+ * (spaces and common letters are poor anchors for memchr, digits and
+ * punctuation good ones). */
+static size_t rare_at(const char *lit, size_t n)
+{
+    static const char common[] = " etaoinshrdlcumwfgypbvkjxqz";
+    size_t best = 0;
+    int best_score = -1;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)lit[i];
+        const char *f = c ? strchr(common, c >= 'A' && c <= 'Z' ? c + 32 : c) : NULL;
+        int score = f ? (int)(f - common) + (c >= 'A' && c <= 'Z' ? 27 : 0) : 60;
+        if (c == '\n' || c == '\t') score = 0;
+        if (score > best_score) best_score = score, best = i;
+    }
+    return best;
+}
+
+/* Whether lit occurs in hay: memchr for its rarest byte, then a compare
+ * (glibc's memchr scans many bytes a cycle; memmem's general algorithm
+ * does not). */
+static int contains(const char *hay, size_t n, const char *lit, size_t m, size_t k)
+{
+    if (m > n) return 0;
+    const char *p = hay + k, *end = hay + (n - m) + k + 1;
+    unsigned char c = (unsigned char)lit[k];
+    while (p < end && (p = memchr(p, c, (size_t)(end - p)))) {
+        if (!memcmp(p - k, lit, m)) return 1;
+        p++;
+    }
+    return 0;
+}
+
 static int on_text(void *ctx, const char *text, size_t len)
 {
     slice *sl = ctx;
-    int hit = memmem(text, len, sl->lit, sl->len) != NULL;
+    int hit = contains(text, len, sl->lit, sl->len, sl->rare);
     if (!hit && sl->apart) return 0; /* not noted: absent means no match */
     av_id h;
     av_hash(&h, text, len);
@@ -129,7 +163,7 @@ int q_textset_build(q_textset **out, av_reader *r, int cls, const char *lit, siz
     int started = 0, rc = 0;
     for (int i = 0; i < threads; i++) {
         sl[i] = (slice){.s = av_reader_store(r), .version = av_reader_version(r), .cls = cls, .lit = lit, .len = len,
-                        .apart = apart};
+                        .apart = apart, .rare = rare_at(lit, len)};
         sl[i].lo = 1 + per * (uint64_t)i;
         sl[i].hi = sl[i].lo + per < end ? sl[i].lo + per : end;
         /* every slice on a thread of its own: the caller's thread may hold
