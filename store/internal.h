@@ -179,12 +179,12 @@ typedef struct av_colw {
 int av_colw_set(av_colw *w, MDB_txn *txn, av_store *s, uint64_t row, uint64_t entry);
 int av_colw_flush(av_colw *w, MDB_txn *txn, av_store *s);
 
-/* Counts one random read of the map; every 4096 of them, hands the pages
+/* Counts one random read of the map; every 16384 of them, hands the pages
  * read back (av_store_release_map), so a scan's resident memory does not
  * grow with the store. */
 static inline void av_store_touch(av_store *s)
 {
-    if ((atomic_fetch_add_explicit(&s->lookups, 1, memory_order_relaxed) & 4095) == 4095) av_store_release_map(s);
+    if ((atomic_fetch_add_explicit(&s->lookups, 1, memory_order_relaxed) & 16383) == 16383) av_store_release_map(s);
 }
 
 /* Forgets where the map is: call after anything that may remap it. */
