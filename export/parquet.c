@@ -898,35 +898,10 @@ static int compress_page(pq_writer *w)
     return zcompress(w->cctx, &w->comp, &w->page);
 }
 
-static void *worker_main(void *arg)
-{
-    pq_writer *w = arg;
-    pthread_mutex_lock(&w->mu);
-    for (;;) {
-        while (!w->qhead && !w->stop)
-            pthread_cond_wait(&w->cv_work, &w->mu);
-        if (!w->qhead && w->stop)
-            break;
-        pq_job *j = w->qhead;
-        w->qhead = j->next;
-        if (!w->qhead)
-            w->qtail = NULL;
-        pthread_mutex_unlock(&w->mu);
-        j->err = zcompress(w->wcctx, &j->comp, &j->raw) < 0;
-        pthread_mutex_lock(&w->mu);
-        raw_put(w, &j->raw);
-        j->done = 1;
-        w->pending--;
-        pthread_cond_broadcast(&w->cv_done);
-    }
-    pthread_mutex_unlock(&w->mu);
-    return NULL;
-}
-
-/* With w->mu held: compresses the oldest queued page on this thread (with
- * w->cctx: the same parameters, so the same bytes), so a thread that would
- * wait for the worker works instead. 0 if none is queued. */
-static int help_one(pq_writer *w)
+/* With w->mu held: compresses the oldest queued page with cctx (the
+ * worker's, or that of a thread that would otherwise wait for it: the same
+ * parameters, so the same bytes). 0 if none is queued. */
+static int compress_queued(pq_writer *w, ZSTD_CCtx *cctx)
 {
     pq_job *j = w->qhead;
     if (!j)
@@ -935,13 +910,27 @@ static int help_one(pq_writer *w)
     if (!w->qhead)
         w->qtail = NULL;
     pthread_mutex_unlock(&w->mu);
-    j->err = zcompress(w->cctx, &j->comp, &j->raw) < 0;
+    j->err = zcompress(cctx, &j->comp, &j->raw) < 0;
     pthread_mutex_lock(&w->mu);
     raw_put(w, &j->raw);
     j->done = 1;
     w->pending--;
     pthread_cond_broadcast(&w->cv_done);
     return 1;
+}
+
+static void *worker_main(void *arg)
+{
+    pq_writer *w = arg;
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        while (!w->qhead && !w->stop)
+            pthread_cond_wait(&w->cv_work, &w->mu);
+        if (!compress_queued(w, w->wcctx))
+            break; /* stopped, nothing queued */
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
 }
 
 /* Hands a page to the worker (or compresses it now). At most a few pages
@@ -956,7 +945,7 @@ static int submit(pq_writer *w, pq_job *j)
     }
     pthread_mutex_lock(&w->mu);
     while (w->pending >= 4)
-        if (!help_one(w))
+        if (!compress_queued(w, w->cctx))
             pthread_cond_wait(&w->cv_done, &w->mu);
     j->next = NULL;
     if (w->qtail)
@@ -976,7 +965,7 @@ static void wait_all(pq_writer *w)
         return;
     pthread_mutex_lock(&w->mu);
     while (w->pending)
-        if (!help_one(w))
+        if (!compress_queued(w, w->cctx))
             pthread_cond_wait(&w->cv_done, &w->mu);
     pthread_mutex_unlock(&w->mu);
 }

@@ -5,8 +5,8 @@
  * A conjunct of equality or `in` on kind, id, model, source or tag.<key>
  * (or an `or` of such) can be answered from an index: tag and source index
  * hits are mapped to the units that see them (a tag on a prompt reaches the
- * prompt's responses), model hits are filtered by the unit kind (a bitmap
- * of the kind's index, or the record's header). The planner estimates each
+ * prompt's responses; kinds and targets come from the store's row column),
+ * model hits are filtered by the unit kind. The planner estimates each
  * such conjunct by counting its raw index entries (stopping at the
  * smallest count so far),
  * materialises the most selective one as a sorted set of unit rows, and
@@ -647,6 +647,27 @@ static int in_sorted(const rowset *s, uint64_t x)
 /* The units a numeric comparison selects: the index's candidates, values
  * checked for those in the range's end buckets (the others lie strictly
  * inside it), mapped to the units that see their tags. */
+/* Tag hits, at most TAG_BATCH at a time, to the units that see them: the
+ * tags' targets, then the targets' kinds, from the row column; a target of
+ * the unit kind is the unit (the common case), any other goes the general
+ * way (tag_units: a prompt's responses, semi bitmaps). */
+#define TAG_BATCH 1024
+static int tag_hits(plan *p, const uint64_t *x, size_t m, rowset *out)
+{
+    uint64_t tgt[TAG_BATCH];
+    av_kind kind[TAG_BATCH], tkind[TAG_BATCH];
+    int rc;
+    if ((rc = av_rows_info(p->r, x, m, 0, kind, tgt)) < 0) return rc;
+    if ((rc = av_rows_info(p->r, tgt, m, 0, tkind, NULL)) < 0) return rc;
+    int direct = !p->nsem && p->q->unit != AV_TAG && p->q->unit != AV_KIND_NONE;
+    for (size_t i = 0; i < m; i++) {
+        if (kind[i] == AV_KIND_NONE || !tgt[i]) continue;
+        if (direct && tkind[i] == p->q->unit) rs_add(out, tgt[i]);
+        else if ((rc = tag_units(p, x[i], tgt[i], out)) < 0) return rc;
+    }
+    return 0;
+}
+
 static int num_units(plan *p, const qnode *n, rowset *out)
 {
     numc *c;
@@ -656,31 +677,20 @@ static int num_units(plan *p, const qnode *n, rowset *out)
         out->cap = out->n + c->cand.n;
         out->v = av_xrealloc(out->v, out->cap * sizeof *out->v);
     }
-    /* in batches: the tags' targets, then the targets' kinds, from the row
-     * column; a target of the unit kind is the unit (the common case), any
-     * other goes the general way (a prompt's responses, semi bitmaps) */
-    enum { B = 1024 };
-    uint64_t tgt[B];
-    av_kind kind[B], tkind[B];
-    for (size_t lo = 0; lo < c->cand.n; lo += B) {
-        size_t m = c->cand.n - lo < B ? c->cand.n - lo : B;
-        const uint64_t *x = c->cand.v + lo;
-        if ((rc = av_rows_info(p->r, x, m, 0, kind, tgt)) < 0) return rc;
-        if ((rc = av_rows_info(p->r, tgt, m, 0, tkind, NULL)) < 0) return rc;
-        for (size_t i = 0; i < m; i++) {
-            if (kind[i] == AV_KIND_NONE || !tgt[i]) continue;
-            if (c->ends.n && in_sorted(&c->ends, x[i])) {
-                if ((rc = num_holds(p, x[i], n)) < 0) return rc;
-                if (!rc) continue;
-            }
-            if (!p->nsem && tkind[i] != AV_KIND_NONE && tkind[i] == p->q->unit && p->q->unit != AV_TAG) {
-                rs_add(out, tgt[i]);
-                continue;
-            }
-            if ((rc = tag_units(p, x[i], tgt[i], out)) < 0) return rc;
+    uint64_t x[TAG_BATCH];
+    size_t m = 0;
+    for (size_t i = 0; i < c->cand.n; i++) {
+        if (c->ends.n && in_sorted(&c->ends, c->cand.v[i])) { /* an end bucket: check the value */
+            if ((rc = num_holds(p, c->cand.v[i], n)) < 0) return rc;
+            if (!rc) continue;
+        }
+        x[m++] = c->cand.v[i];
+        if (m == TAG_BATCH) {
+            if ((rc = tag_hits(p, x, m, out)) < 0) return rc;
+            m = 0;
         }
     }
-    return 0;
+    return m ? tag_hits(p, x, m, out) : 0;
 }
 
 /* Counts raw index entries of a conjunct, stopping at cap. */
@@ -813,7 +823,8 @@ static int materialise(plan *p, const qnode *n, rowset *out)
         int nits;
         if ((rc = leaf_iters(p, n, l, its, &nits)) < 0) return rc;
         for (int k = 0; k < nits; k++) {
-            uint64_t x;
+            uint64_t x, batch[TAG_BATCH];
+            size_t m = 0;
             while (rc >= 0 && (rc = av_iter_next(its[k], &x)) == 1) {
                 if (t == IX_KIND) {
                     rs_add(out, x);
@@ -821,14 +832,12 @@ static int materialise(plan *p, const qnode *n, rowset *out)
                     int has = unit_kind_has(p, x);
                     if (has < 0) rc = has;
                     else if (has) rs_add(out, x);
-                } else { /* IX_TAG: the tag's target and what sees it */
-                    av_kind tk;
-                    uint64_t ref0 = 0;
-                    if ((rc = av_row_info(p->r, x, 0, &tk, &ref0)) < 0) break;
-                    if (rc && ref0 && (rc = tag_units(p, x, ref0, out)) < 0) break;
-                    rc = 0;
+                } else { /* IX_TAG: the tags' targets and what sees them */
+                    batch[m++] = x;
+                    if (m == TAG_BATCH) rc = tag_hits(p, batch, m, out), m = 0;
                 }
             }
+            if (rc >= 0 && m) rc = tag_hits(p, batch, m, out);
             av_iter_free(its[k]);
         }
     }

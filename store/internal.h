@@ -7,7 +7,8 @@
  *           "next_row"/"next_block" -> u64 (never reused); "texts" -> stats
  *   rec     row (u64 BE) -> encoded record (codec.c)
  *   cid     content id (16) -> row (u64 BE)
- *   txt     text hash (16) -> block (u64 BE), offset (u32), length (u32)
+ *   txt     text hash (16) -> block (u64 BE, top bit: the block holds
+ *           responses' texts), offset (u32), length (u32)
  *   blk     block (u64 BE) -> block header + zstd frame (text.c)
  *   dict    dictionary id (u32 BE) -> zstd dictionary
  *   idx     term + first row (u64 BE) -> a chunk of ascending row ids (index.c)
@@ -120,6 +121,13 @@ void av_record_cid(av_id *out, const av_record *rec, const av_id ref_cids[3], co
 const char *av_record_keep(av_record *rec, const char *s, size_t n);
 
 /* ---- text store (text.c) ---- */
+/* A txt entry's block id carries its block's class in its top bit, so a
+ * writer meeting a stored text knows its class without reading the block. */
+#define AV_TXT_CLASS_BIT (1ull << 63)
+static inline int av_txt_class(const uint8_t *entry)
+{
+    return (av_get_be64(entry) & AV_TXT_CLASS_BIT) ? AV_TEXTS_RESPONSE : AV_TEXTS_OTHER;
+}
 typedef struct av_blockcache av_blockcache;
 av_blockcache *av_blockcache_new(void);
 void av_blockcache_free(av_blockcache *c);

@@ -259,7 +259,7 @@ int av_text_ref(av_store *s, MDB_txn *txn, av_blockcache *cache, const av_id *ha
     if (rc) return av_mdb_error(rc, "looking up a text");
     if (val.mv_size != 16) return av_error_set(AV_ECORRUPT, "text index entry is corrupt");
     const uint8_t *v = val.mv_data;
-    uint64_t block = av_get_be64(v);
+    uint64_t block = av_get_be64(v) & ~AV_TXT_CLASS_BIT;
     uint32_t off = av_get_be32(v + 8), len = av_get_be32(v + 12);
     struct cached_frame *f = NULL;
     if (len == 0) {

@@ -1,14 +1,18 @@
 /* writer.c: making one new version.
  *
  * A writer collects records in memory and writes them to LMDB in batches
- * (one LMDB transaction each, of at most ~32 MB or av_tune_batch records),
- * so memory stays bounded however large the input. Nothing it writes is
+ * (one LMDB transaction each, of at most ~16 MB or av_tune_batch records),
+ * so memory stays bounded however large the input. Entries with random keys
+ * (text hashes, content ids, index terms) are held back and merged later in
+ * sorted chunks; texts are compressed on a worker thread. Nothing it writes is
  * visible before av_writer_commit: readers see rows only below the row_end of
  * a committed version, and the commit record plus meta["head"] are written
  * last, in one transaction.
  *
- * Crash safety: every batch also records the keys it inserted in the undo
- * table (every write of a writer is an insert of a new key). A writer that
+ * Crash safety: every batch also records what it inserted in the undo
+ * table (every write of a writer is an insert of a new key): rows, blocks,
+ * and the index chunks and provenance keyed by the writer's own rows as
+ * ranges, other keys one by one, old values where one was replaced. A writer that
  * dies leaves its batches and their undo lists; the next writer (or abort)
  * deletes those keys and empties undo, so the store holds no partial
  * records. Row and block ids are never reused (meta next_row/next_block).
@@ -344,7 +348,7 @@ static int undo_range(MDB_txn *txn, av_store *s, uint8_t which, uint64_t lo, uin
         if (rc) return rc;
         MDB_val k, v;
         for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-            uint64_t b = v.mv_size == 16 ? av_get_be64(v.mv_data) : 0;
+            uint64_t b = v.mv_size == 16 ? av_get_be64(v.mv_data) & ~AV_TXT_CLASS_BIT : 0;
             if (b >= lo && b < hi && (rc = mdb_cursor_del(c, 0))) break;
         }
         mdb_cursor_close(c);
@@ -585,6 +589,22 @@ uint32_t av_writer_version(const av_writer *w) { return w->version; }
 
 /* The compression thread: takes sealed blocks in order and compresses them,
  * so zstd runs on the second core while the caller parses and puts. */
+/* With w->mu held and a block queued: compresses the next one with z (any
+ * compressor gives the same bytes) and marks it done. */
+static void compress_next(av_writer *w, av_compressor *z)
+{
+    sealed_block *sb = w->sealed[w->next_job++];
+    pthread_mutex_unlock(&w->mu);
+    av_block_builder bb = {sb->raw, sb->hdr, sb->ntexts, sb->cls};
+    sb->rc = av_block_seal(z, &sb->val, &bb, sb->dict_id, sb->dict, sb->dict_len);
+    if (sb->rc < 0) snprintf(sb->err, sizeof sb->err, "%s", av_errmsg());
+    av_buf_free(&sb->raw);
+    av_buf_free(&sb->hdr);
+    pthread_mutex_lock(&w->mu);
+    w->ndone++;
+    pthread_cond_broadcast(&w->cv_done);
+}
+
 static void *compress_worker(void *arg)
 {
     av_writer *w = arg;
@@ -592,16 +612,7 @@ static void *compress_worker(void *arg)
     for (;;) {
         while (!w->worker_stop && w->next_job >= w->nsealed) pthread_cond_wait(&w->cv_job, &w->mu);
         if (w->next_job >= w->nsealed) break;
-        sealed_block *sb = w->sealed[w->next_job++];
-        pthread_mutex_unlock(&w->mu);
-        av_block_builder bb = {sb->raw, sb->hdr, sb->ntexts, sb->cls};
-        sb->rc = av_block_seal(w->z, &sb->val, &bb, sb->dict_id, sb->dict, sb->dict_len);
-        if (sb->rc < 0) snprintf(sb->err, sizeof sb->err, "%s", av_errmsg());
-        av_buf_free(&sb->raw);
-        av_buf_free(&sb->hdr);
-        pthread_mutex_lock(&w->mu);
-        w->ndone++;
-        pthread_cond_broadcast(&w->cv_done);
+        compress_next(w, w->z);
     }
     pthread_mutex_unlock(&w->mu);
     return NULL;
@@ -666,19 +677,9 @@ static int sealed_wait(av_writer *w)
             pthread_cond_wait(&w->cv_done, &w->mu);
             continue;
         }
-        /* compress queued blocks here rather than wait for the worker (a
-         * compressor of this thread's own: the same bytes either way) */
-        sealed_block *sb = w->sealed[w->next_job++];
-        pthread_mutex_unlock(&w->mu);
+        /* compress queued blocks here rather than wait for the worker */
         if (!w->zmain) w->zmain = av_compressor_new();
-        av_block_builder bb = {sb->raw, sb->hdr, sb->ntexts, sb->cls};
-        sb->rc = av_block_seal(w->zmain, &sb->val, &bb, sb->dict_id, sb->dict, sb->dict_len);
-        if (sb->rc < 0) snprintf(sb->err, sizeof sb->err, "%s", av_errmsg());
-        av_buf_free(&sb->raw);
-        av_buf_free(&sb->hdr);
-        pthread_mutex_lock(&w->mu);
-        w->ndone++;
-        pthread_cond_broadcast(&w->cv_done);
+        compress_next(w, w->zmain);
     }
     pthread_mutex_unlock(&w->mu);
     for (size_t i = 0; i < w->nsealed; i++)
@@ -728,27 +729,13 @@ static void keep_sample(av_writer *w, const char *p, size_t n)
 }
 
 /* Stores a long value's bytes unless the store has them. */
-/* The class of block id, written or not. */
-static int block_class(av_writer *w, uint64_t id)
-{
-    for (int c = 0; c < 2; c++)
-        if (w->bb[c].ntexts && w->bb_id[c] == id) return c;
-    for (size_t i = 0; i < w->nsealed; i++)
-        if (w->sealed[i]->id == id) return w->sealed[i]->cls;
-    uint8_t k8[8];
-    av_be64(k8, id);
-    MDB_val k = {8, k8}, v;
-    if (mdb_get(w->rd.txn, w->s->dbi[DBI_BLK], &k, &v) == 0 && v.mv_size > 4) return ((const uint8_t *)v.mv_data)[4] >> 7;
-    return 0; /* unknown: count it as the other class */
-}
-
 /* A text already stored in a block of the other class (texts are stored
  * once): readers then cannot take "not in this class's blocks" for "not
  * one of this class's texts" (av_texts_apart); counted, and saved with the
  * commit. */
-static void note_text_class(av_writer *w, int cls, uint64_t block)
+static void note_text_class(av_writer *w, int cls, const uint8_t *entry)
 {
-    if (block_class(w, block) != cls) w->text_xclass++;
+    if (av_txt_class(entry) != cls) w->text_xclass++;
 }
 
 static int store_text(av_writer *w, const av_val *v, int cls)
@@ -756,13 +743,13 @@ static int store_text(av_writer *w, const av_val *v, int cls)
     av_block_builder *bb = &w->bb[cls];
     idslot *pend = idmap_find(&w->pend_text, v->hash.b);
     if (pend) {
-        note_text_class(w, cls, av_get_be64(pend->val));
+        note_text_class(w, cls, pend->val);
         return 0;
     }
     MDB_val k = {16, (void *)v->hash.b}, got;
     int rc = mdb_get(w->rd.txn, w->s->dbi[DBI_TXT], &k, &got);
     if (rc == 0) {
-        if (got.mv_size == 16) note_text_class(w, cls, av_get_be64(got.mv_data));
+        if (got.mv_size == 16) note_text_class(w, cls, got.mv_data);
         return 0;
     }
     if (rc != MDB_NOTFOUND) return av_mdb_error(rc, "looking up a text");
@@ -772,7 +759,7 @@ static int store_text(av_writer *w, const av_val *v, int cls)
     }
     if (!bb->ntexts) w->bb_id[cls] = w->next_block++;
     uint8_t loc[16];
-    av_be64(loc, w->bb_id[cls]);
+    av_be64(loc, w->bb_id[cls] | (cls == AV_TEXTS_RESPONSE ? AV_TXT_CLASS_BIT : 0));
     av_be32(loc + 8, (uint32_t)bb->raw.len);
     av_be32(loc + 12, (uint32_t)v->len);
     idmap_put(&w->pend_text, v->hash.b, loc);

@@ -33,6 +33,17 @@ static av_store *fresh(void)
     return s;
 }
 
+/* Opens the store in dir with LMDB itself (to damage or inspect what aviary
+ * wrote), with a transaction on table name in *dbi. */
+static void raw_open(const char *dir, const char *name, unsigned flags, MDB_env **env, MDB_txn **txn, MDB_dbi *dbi)
+{
+    mdb_env_create(env);
+    mdb_env_set_maxdbs(*env, 32);
+    CHECK_EQ_INT(mdb_env_open(*env, dir, flags, 0644), 0);
+    CHECK_EQ_INT(mdb_txn_begin(*env, NULL, flags & MDB_RDONLY, txn), 0);
+    CHECK_EQ_INT(mdb_dbi_open(*txn, name, 0, dbi), 0);
+}
+
 static uint64_t put_prompt(av_writer *w, const char *text)
 {
     av_record r;
@@ -107,11 +118,7 @@ static void test_store__newer_or_foreign_refused(void)
     MDB_env *env;
     MDB_txn *txn;
     MDB_dbi dbi;
-    mdb_env_create(&env);
-    mdb_env_set_maxdbs(env, 32);
-    CHECK_EQ_INT(mdb_env_open(env, path, 0, 0644), 0);
-    CHECK_EQ_INT(mdb_txn_begin(env, NULL, 0, &txn), 0);
-    CHECK_EQ_INT(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
+    raw_open(path, "meta", 0, &env, &txn, &dbi);
     MDB_val k = {6, "format"}, v;
     CHECK_EQ_INT(mdb_get(txn, dbi, &k, &v), 0);
     unsigned char fmt[64];
@@ -126,11 +133,7 @@ static void test_store__newer_or_foreign_refused(void)
     CHECK(strstr(av_errmsg(), "newer") != NULL);
     CHECK(s == NULL);
     /* an older format is refused too, saying how to carry the data over */
-    mdb_env_create(&env);
-    mdb_env_set_maxdbs(env, 32);
-    CHECK_EQ_INT(mdb_env_open(env, path, 0, 0644), 0);
-    CHECK_EQ_INT(mdb_txn_begin(env, NULL, 0, &txn), 0);
-    CHECK_EQ_INT(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
+    raw_open(path, "meta", 0, &env, &txn, &dbi);
     fmt[v.mv_size - 1] = AV_FORMAT_VERSION - 1;
     CHECK_EQ_INT(mdb_put(txn, dbi, &k, &nv, 0), 0);
     CHECK_EQ_INT(mdb_txn_commit(txn), 0);
@@ -470,6 +473,115 @@ static void test_store__texts_dictionary_growth(void)
     av_store_close(s);
     av_tune_batch(0);
     av_tune_initial_map(256u << 20);
+}
+
+static uint8_t *saved_block; /* text block 1 as it was written */
+static size_t saved_len;
+
+/* Rewrites text block 1 of the store in dir with mutate() (raw LMDB). */
+static void mutate_block(const char *dir, void (*mutate)(uint8_t *v, size_t *len))
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi blk;
+    raw_open(dir, "blk", 0, &env, &txn, &blk);
+    uint8_t k8[8] = {0, 0, 0, 0, 0, 0, 0, 1};
+    MDB_val k = {8, k8}, v;
+    CHECK_EQ_INT(mdb_get(txn, blk, &k, &v), 0);
+    size_t len = v.mv_size;
+    uint8_t *copy = malloc(len > saved_len ? len : saved_len);
+    memcpy(copy, v.mv_data, len);
+    mutate(copy, &len);
+    MDB_val nv = {len, copy};
+    CHECK_EQ_INT(mdb_put(txn, blk, &k, &nv, 0), 0);
+    CHECK_EQ_INT(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    free(copy);
+}
+
+static void save_block(uint8_t *v, size_t *len)
+{
+    saved_block = malloc(*len);
+    memcpy(saved_block, v, *len);
+    saved_len = *len;
+}
+static void restore_block(uint8_t *v, size_t *len)
+{
+    memcpy(v, saved_block, saved_len); /* mutate_block's buffer has room for it */
+    *len = saved_len;
+}
+static void bad_magic(uint8_t *v, size_t *len) { (void)len, v[3] = 'X'; }
+static uint32_t be32_at(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
+static void frame_past_end(uint8_t *v, size_t *len)
+{
+    (void)len;
+    uint32_t raw = be32_at(v + 8), n = be32_at(v + 12), frames = be32_at(v + 16);
+    uint8_t *last = v + 20 + 4 * (size_t)n + 8 * (size_t)(frames - 1); /* the last frame's raw end */
+    raw += 1;
+    last[0] = (uint8_t)(raw >> 24), last[1] = (uint8_t)(raw >> 16), last[2] = (uint8_t)(raw >> 8), last[3] = (uint8_t)raw;
+}
+static void truncated(uint8_t *v, size_t *len) { (void)v, *len -= 10; }
+static void no_tables(uint8_t *v, size_t *len) { (void)v, *len = 12; }
+static int count_texts(void *ctx, const char *text, size_t len)
+{
+    (void)text, (void)len;
+    ++*(int *)ctx;
+    return 0;
+}
+
+/* A damaged text block (wrong magic, a frame past the block's end, data cut
+ * short, no tables) is reported as corrupt by reads and scans, never read
+ * past; the record itself still reads without its texts, and putting the
+ * block back makes everything readable again. */
+static void test_store__damaged_text_block(void)
+{
+    av_store *s = fresh();
+    av_writer *w;
+    CHECK_EQ_INT(av_writer_open(&w, s), 0);
+    char text[3000];
+    uint64_t rows[8];
+    for (int i = 0; i < 8; i++) {
+        int n = snprintf(text, sizeof text, "text %d ", i);
+        while (n < 2500) n += snprintf(text + n, sizeof text - (size_t)n, "%d words ", (n * 7 + i) % 991);
+        rows[i] = put_prompt(w, text);
+    }
+    CHECK_EQ_INT(commit(w, "v1"), 1);
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s", av_store_dir(s));
+    av_store_close(s);
+    mutate_block(dir, save_block);
+    void (*damage[])(uint8_t *, size_t *) = {bad_magic, frame_past_end, truncated, no_tables};
+    for (size_t d = 0; d < sizeof damage / sizeof damage[0]; d++) {
+        mutate_block(dir, damage[d]);
+        CHECK_EQ_INT(av_store_open(&s, dir, AV_OPEN_RDONLY), 0);
+        av_reader *r;
+        CHECK_EQ_INT(av_reader_open(&r, s, 0), 0);
+        av_record rec;
+        av_record_init(&rec);
+        CHECK_EQ_INT(av_get(r, rows[7], AV_GET_TEXT, &rec), AV_ECORRUPT); /* the last text */
+        CHECK(strstr(av_errmsg(), "text block") != NULL || strstr(av_errmsg(), "text entry") != NULL);
+        CHECK_EQ_INT(av_get(r, rows[7], 0, &rec), 0); /* metadata reads need no text */
+        int seen = 0;
+        CHECK_EQ_INT(av_text_scan(r, AV_TEXTS_OTHER, 1, av_text_block_end(r), count_texts, &seen), AV_ECORRUPT);
+        av_record_free(&rec);
+        av_reader_close(r);
+        av_store_close(s);
+        mutate_block(dir, restore_block);
+    }
+    CHECK_EQ_INT(av_store_open(&s, dir, AV_OPEN_RDONLY), 0);
+    av_reader *r;
+    CHECK_EQ_INT(av_reader_open(&r, s, 0), 0);
+    av_record rec;
+    av_record_init(&rec);
+    CHECK_EQ_INT(av_get(r, rows[7], AV_GET_TEXT, &rec), 0);
+    CHECK(strncmp(rec.msg[0].text.ptr, "text 7 ", 7) == 0);
+    int seen = 0;
+    CHECK_EQ_INT(av_text_scan(r, AV_TEXTS_OTHER, 1, av_text_block_end(r), count_texts, &seen), 0);
+    CHECK_EQ_INT(seen, 8);
+    av_record_free(&rec);
+    av_reader_close(r);
+    av_store_close(s);
+    free(saved_block);
 }
 
 /* Texts around the frame and block sizes (4 KiB frames in 64 KiB blocks),
@@ -863,11 +975,7 @@ static void test_store__response_texts_in_own_blocks(void)
     MDB_env *env;
     MDB_txn *txn;
     MDB_dbi txt;
-    mdb_env_create(&env);
-    mdb_env_set_maxdbs(env, 32);
-    CHECK_EQ_INT(mdb_env_open(env, path, MDB_RDONLY, 0644), 0);
-    CHECK_EQ_INT(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
-    CHECK_EQ_INT(mdb_dbi_open(txn, "txt", 0, &txt), 0);
+    raw_open(path, "txt", MDB_RDONLY, &env, &txn, &txt);
     MDB_cursor *c;
     CHECK_EQ_INT(mdb_cursor_open(txn, txt, &c), 0);
     MDB_val k, v;
@@ -1011,6 +1119,7 @@ int main(void)
     RUN(test_store__killed_writer_rolls_back);
     RUN(test_store__sort_unique_rows);
     RUN(test_store__text_frames);
+    RUN(test_store__damaged_text_block);
     RUN(test_store__response_texts_in_own_blocks);
     RUN(test_store__texts_cross_classes);
     RUN(test_store__rollback_restores_merged_index);
