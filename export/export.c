@@ -2,7 +2,10 @@
  *
  *  1. select units (query.h), produce rows (av_rows_source or
  *     av_rows_derived) into a spool file beside the target, inferring the
- *     Parquet schema and counting bytes as they pass;
+ *     Parquet schema and counting bytes as they pass; one Parquet file is
+ *     written while rows are produced, from an in-memory pipe (a single
+ *     file needs no spool at all, unless the rows turn out not to fit the
+ *     schema of the first ones: then they are produced again);
  *  2. assign rows to splits (exact counts, seeded sequential sampling) and
  *     shards (by JSON bytes) reading only the spool's row headers;
  *  3. write the data files (JSON Lines or Parquet), provenance.json and the
@@ -58,8 +61,8 @@ typedef struct sink {
     av_progress *prog; /* or NULL */
     int lines;        /* write plain JSON Lines, no headers, no schema */
     int no_infer;     /* the streaming writer infers instead */
-    struct stream *st; /* or NULL: told how far the spool is written */
-    uint64_t unpublished;
+    struct stream *st; /* or NULL: rows also go down its pipe */
+    int stopped;       /* production was stopped because the stream ended */
     av_store *store;     /* whose map pages are handed back now and then */
     uint64_t unreleased; /* bytes of rows since */
 } sink;
@@ -76,17 +79,31 @@ static void release_now_and_then(av_store *s, uint64_t *unreleased, size_t len)
     *unreleased = 0;
 }
 
-/* The streaming Parquet writer (one file): a thread that writes rows from
- * the spool while they are produced, with a schema inferred from the first
- * rows. A later row that does not fit that schema stops it, and the export
- * falls back to writing after production with the schema of all rows. */
+/* Rows on their way to the streaming writer: [u64 unit][u32 len][json]... */
+typedef struct pipe_chunk {
+    struct pipe_chunk *next;
+    size_t len, cap, pos; /* pos: how far the reader is */
+    uint8_t data[];
+} pipe_chunk;
+#define PIPE_CHUNK (1u << 20)
+#define PIPE_CHUNKS 16 /* at most this many full chunks wait: memory stays bounded */
+
+/* The streaming Parquet writer (one file): a thread that writes rows while
+ * they are produced, taking them from a bounded in-memory pipe, with a
+ * schema inferred from the first rows. A later row that does not fit that
+ * schema stops it, and the export falls back to writing after production
+ * with the schema of all rows. */
 typedef struct stream {
     pthread_t th;
     pthread_mutex_t mu;
-    pthread_cond_t cv;
-    FILE *rf;           /* the spool, read side */
-    uint64_t published; /* bytes of whole rows flushed to the spool */
-    int done;           /* production ended (published is final) */
+    pthread_cond_t cv;       /* a chunk arrived, or production ended */
+    pthread_cond_t cv_space; /* a chunk was taken, or the stream ended */
+    pipe_chunk *head, *tail; /* full chunks, oldest first */
+    size_t nqueued;
+    pipe_chunk *fill;        /* the producer's chunk being filled */
+    pipe_chunk *read;        /* the reader's current chunk */
+    int done;           /* production ended */
+    int ended;          /* the stream stopped (gave up or failed): rows are dropped */
     int gave_up;        /* a row did not fit: fall back */
     int rc;
     char msg[512];
@@ -282,6 +299,69 @@ static int direct_row(void *ctx, const char *json, size_t len, uint64_t unit)
     return 0;
 }
 
+/* Hands the producer's chunk to the reader, waiting while the pipe is full. */
+static void pipe_push(stream *st)
+{
+    pipe_chunk *c = st->fill;
+    st->fill = NULL;
+    pthread_mutex_lock(&st->mu);
+    while (st->nqueued >= PIPE_CHUNKS && !st->ended)
+        pthread_cond_wait(&st->cv_space, &st->mu);
+    if (st->ended) {
+        free(c);
+    } else {
+        c->next = NULL;
+        if (st->tail)
+            st->tail->next = c;
+        else
+            st->head = c;
+        st->tail = c;
+        st->nqueued++;
+        pthread_cond_signal(&st->cv);
+    }
+    pthread_mutex_unlock(&st->mu);
+}
+
+/* Puts a row into the pipe; nonzero once the stream has ended. */
+static int pipe_put(stream *st, uint64_t unit, const char *json, uint32_t len)
+{
+    if (__atomic_load_n(&st->ended, __ATOMIC_RELAXED))
+        return 1;
+    size_t need = 12 + (size_t)len;
+    if (st->fill && st->fill->len + need > st->fill->cap)
+        pipe_push(st);
+    if (!st->fill) {
+        size_t cap = need > PIPE_CHUNK ? need : PIPE_CHUNK;
+        st->fill = av_xmalloc(sizeof *st->fill + cap);
+        st->fill->len = st->fill->pos = 0;
+        st->fill->cap = cap;
+    }
+    uint8_t *p = st->fill->data + st->fill->len;
+    memcpy(p, &unit, 8);
+    memcpy(p + 8, &len, 4);
+    if (len)
+        memcpy(p + 12, json, len);
+    st->fill->len += need;
+    return 0;
+}
+
+/* The stream stops taking rows (it gave up or failed): frees the pipe and
+ * wakes a producer waiting for space. */
+static void pipe_end(stream *st)
+{
+    pthread_mutex_lock(&st->mu);
+    __atomic_store_n(&st->ended, 1, __ATOMIC_RELAXED);
+    while (st->head) {
+        pipe_chunk *c = st->head;
+        st->head = c->next;
+        free(c);
+    }
+    st->tail = NULL;
+    st->nqueued = 0;
+    pthread_cond_broadcast(&st->cv_space);
+    pthread_mutex_unlock(&st->mu);
+}
+
 static int sink_row(void *ctx, const char *json, size_t len, uint64_t unit)
 {
     sink *k = ctx;
@@ -296,19 +376,13 @@ static int sink_row(void *ctx, const char *json, size_t len, uint64_t unit)
     }
     if (len > UINT32_MAX)
         return av_error_set(AV_EINVAL, "a row of %zu bytes is too large", len);
-    if (fwrite(&unit, 8, 1, k->f) != 1 || fwrite(&l32, 4, 1, k->f) != 1 || (len && fwrite(json, 1, len, k->f) != len))
+    if (k->f && (fwrite(&unit, 8, 1, k->f) != 1 || fwrite(&l32, 4, 1, k->f) != 1 ||
+                 (len && fwrite(json, 1, len, k->f) != len)))
         return av_error_set(AV_EIO, "cannot write '%s': %s", k->path, strerror(errno));
-    if (k->st) {
-        k->unpublished += 12 + len;
-        if (k->unpublished >= (1u << 20)) {
-            if (fflush(k->f) != 0)
-                return av_error_set(AV_EIO, "cannot write '%s': %s", k->path, strerror(errno));
-            pthread_mutex_lock(&k->st->mu);
-            k->st->published += k->unpublished;
-            pthread_cond_signal(&k->st->cv);
-            pthread_mutex_unlock(&k->st->mu);
-            k->unpublished = 0;
-        }
+    if (k->st && pipe_put(k->st, unit, json, l32) != 0 && !k->f) {
+        /* the stream ended and there is no spool: no use going on */
+        k->stopped = 1;
+        return av_error_set(AV_ERROR, "the streaming writer stopped");
     }
     if (!k->schema_err && !k->no_infer) {
         const jv *v = jv_parse(&k->jp, json, len);
@@ -328,27 +402,33 @@ static int sink_row(void *ctx, const char *json, size_t len, uint64_t unit)
     return 0;
 }
 
-/* Reads the next spool row into b; 1 if there is one, 0 at the end. */
-static int stream_next(stream *st, uint64_t *pos, av_buf *b)
+/* The next row from the pipe (valid until the next call); 1 if there is
+ * one, 0 at the end. */
+static int stream_next(stream *st, const char **json, uint32_t *len)
 {
-    uint64_t unit;
-    uint32_t len;
-    pthread_mutex_lock(&st->mu);
-    while (*pos + 12 > st->published && !st->done)
-        pthread_cond_wait(&st->cv, &st->mu);
-    int have = *pos + 12 <= st->published;
-    pthread_mutex_unlock(&st->mu);
-    if (!have)
-        return 0;
-    if (fread(&unit, 8, 1, st->rf) != 1 || fread(&len, 4, 1, st->rf) != 1)
-        return av_error_set(AV_EIO, "cannot read the spool back");
-    av_buf_reset(b);
-    av_buf_grow(b, (size_t)len + 1);
-    if (len && fread(b->ptr, 1, len, st->rf) != len)
-        return av_error_set(AV_EIO, "cannot read the spool back");
-    b->len = len;
-    b->ptr[len] = 0;
-    *pos += 12 + (uint64_t)len;
+    pipe_chunk *c = st->read;
+    if (!c || c->pos >= c->len) {
+        free(c);
+        st->read = NULL;
+        pthread_mutex_lock(&st->mu);
+        while (!st->head && !st->done)
+            pthread_cond_wait(&st->cv, &st->mu);
+        c = st->head;
+        if (c) {
+            st->head = c->next;
+            if (!st->head)
+                st->tail = NULL;
+            st->nqueued--;
+            pthread_cond_signal(&st->cv_space);
+        }
+        pthread_mutex_unlock(&st->mu);
+        if (!c)
+            return 0;
+        st->read = c;
+    }
+    memcpy(len, c->data + c->pos + 8, 4);
+    *json = (const char *)c->data + c->pos + 12;
+    c->pos += 12 + (size_t)*len;
     return 1;
 }
 
@@ -361,24 +441,24 @@ static void *stream_main(void *arg)
     jv_parser jp = JV_PARSER_INIT;
     pq_node *schema = pq_schema_new();
     pq_writer *pw = NULL;
-    av_buf probe = AV_BUF_INIT, row = AV_BUF_INIT;
-    uint32_t *lens = NULL;
+    av_buf probe = AV_BUF_INIT;
+    uint32_t *lens = NULL, len = 0;
+    const char *json = NULL;
     size_t nprobe = 0, cap = 0;
-    uint64_t pos = 0;
     int rc = 0;
     /* The first rows decide the schema (AVIARY_EXPORT_PROBE_ROWS: fewer, for tests). */
     const char *env = getenv("AVIARY_EXPORT_PROBE_ROWS");
     size_t probe_rows = env && atol(env) > 0 ? (size_t)atol(env) : STREAM_PROBE_ROWS;
-    while (nprobe < probe_rows && probe.len < STREAM_PROBE_BYTES && (rc = stream_next(st, &pos, &row)) == 1) {
-        const jv *v = jv_parse(&jp, row.ptr, row.len);
+    while (nprobe < probe_rows && probe.len < STREAM_PROBE_BYTES && (rc = stream_next(st, &json, &len)) == 1) {
+        const jv *v = jv_parse(&jp, json, len);
         if (!v || pq_schema_infer(schema, v) < 0) {
             st->gave_up = 1; /* the fallback reports it properly */
             goto out;
         }
         if (nprobe == cap)
             lens = av_xrealloc(lens, (cap = cap ? cap * 2 : 1024) * sizeof *lens);
-        lens[nprobe++] = (uint32_t)row.len;
-        av_buf_put(&probe, row.ptr, row.len);
+        lens[nprobe++] = len;
+        av_buf_put(&probe, json, len);
     }
     if (rc < 0)
         goto out;
@@ -398,8 +478,8 @@ static void *stream_main(void *arg)
         rc = v ? pq_writer_add(pw, v) : AV_EINVAL;
     }
     av_buf_free(&probe);
-    while (rc == 0 && (rc = stream_next(st, &pos, &row)) == 1) {
-        const jv *v = jv_parse(&jp, row.ptr, row.len);
+    while (rc == 0 && (rc = stream_next(st, &json, &len)) == 1) {
+        const jv *v = jv_parse(&jp, json, len);
         if (!v || !pq_schema_fits(schema, v)) {
             st->gave_up = 1;
             rc = 0;
@@ -421,28 +501,34 @@ out:
         st->rc = rc;
         snprintf(st->msg, sizeof st->msg, "%s", av_errmsg());
     }
+    if (rc < 0 || st->gave_up)
+        pipe_end(st);
     pq_writer_abort(pw);
     pq_schema_free(schema);
     jv_parser_release(&jp);
     av_buf_free(&probe);
-    av_buf_free(&row);
     free(lens);
     return NULL;
 }
 
-/* Ends production for the streaming writer and waits for it. */
-static void stream_finish(stream *st, sink *k)
+/* Ends production for the streaming writer, waits for it and frees the pipe. */
+static void stream_finish(stream *st)
 {
-    fflush(k->f);
-    long end = ftell(k->f); /* includes rows joined from the second half */
+    if (st->fill && st->fill->len)
+        pipe_push(st);
+    free(st->fill);
+    st->fill = NULL;
     pthread_mutex_lock(&st->mu);
-    if (end > 0)
-        st->published = (uint64_t)end;
-    k->unpublished = 0;
     st->done = 1;
     pthread_cond_broadcast(&st->cv);
     pthread_mutex_unlock(&st->mu);
     pthread_join(st->th, NULL);
+    pipe_end(st);
+    free(st->read);
+    st->read = NULL;
+    pthread_mutex_destroy(&st->mu);
+    pthread_cond_destroy(&st->cv);
+    pthread_cond_destroy(&st->cv_space);
 }
 
 /* ---- pass 3: writing ---------------------------------------------------------- */
@@ -852,7 +938,8 @@ static int produce_source(ex *e, const uint64_t *units, size_t n, av_row_fn fn, 
     /* AVIARY_EXPORT_PARALLEL_MIN lowers the threshold, for tests. */
     const char *env = getenv("AVIARY_EXPORT_PARALLEL_MIN");
     size_t min = env && atol(env) > 1 ? (size_t)atol(env) : PARALLEL_MIN_UNITS;
-    size_t m = n >= min ? split_point(e->r, units, n) : 0;
+    /* (Not while streaming: the stream takes rows in order, as they come.) */
+    size_t m = n >= min && !(fn == sink_row && e->sk.st) ? split_point(e->r, units, n) : 0;
     if (!m)
         return av_rows_source(e->r, e->o->format, units, n, fn, ctx);
     half h;
@@ -1014,6 +1101,7 @@ int av_export_run(av_reader *r, const av_export_opts *o, av_export_stats *out)
     memset(&e, 0, sizeof e);
     e.r = r;
     e.o = o;
+    FILE *spool = NULL; /* the spool, also while a lone file's stream needs none */
     if (out)
         memset(out, 0, sizeof *out);
     int rc = check_opts(&e, o);
@@ -1087,45 +1175,45 @@ int av_export_run(av_reader *r, const av_export_opts *o, av_export_stats *out)
         rc = av_error_set(AV_EIO, "cannot write beside '%s': %s", o->out, strerror(errno));
         goto done;
     }
-    /* One Parquet file: written while the rows are produced. */
+    unlink(e.spool_path); /* gone when closed, whatever happens */
+    setvbuf(e.sk.f, NULL, _IOFBF, 1u << 20);
+    av_progress_start(&e.prog, o->progress, "export", 0);
+    /* One Parquet file: written while the rows are produced. A folder gets
+     * its one data file this way when it needs no second shard (checked at
+     * the end), and keeps the spool for that case and for provenance.json;
+     * a lone file needs none. */
     stream st;
     memset(&st, 0, sizeof st);
     int streaming = 0;
     av_buf spath = AV_BUF_INIT;
+    spool = e.sk.f;
     if (e.parquet && e.nsplit == 1) {
-        /* A folder gets its one data file this way when it needs no second
-         * shard (checked at the end). */
         if (e.folder)
             av_buf_printf(&spath, "%s/data/%s-00000-of-00001.parquet", e.stage, e.split[0].name);
         else
             av_buf_puts(&spath, e.stage);
-        st.rf = fopen(e.spool_path, "rb");
         st.path = spath.ptr;
         st.row_group_bytes = o->row_group_bytes;
-        if (st.rf) {
-            pthread_mutex_init(&st.mu, NULL);
-            pthread_cond_init(&st.cv, NULL);
-            if (pthread_create(&st.th, NULL, stream_main, &st) == 0) {
-                streaming = 1;
-                e.sk.st = &st;
-                e.sk.no_infer = 1;
-            } else {
-                fclose(st.rf);
-                st.rf = NULL;
-                pthread_mutex_destroy(&st.mu);
-                pthread_cond_destroy(&st.cv);
-            }
+        pthread_mutex_init(&st.mu, NULL);
+        pthread_cond_init(&st.cv, NULL);
+        pthread_cond_init(&st.cv_space, NULL);
+        if (pthread_create(&st.th, NULL, stream_main, &st) == 0) {
+            streaming = 1;
+            e.sk.st = &st;
+            e.sk.no_infer = 1;
+            if (!e.folder)
+                e.sk.f = NULL;
+        } else {
+            pthread_mutex_destroy(&st.mu);
+            pthread_cond_destroy(&st.cv);
+            pthread_cond_destroy(&st.cv_space);
         }
     }
-    unlink(e.spool_path); /* gone when closed, whatever happens */
-    setvbuf(e.sk.f, NULL, _IOFBF, 1u << 20);
-    av_progress_start(&e.prog, o->progress, "export", 0);
     rc = produce(&e, units, n);
     if (streaming) {
-        stream_finish(&st, &e.sk);
-        fclose(st.rf);
-        pthread_mutex_destroy(&st.mu);
-        pthread_cond_destroy(&st.cv);
+        stream_finish(&st);
+        if (rc < 0 && e.sk.stopped)
+            rc = 0; /* st says why */
         e.sk.st = NULL;
         e.sk.no_infer = 0;
         if (rc == 0 && st.rc < 0)
@@ -1152,8 +1240,17 @@ int av_export_run(av_reader *r, const av_export_opts *o, av_export_stats *out)
             st.schema = NULL;
             e.data_done = 1;
             e.split[0].file_bytes = st.file_bytes;
-        } else if (rc == 0 && fflush(e.sk.f) == 0) {
+        } else if (rc == 0 && e.folder && fflush(e.sk.f) == 0) {
             rc = infer_spool(&e);
+        } else if (rc == 0) {
+            /* A lone file whose rows did not fit the first ones' schema:
+             * produce them again, into the spool, inferring as they pass. */
+            e.sk.f = spool;
+            e.sk.rows = e.sk.bytes = 0;
+            e.sk.stopped = 0;
+            av_progress_end(&e.prog);
+            av_progress_start(&e.prog, o->progress, "export", 0);
+            rc = produce(&e, units, n);
         }
         pq_schema_free(st.schema);
         if (rc == 0 && e.sk.schema_err)
@@ -1226,6 +1323,8 @@ done:
     }
     if (e.sk.f)
         fclose(e.sk.f);
+    else if (spool)
+        fclose(spool);
     if (e.direct && e.direct != stdout)
         fclose(e.direct);
     if (rc != 0 && e.stage)

@@ -112,7 +112,7 @@ static int add_tags_of(av_reader *r, collect *c, const char *format, uint64_t ta
     while ((rc = av_iter_next(it, &row)) == 1) {
         if (seen_has(c, row)) continue;
         /* "_fmt" is short, so it is there without loading long values */
-        if (av_get(r, row, 0, &t) < 0 || t.kind != AV_TAG || t.ref[0] != target) continue;
+        if (av_get(r, row, AV_GET_NOHASH, &t) < 0 || t.kind != AV_TAG || t.ref[0] != target) continue;
         if (!attr_is(&t, "_fmt", format)) continue;
         if (target != unit && !tag_names(r, &t, unit)) continue;
         seen_add(c, row);
@@ -169,7 +169,7 @@ static av_record *rec_at(render *x, long k)
 {
     if (k < 0 || (size_t)k >= x->nrows || !x->rows[k]) return NULL;
     if (!x->loaded[k]) {
-        if (av_get(x->r, x->rows[k], AV_GET_TEXT | AV_GET_ANY, &x->rec[k]) < 0) return NULL;
+        if (av_get(x->r, x->rows[k], AV_GET_TEXT | AV_GET_ANY | AV_GET_NOHASH, &x->rec[k]) < 0) return NULL;
         av_record *rc = &x->rec[k];
         x->msgs[k] = av_xrealloc(x->msgs[k], (rc->nmsg + 1) * sizeof(pl_msg));
         for (uint32_t i = 0; i < rc->nmsg; i++)
@@ -210,7 +210,7 @@ static int rs_field(void *ctx, const char *key, const char **json, size_t *n)
 
 static int render_row(render *x, jdoc *d, uint64_t tag)
 {
-    int rc = av_get(x->r, tag, AV_GET_TEXT | AV_GET_ANY, &x->tag);
+    int rc = av_get(x->r, tag, AV_GET_TEXT | AV_GET_ANY | AV_GET_NOHASH, &x->tag);
     if (rc < 0) return rc;
     const av_attr *tpl = av_record_attr(&x->tag, "_tpl");
     if (!tpl || !tpl->json.ptr) return av_error_set(AV_ECORRUPT, "row tag %llu has no template", (unsigned long long)tag);
@@ -256,7 +256,7 @@ int av_rows_source(av_reader *r, const char *format, const uint64_t *units, size
     av_record_init(&u);
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
-        if ((rc = av_get(r, units[i], 0, &u)) < 0) break;
+        if ((rc = av_get(r, units[i], AV_GET_NOHASH, &u)) < 0) break;
         if ((rc = add_tags_of(r, &c, format, units[i], units[i])) < 0) break;
         if (u.kind == AV_RESPONSE && u.ref[0] && (rc = add_tags_of(r, &c, format, u.ref[0], units[i])) < 0) break;
         /* preferences that involve the unit carry the preference formats' rows */
