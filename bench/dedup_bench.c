@@ -57,7 +57,7 @@ static int load(const char *dir, const char *path)
             if (line[i] == '\\' && i + 1 < len) { i++; av_buf_putc(&b, line[i] == 'n' ? '\n' : line[i]); }
             else av_buf_putc(&b, line[i]);
         }
-        av_msg m = {"user", {b.ptr ? b.ptr : "", b.len, {{0}}}};
+        av_msg m = {"user", {b.ptr ? b.ptr : "", b.len, {{0}}, 0}};
         av_record rec;
         av_record_init(&rec);
         rec.kind = AV_PROMPT;

@@ -179,10 +179,10 @@ static int magpie_write(gen_run *run, magpie_task *t)
     av_msg msgs[2 * 64 + 1];
     uint32_t n = 0;
     const char *sys = m->system ? m->system : m->tmpl.default_system;
-    if (sys && *sys) msgs[n++] = (av_msg){"system", {sys, strlen(sys), {{0}}}};
+    if (sys && *sys) msgs[n++] = (av_msg){"system", {sys, strlen(sys), {{0}}, 0}};
     size_t nprompt = m->no_responses ? t->nhist : t->nhist - 1;
     for (size_t i = 0; i < nprompt; i++)
-        msgs[n++] = (av_msg){i % 2 ? "assistant" : "user", {t->hist[i], strlen(t->hist[i]), {{0}}}};
+        msgs[n++] = (av_msg){i % 2 ? "assistant" : "user", {t->hist[i], strlen(t->hist[i]), {{0}}, 0}};
     av_record p;
     av_record_init(&p);
     p.kind = AV_PROMPT;
@@ -191,7 +191,7 @@ static int magpie_write(gen_run *run, magpie_task *t)
     p.nmsg = n;
     if (gen_run_put(run, &p) < 0) return GEN_STEP_FAIL;
     if (m->no_responses) return GEN_STEP_DONE;
-    av_msg rm = {"assistant", {t->hist[t->nhist - 1], strlen(t->hist[t->nhist - 1]), {{0}}}};
+    av_msg rm = {"assistant", {t->hist[t->nhist - 1], strlen(t->hist[t->nhist - 1]), {{0}}, 0}};
     av_record r;
     av_record_init(&r);
     r.kind = AV_RESPONSE;
@@ -418,7 +418,7 @@ static int resp_step(gen_run *run, void *task, const gen_reply *reply)
     }
     uint64_t model = gen_run_model(run, c->model);
     if (!model) return GEN_STEP_FAIL;
-    av_msg rm = {"assistant", {reply->text, reply->len, {{0}}}};
+    av_msg rm = {"assistant", {reply->text, reply->len, {{0}}, 0}};
     av_record r;
     av_record_init(&r);
     r.kind = AV_RESPONSE;

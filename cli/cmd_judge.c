@@ -261,9 +261,9 @@ static int rate_step(gen_run *run, void *task, const gen_reply *reply)
     for (size_t i = 0; i < g->n && st == GEN_STEP_DONE; i++) {
         av_msg msgs[2];
         uint32_t nm = 0;
-        msgs[nm++] = (av_msg){"rationale", {r[i].rationale, strlen(r[i].rationale), {{0}}}};
+        msgs[nm++] = (av_msg){"rationale", {r[i].rationale, strlen(r[i].rationale), {{0}}, 0}};
         if (r[i].type_rationale)
-            msgs[nm++] = (av_msg){"type_rationale", {r[i].type_rationale, strlen(r[i].type_rationale), {{0}}}};
+            msgs[nm++] = (av_msg){"type_rationale", {r[i].type_rationale, strlen(r[i].type_rationale), {{0}}, 0}};
         av_attr at[1];
         uint32_t na = 0;
         if (r[i].type) put_str_attr(&at[na++], "type", r[i].type);
@@ -362,7 +362,7 @@ static int pair_write(gen_run *run, pair_task *t)
     av_msg msgs[2];
     uint32_t nm = 0;
     for (int o = 0; o < 2; o++)
-        if (t->rationale[o]) msgs[nm++] = (av_msg){o ? "rationale_swapped" : "rationale", {t->rationale[o], strlen(t->rationale[o]), {{0}}}};
+        if (t->rationale[o]) msgs[nm++] = (av_msg){o ? "rationale_swapped" : "rationale", {t->rationale[o], strlen(t->rationale[o]), {{0}}, 0}};
     av_record rec;
     av_record_init(&rec);
     rec.kind = AV_PREFERENCE;

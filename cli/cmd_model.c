@@ -97,9 +97,9 @@ static int do_set(av_cli *ctx, const char *name, const char *licence)
     av_buf_json_str(&lic, id, strlen(id));
     char ver[24];
     snprintf(ver, sizeof ver, "%u", av_writer_version(w));
-    av_attr a[3] = {{"licence", {lic.ptr, lic.len, {{0}}}},
-                    {"set_by", {"\"aviary model set\"", 18, {{0}}}},
-                    {"version", {ver, strlen(ver), {{0}}}}};
+    av_attr a[3] = {{"licence", {lic.ptr, lic.len, {{0}}, 0}},
+                    {"set_by", {"\"aviary model set\"", 18, {{0}}, 0}},
+                    {"version", {ver, strlen(ver), {{0}}, 0}}};
     av_record t;
     av_record_init(&t);
     t.kind = AV_TAG;

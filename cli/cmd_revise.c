@@ -152,10 +152,10 @@ static int revise_step(gen_run *run, void *task, const gen_reply *reply)
     if (!model) return GEN_STEP_FAIL;
     av_msg msgs[1 + 2 * MAX_ROUNDS];
     uint32_t n = 0;
-    msgs[n++] = (av_msg){"assistant", {text, strlen(text), {{0}}}};
+    msgs[n++] = (av_msg){"assistant", {text, strlen(text), {{0}}, 0}};
     for (long r = 0; r <= t->round; r++) {
-        msgs[n++] = (av_msg){"critique", {t->critique[r], strlen(t->critique[r]), {{0}}}};
-        if (r < t->round) msgs[n++] = (av_msg){"revision", {t->revision[r], strlen(t->revision[r]), {{0}}}};
+        msgs[n++] = (av_msg){"critique", {t->critique[r], strlen(t->critique[r]), {{0}}, 0}};
+        if (r < t->round) msgs[n++] = (av_msg){"revision", {t->revision[r], strlen(t->revision[r]), {{0}}, 0}};
     }
     av_record rec;
     av_record_init(&rec);

@@ -319,7 +319,7 @@ static int write_row(wstate *ws, const av_plan *p, uint64_t line, int *out_new)
         }
         for (uint32_t m = 0; m < pr->nmsg; m++) {
             const pl_msg *g = &p->msg[pr->msg0 + m];
-            ws->msg[m] = (av_msg){g->role, {g->s, g->n, {{0}}}};
+            ws->msg[m] = (av_msg){g->role, {g->s, g->n, {{0}}, 0}};
         }
         rec.nmsg = pr->nmsg;
         rec.msg = ws->msg;
@@ -329,7 +329,7 @@ static int write_row(wstate *ws, const av_plan *p, uint64_t line, int *out_new)
         }
         for (uint32_t a = 0; a < pr->nattr; a++) {
             const pl_attr *g = &p->attr[pr->attr0 + a];
-            ws->attr[a] = (av_attr){g->key, {g->json, g->n, {{0}}}};
+            ws->attr[a] = (av_attr){g->key, {g->json, g->n, {{0}}, 0}};
         }
         rec.nattr = pr->nattr;
         rec.attr = ws->attr;
@@ -351,8 +351,8 @@ static int write_row(wstate *ws, const av_plan *p, uint64_t line, int *out_new)
     char fmt[48];
     int fl = snprintf(fmt, sizeof fmt, "\"%s\"", p->format);
     size_t k = 0;
-    ws->attr[k++] = (av_attr){"_fmt", {fmt, (size_t)fl, {{0}}}};
-    ws->attr[k++] = (av_attr){"_tpl", {p->tpl.ptr, p->tpl.len, {{0}}}};
+    ws->attr[k++] = (av_attr){"_fmt", {fmt, (size_t)fl, {{0}}, 0}};
+    ws->attr[k++] = (av_attr){"_tpl", {p->tpl.ptr, p->tpl.len, {{0}}, 0}};
     if (p->nrefs) {
         av_buf_reset(&ws->refs);
         av_buf_putc(&ws->refs, '[');
@@ -362,9 +362,9 @@ static int write_row(wstate *ws, const av_plan *p, uint64_t line, int *out_new)
             av_buf_printf(&ws->refs, "%s\"%s\"", i ? "," : "", hex);
         }
         av_buf_putc(&ws->refs, ']');
-        ws->attr[k++] = (av_attr){"_refs", {ws->refs.ptr, ws->refs.len, {{0}}}};
+        ws->attr[k++] = (av_attr){"_refs", {ws->refs.ptr, ws->refs.len, {{0}}, 0}};
     }
-    for (size_t i = 0; i < p->ntag; i++) ws->attr[k++] = (av_attr){p->tag[i].key, {p->tag[i].json, p->tag[i].n, {{0}}}};
+    for (size_t i = 0; i < p->ntag; i++) ws->attr[k++] = (av_attr){p->tag[i].key, {p->tag[i].json, p->tag[i].n, {{0}}, 0}};
     av_record tag;
     av_record_init(&tag);
     tag.kind = AV_TAG;
@@ -405,7 +405,7 @@ static int put_source(wstate *ws, ingest_ctx *g, uint64_t *out)
     for (size_t i = 0; i < n; i++) {
         v[i] = (av_buf)AV_BUF_INIT;
         av_buf_json_str(&v[i], vals[i], strlen(vals[i]));
-        a[i] = (av_attr){keys[i], {v[i].ptr, v[i].len, {{0}}}};
+        a[i] = (av_attr){keys[i], {v[i].ptr, v[i].len, {{0}}, 0}};
     }
     av_record rec;
     av_record_init(&rec);

@@ -705,12 +705,12 @@ int q_eval_node(qeval *e, const qnode *n)
         if (r >= 0) return negate ? !r : r;
     }
     if (n->pre && n->k == QN_CONTAINS) {
-        /* answered by the text's hash when the scan saw it */
+        /* answered by the text's place when the scan saw it */
         if ((r = load_chain(e)) < 0) return r;
         av_record *rec = NULL;
         av_val *tv = text_val(e, n->field.f == QF_RESPONSE, &rec);
         if (!tv) return 0;
-        if (!tv->ptr && tv->len && (r = q_textset_lookup(n->pre, &tv->hash)) >= 0) return r;
+        if (!tv->ptr && tv->len && (r = q_textset_lookup(n->pre, tv->loc)) >= 0) return r;
     }
     pctx p = {.e = e, .n = n};
     r = q_eval_values(e, &n->field, value_test, &p);

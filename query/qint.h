@@ -73,7 +73,7 @@ typedef struct qnode {
     size_t nlit;
     regex_t re; /* QN_MATCHES */
     int has_re;
-    struct q_textset *pre; /* QN_CONTAINS on a text: answers by hash while a run lasts (textscan.c) */
+    struct q_textset *pre; /* QN_CONTAINS on a text: answers by text place while a run lasts (textscan.c) */
 } qnode;
 
 /* Texts of one class that contain a literal, found by scanning the blocks
@@ -81,7 +81,7 @@ typedef struct qnode {
  * (check the text itself). */
 typedef struct q_textset q_textset;
 int q_textset_build(q_textset **out, av_reader *r, int cls, const char *lit, size_t len, int threads);
-int q_textset_lookup(const q_textset *t, const av_id *h);
+int q_textset_lookup(const q_textset *t, uint64_t loc);
 void q_textset_free(q_textset *t);
 
 /* Parses expr into a tree. NULL or blank expr gives *out = NULL (match all).

@@ -1,80 +1,70 @@
 /* textscan.c: `response contains "..."` and `instruction contains "..."`
  * over many units at once.
  *
- * Checked unit by unit, such a test looks each unit's text up by its hash
- * and decompresses its block: a hash lookup per unit, and the other class's
- * texts decompressed along with it. Here the texts of the field's class
+ * Checked unit by unit, such a test loads each unit's text from its place
+ * and decompresses its frame, the other class's texts decompressed along
+ * with it when they share frames. Here the texts of the field's class
  * (av_text_scan: responses' messages, or the rest) are read block by block
- * on several threads instead, and each text's hash goes into a set with
- * whether it contains the literal. The evaluator then answers from the set
- * by the unit's text hash (q_textset_lookup); a text the scan did not see
- * (stored first by a record of the other class: texts are stored once) is
- * checked the ordinary way. When the store says no text crossed classes
- * (av_texts_apart), only matching texts are hashed and noted, and a text
- * not noted does not match. */
+ * on several threads instead, and the places of those that contain the
+ * literal go into a set. The evaluator then answers from the set by the
+ * unit's text place (q_textset_lookup): a text in a block of the scanned
+ * class was seen, so it matches exactly when it is in the set; a text in
+ * the other class's blocks (stored first by a record of the other kind:
+ * texts are stored once) is checked the ordinary way. */
 #include "query/qint.h"
 
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* One thread's texts: open addressing on the hash's first 8 bytes. */
+/* One thread's matching places: open addressing. */
 typedef struct tset {
-    av_id *key;
-    uint8_t *state; /* 0 empty, 1 seen, 2 seen and contains */
+    uint64_t *key; /* 0: empty (no text is at place 0) */
     size_t cap, n;
 } tset;
 
 struct q_textset {
     tset *parts;
     int nparts;
-    int apart; /* only matches were noted, and a text not noted does not match */
+    int cls; /* the class scanned */
 };
 
-static uint64_t slot_of(const av_id *h)
+static size_t slot_of(uint64_t loc, size_t cap)
 {
-    uint64_t v;
-    memcpy(&v, h->b, 8);
-    return v;
+    return (size_t)((loc * 0x9E3779B97F4A7C15ull) >> 20) & (cap - 1);
 }
 
-static void tset_put(tset *t, const av_id *h, uint8_t state);
+static void tset_put(tset *t, uint64_t loc);
 
 static void tset_grow(tset *t)
 {
     tset old = *t;
     t->cap = old.cap ? old.cap * 2 : 4096;
-    t->key = av_xmalloc(t->cap * sizeof *t->key);
-    t->state = av_xcalloc(t->cap, 1);
+    t->key = av_xcalloc(t->cap, sizeof *t->key);
     t->n = 0;
     for (size_t i = 0; i < old.cap; i++)
-        if (old.state[i]) tset_put(t, &old.key[i], old.state[i]);
+        if (old.key[i]) tset_put(t, old.key[i]);
     free(old.key);
-    free(old.state);
 }
 
-static void tset_put(tset *t, const av_id *h, uint8_t state)
+static void tset_put(tset *t, uint64_t loc)
 {
     if ((t->n + 1) * 2 > t->cap) tset_grow(t);
-    size_t i = slot_of(h) & (t->cap - 1);
-    while (t->state[i]) {
-        if (!memcmp(t->key[i].b, h->b, 16)) {
-            if (state > t->state[i]) t->state[i] = state;
-            return;
-        }
+    size_t i = slot_of(loc, t->cap);
+    while (t->key[i]) {
+        if (t->key[i] == loc) return;
         i = (i + 1) & (t->cap - 1);
     }
-    t->key[i] = *h;
-    t->state[i] = state;
+    t->key[i] = loc;
     t->n++;
 }
 
-static int tset_get(const tset *t, const av_id *h)
+static int tset_has(const tset *t, uint64_t loc)
 {
     if (!t->cap) return 0;
-    size_t i = slot_of(h) & (t->cap - 1);
-    while (t->state[i]) {
-        if (!memcmp(t->key[i].b, h->b, 16)) return t->state[i];
+    size_t i = slot_of(loc, t->cap);
+    while (t->key[i]) {
+        if (t->key[i] == loc) return 1;
         i = (i + 1) & (t->cap - 1);
     }
     return 0;
@@ -87,7 +77,6 @@ typedef struct slice {
     uint64_t lo, hi;
     const char *lit;
     size_t len;
-    int apart; /* every text of the class is in its blocks: note matches only */
     size_t rare; /* where in lit its rarest byte is */
     tset set;
     int rc;
@@ -127,14 +116,10 @@ static int contains(const char *hay, size_t n, const char *lit, size_t m, size_t
     return 0;
 }
 
-static int on_text(void *ctx, const char *text, size_t len)
+static int on_text(void *ctx, const char *text, size_t len, uint64_t loc)
 {
     slice *sl = ctx;
-    int hit = contains(text, len, sl->lit, sl->len, sl->rare);
-    if (!hit && sl->apart) return 0; /* not noted: absent means no match */
-    av_id h;
-    av_hash(&h, text, len);
-    tset_put(&sl->set, &h, hit ? 2 : 1);
+    if (contains(text, len, sl->lit, sl->len, sl->rare)) tset_put(&sl->set, loc);
     return 0;
 }
 
@@ -157,13 +142,12 @@ int q_textset_build(q_textset **out, av_reader *r, int cls, const char *lit, siz
     if (threads < 1) threads = 1;
     if (threads > 8) threads = 8;
     uint64_t end = av_text_block_end(r), per = (end - 1 + (uint64_t)threads - 1) / (uint64_t)threads;
-    int apart = av_texts_apart(r);
     slice *sl = av_xcalloc((size_t)threads, sizeof *sl);
     pthread_t *tid = av_xcalloc((size_t)threads, sizeof *tid);
     int started = 0, rc = 0;
     for (int i = 0; i < threads; i++) {
         sl[i] = (slice){.s = av_reader_store(r), .version = av_reader_version(r), .cls = cls, .lit = lit, .len = len,
-                        .apart = apart, .rare = rare_at(lit, len)};
+                        .rare = rare_at(lit, len)};
         sl[i].lo = 1 + per * (uint64_t)i;
         sl[i].hi = sl[i].lo + per < end ? sl[i].lo + per : end;
         /* every slice on a thread of its own: the caller's thread may hold
@@ -179,13 +163,13 @@ int q_textset_build(q_textset **out, av_reader *r, int cls, const char *lit, siz
         if (sl[i].rc < 0) rc = av_error_set(sl[i].rc, "%s", sl[i].err);
     free(tid);
     if (rc < 0) {
-        for (int i = 0; i < threads; i++) free(sl[i].set.key), free(sl[i].set.state);
+        for (int i = 0; i < threads; i++) free(sl[i].set.key);
         free(sl);
         return rc;
     }
     q_textset *t = av_xcalloc(1, sizeof *t);
     t->nparts = threads;
-    t->apart = apart;
+    t->cls = cls;
     t->parts = av_xcalloc((size_t)threads, sizeof *t->parts);
     for (int i = 0; i < threads; i++) t->parts[i] = sl[i].set;
     free(sl);
@@ -193,19 +177,18 @@ int q_textset_build(q_textset **out, av_reader *r, int cls, const char *lit, siz
     return 0;
 }
 
-int q_textset_lookup(const q_textset *t, const av_id *h)
+int q_textset_lookup(const q_textset *t, uint64_t loc)
 {
-    for (int i = 0; i < t->nparts; i++) {
-        int st = tset_get(&t->parts[i], h);
-        if (st) return st == 2;
-    }
-    return t->apart ? 0 : -1;
+    if (!loc || av_loc_class(loc) != t->cls) return -1;
+    for (int i = 0; i < t->nparts; i++)
+        if (tset_has(&t->parts[i], loc)) return 1;
+    return 0;
 }
 
 void q_textset_free(q_textset *t)
 {
     if (!t) return;
-    for (int i = 0; i < t->nparts; i++) free(t->parts[i].key), free(t->parts[i].state);
+    for (int i = 0; i < t->nparts; i++) free(t->parts[i].key);
     free(t->parts);
     free(t);
 }

@@ -24,7 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define AV_FORMAT_VERSION 2 /* on-disk format; a store with a newer one is refused */
+#define AV_FORMAT_VERSION 3 /* on-disk format; a store with a newer one is refused */
 
 /* ---- errors ---------------------------------------------------------- */
 
@@ -88,12 +88,15 @@ const char *av_kind_name(av_kind kind);
 av_kind av_kind_parse(const char *s);
 
 /* A stored byte string: a text, or a JSON value of an attribute. Short values
- * live inside the record; long ones in the text store. When a record is read
- * without AV_GET_TEXT, ptr is NULL for long values (len and hash are known). */
+ * live inside the record; long ones in the text store, and the record says
+ * where (loc). When a record is read without AV_GET_TEXT, ptr is NULL for
+ * long values (len and loc are known; av_load fetches the bytes). */
 typedef struct av_val {
     const char *ptr;
     size_t len;
-    av_id hash; /* av_hash() of the bytes; set for every value read or written */
+    av_id hash;   /* av_hash() of the bytes: set for values written, values kept in the
+                     record, and long values once loaded (unless AV_GET_NOHASH) */
+    uint64_t loc; /* where a long value's bytes are stored (the store's own business; 0: not known) */
 } av_val;
 
 /* One turn or text of a record. role: "system", "user", "assistant",
@@ -223,8 +226,7 @@ int av_visible(av_reader *r, uint64_t row);
 enum av_get_flags {
     AV_GET_TEXT = 1 << 0,   /* load every long value too (decompresses) */
     AV_GET_ANY = 1 << 1,    /* also records not visible at the reader's version */
-    AV_GET_NOHASH = 1 << 2, /* leave the hash of values kept inside the record zero (faster
-                               when only the bytes matter; stored values keep theirs) */
+    AV_GET_NOHASH = 1 << 2, /* leave values' hashes zero (faster when only the bytes matter) */
 };
 /* Reads record `row` into out (reusing its memory). AV_ENOTFOUND if no such
  * row, or it is not visible and AV_GET_ANY is not given. */
@@ -242,18 +244,20 @@ int av_row_info(av_reader *r, uint64_t row, unsigned flags, av_kind *kind, uint6
  * not there or not visible; ref0s may be NULL. */
 int av_rows_info(av_reader *r, const uint64_t *rows, size_t n, unsigned flags, av_kind *kinds, uint64_t *ref0s);
 /* Scanning stored texts block by block, for searches that would otherwise
- * load every unit's text through its hash. Texts live in blocks of one of
+ * load every unit's text one by one. Texts live in blocks of one of
  * two classes: AV_TEXTS_RESPONSE, the messages of response records, and
  * AV_TEXTS_OTHER, the rest (prompts, long tag values, ...). av_text_scan
  * calls fn for each text (long ones only: values of up to 48 bytes stay in
- * their records; a text's hash, by which records name it, is av_hash()) in the blocks of class cls whose ids are in [lo, hi),
+ * their records) with its loc, as records' av_val.loc name it, in the blocks of class cls whose ids are in [lo, hi),
  * skipping the other class's blocks without decompressing them; a non-zero
  * return from fn stops the scan and is returned. Block ids run from 1 to
  * av_text_block_end(): split that range to scan on several threads, each
  * with a reader of its own. Blocks written after the reader's version may
  * be seen too: the scan finds texts, records decide visibility. */
 enum { AV_TEXTS_OTHER = 0, AV_TEXTS_RESPONSE = 1 };
-typedef int (*av_text_fn)(void *ctx, const char *text, size_t len); /* its id: av_hash() */
+typedef int (*av_text_fn)(void *ctx, const char *text, size_t len, uint64_t loc);
+/* The class of the blocks a stored text (av_val.loc) lives in. */
+int av_loc_class(uint64_t loc);
 uint64_t av_text_block_end(av_reader *r);
 /* 1 when every text lives in the blocks of its own class (no response's
  * text was first stored by another kind of record, nor the other way

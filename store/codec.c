@@ -6,8 +6,9 @@
  *   | varint nmsg, each: role, value | varint nattr, each: varint key symbol, value
  * role: u8 code (1 system, 2 user, 3 assistant, 4 rationale, 5 critique) or
  * 0 followed by varint len + bytes. value: varint (len << 2 | mode); mode 0:
- * the bytes follow (len <= AV_INLINE_MAX), 1: a 16-byte text hash follows,
- * 2: a varint symbol id follows (an interned repeated short value).
+ * the bytes follow (len <= AV_INLINE_MAX), 1: the text's place follows,
+ * varint (block << 1 | class) and varint offset (see av_loc_make), 2: a
+ * varint symbol id follows (an interned repeated short value).
  * Decoding copies into the record's own memory, so the result outlives the
  * LMDB transaction. Costs: linear in the record's size; no decompression.
  */
@@ -255,7 +256,8 @@ static void put_val(av_buf *b, const av_val *v, uint32_t sym)
 {
     if (v->len > AV_INLINE_MAX) {
         av_put_varint(b, (uint64_t)v->len << 2 | 1);
-        av_buf_put(b, v->hash.b, 16);
+        av_put_varint(b, v->loc >> 32);
+        av_put_varint(b, (uint32_t)v->loc);
     } else if (sym) {
         av_put_varint(b, (uint64_t)v->len << 2 | 2);
         av_put_varint(b, sym);
@@ -372,6 +374,7 @@ static int dec_val(dec *d, av_val *v)
     uint64_t x;
     if (av_read_varint(&d->p, d->end, &x) < 0) return -1;
     v->len = (size_t)(x >> 2);
+    v->loc = 0;
     if ((x & 3) == 2) {
         size_t n;
         if (!(v->ptr = dec_sym(d, &n)) || n != v->len) return -1;
@@ -380,9 +383,11 @@ static int dec_val(dec *d, av_val *v)
         return 0;
     }
     if ((x & 3) == 1) {
-        if (d->end - d->p < 16) return -1;
-        memcpy(v->hash.b, d->p, 16);
-        d->p += 16;
+        uint64_t bc, off;
+        if (av_read_varint(&d->p, d->end, &bc) < 0 || av_read_varint(&d->p, d->end, &off) < 0) return -1;
+        if (bc < 2 || bc >= (1ull << 31) || off > UINT32_MAX || v->len <= AV_INLINE_MAX) return -1;
+        v->loc = bc << 32 | off;
+        memset(&v->hash, 0, sizeof v->hash);
         v->ptr = NULL;
         return 0;
     }

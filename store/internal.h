@@ -5,10 +5,13 @@
  * Keyspace (one LMDB environment, named databases):
  *   meta    "format" -> magic + format version; "head" -> u32;
  *           "next_row"/"next_block" -> u64 (never reused); "texts" -> stats
- *   rec     row (u64 BE) -> encoded record (codec.c)
+ *   rec     row (u64 BE) -> encoded record (codec.c); a long value is
+ *           named by its place (block, class, offset), so reading a record's
+ *           texts needs no lookup by hash
  *   cid     content id (16) -> row (u64 BE)
  *   txt     text hash (16) -> block (u64 BE, top bit: the block holds
- *           responses' texts), offset (u32), length (u32)
+ *           responses' texts), offset (u32), length (u32): what writers
+ *           store each text once by
  *   blk     block (u64 BE) -> block header + zstd frame (text.c)
  *   dict    dictionary id (u32 BE) -> zstd dictionary
  *   idx     term + first row (u64 BE) -> a chunk of ascending row ids (index.c)
@@ -128,11 +131,28 @@ static inline int av_txt_class(const uint8_t *entry)
 {
     return (av_get_be64(entry) & AV_TXT_CLASS_BIT) ? AV_TEXTS_RESPONSE : AV_TEXTS_OTHER;
 }
+/* A text's place (av_val.loc): block << 33 | class << 32 | raw offset in
+ * the block. Block ids start at 1, so 0 is no place. */
+static inline uint64_t av_loc_make(uint64_t block, int cls, uint32_t off)
+{
+    return block << 33 | (uint64_t)(cls != 0) << 32 | off;
+}
+static inline uint64_t av_loc_block(uint64_t loc) { return loc >> 33; }
+static inline uint32_t av_loc_off(uint64_t loc) { return (uint32_t)loc; }
+/* The place a txt entry gives. */
+static inline uint64_t av_txt_loc(const uint8_t *entry)
+{
+    uint64_t b = av_get_be64(entry);
+    return av_loc_make(b & ~AV_TXT_CLASS_BIT, (b & AV_TXT_CLASS_BIT) != 0, av_get_be32(entry + 8));
+}
 typedef struct av_blockcache av_blockcache;
 av_blockcache *av_blockcache_new(void);
 void av_blockcache_free(av_blockcache *c);
 /* Looks up a text in txn: copies into a malloc'd NUL-terminated buffer. */
 int av_text_fetch(av_store *s, MDB_txn *txn, av_blockcache *cache, const av_id *hash, char **out, size_t *out_len);
+/* The len bytes stored at loc, without copying: *out points into the
+ * cache, valid until the cache's next load (not NUL-terminated). */
+int av_text_at(av_store *s, MDB_txn *txn, av_blockcache *cache, uint64_t loc, size_t len, const char **out);
 /* The same without copying: *out points into the cache, valid until the
  * cache's next load (not NUL-terminated). */
 int av_text_ref(av_store *s, MDB_txn *txn, av_blockcache *cache, const av_id *hash, const char **out, size_t *out_len);

@@ -229,16 +229,19 @@ int av_visible(av_reader *r, uint64_t row)
     return av_row_info(r, row, 0, NULL, NULL) == 1;
 }
 
-int av_load(av_reader *r, av_record *rec, av_val *val)
+/* A long value's bytes from its place, and their hash unless told not to. */
+static int load_val(av_reader *r, av_record *rec, av_val *val, int hash)
 {
     if (val->ptr) return 0;
     const char *text;
-    size_t len;
-    int rc = av_text_ref(r->s, r->txn, r->cache, &val->hash, &text, &len);
+    int rc = av_text_at(r->s, r->txn, r->cache, val->loc, val->len, &text);
     if (rc < 0) return rc;
-    val->ptr = av_record_keep(rec, text, len);
+    val->ptr = av_record_keep(rec, text, val->len);
+    if (hash) av_hash(&val->hash, val->ptr, val->len);
     return 0;
 }
+
+int av_load(av_reader *r, av_record *rec, av_val *val) { return load_val(r, rec, val, 1); }
 
 int av_get(av_reader *r, uint64_t row, unsigned flags, av_record *out)
 {
@@ -251,10 +254,11 @@ int av_get(av_reader *r, uint64_t row, unsigned flags, av_record *out)
     if ((rc = av_record_decode(out, row, v.mv_data, v.mv_size, r->s, r->txn, &r->syms, !(flags & AV_GET_NOHASH))) < 0)
         return rc;
     if (flags & AV_GET_TEXT) {
+        int hash = !(flags & AV_GET_NOHASH);
         for (uint32_t i = 0; i < out->nmsg; i++)
-            if ((rc = av_load(r, out, &out->msg[i].text)) < 0) return rc;
+            if ((rc = load_val(r, out, &out->msg[i].text, hash)) < 0) return rc;
         for (uint32_t i = 0; i < out->nattr; i++)
-            if ((rc = av_load(r, out, &out->attr[i].json)) < 0) return rc;
+            if ((rc = load_val(r, out, &out->attr[i].json, hash)) < 0) return rc;
     }
     return 0;
 }

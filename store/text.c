@@ -184,7 +184,7 @@ int av_text_scan_blocks(av_store *s, MDB_txn *txn, av_blockcache *c, int cls, ui
                 rc = av_error_set(AV_ECORRUPT, "text block %llu is corrupt", (unsigned long long)id);
                 break;
             }
-            rc = fn(ctx, raw + off, len);
+            rc = fn(ctx, raw + off, len, av_loc_make(id, b.cls, (uint32_t)off));
             off += len;
         }
     }
@@ -246,6 +246,25 @@ static int load_frame(av_store *s, MDB_txn *txn, av_blockcache *c, uint64_t id, 
     return 0;
 }
 
+int av_loc_class(uint64_t loc) { return (loc >> 32 & 1) ? AV_TEXTS_RESPONSE : AV_TEXTS_OTHER; }
+
+int av_text_at(av_store *s, MDB_txn *txn, av_blockcache *cache, uint64_t loc, size_t len, const char **out)
+{
+    uint64_t block = av_loc_block(loc);
+    uint32_t off = av_loc_off(loc);
+    struct cached_frame *f = NULL;
+    if (len == 0) {
+        *out = "";
+        return 0;
+    }
+    if (!block) return av_error_set(AV_ECORRUPT, "a record names no place for its text");
+    int rc = load_frame(s, txn, cache, block, off, &f);
+    if (rc < 0) return rc;
+    if ((size_t)off + len > f->hi) return av_error_set(AV_ECORRUPT, "a text's place points past its frame");
+    *out = f->raw + (off - f->lo);
+    return 0;
+}
+
 int av_text_ref(av_store *s, MDB_txn *txn, av_blockcache *cache, const av_id *hash, const char **out, size_t *out_len)
 {
     MDB_val key = {16, (void *)hash->b}, val;
@@ -257,27 +276,17 @@ int av_text_ref(av_store *s, MDB_txn *txn, av_blockcache *cache, const av_id *ha
         return av_error_set(AV_ENOTFOUND, "no text %s in the store", hex);
     }
     if (rc) return av_mdb_error(rc, "looking up a text");
+    *out_len = 0;
     if (val.mv_size != 16) return av_error_set(AV_ECORRUPT, "text index entry is corrupt");
     const uint8_t *v = val.mv_data;
-    uint64_t block = av_get_be64(v) & ~AV_TXT_CLASS_BIT;
-    uint32_t off = av_get_be32(v + 8), len = av_get_be32(v + 12);
-    struct cached_frame *f = NULL;
-    if (len == 0) {
-        *out = "";
-        *out_len = 0;
-        return 0;
-    }
-    if ((rc = load_frame(s, txn, cache, block, off, &f)) < 0) return rc;
-    if ((size_t)off + len > f->hi) return av_error_set(AV_ECORRUPT, "text entry points past its frame");
-    *out = f->raw + (off - f->lo);
-    *out_len = len;
-    return 0;
+    *out_len = av_get_be32(v + 12);
+    return av_text_at(s, txn, cache, av_txt_loc(v), *out_len, out);
 }
 
 int av_text_fetch(av_store *s, MDB_txn *txn, av_blockcache *cache, const av_id *hash, char **out, size_t *out_len)
 {
-    const char *p;
-    size_t len;
+    const char *p = NULL;
+    size_t len = 0;
     int rc = av_text_ref(s, txn, cache, hash, &p, &len);
     if (rc < 0) return rc;
     *out = av_xstrndup(p, len);

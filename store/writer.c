@@ -728,7 +728,6 @@ static void keep_sample(av_writer *w, const char *p, size_t n)
     w->sample_len[w->nsamples++] = n;
 }
 
-/* Stores a long value's bytes unless the store has them. */
 /* A text already stored in a block of the other class (texts are stored
  * once): readers then cannot take "not in this class's blocks" for "not
  * one of this class's texts" (av_texts_apart); counted, and saved with the
@@ -738,18 +737,23 @@ static void note_text_class(av_writer *w, int cls, const uint8_t *entry)
     if (av_txt_class(entry) != cls) w->text_xclass++;
 }
 
-static int store_text(av_writer *w, const av_val *v, int cls)
+/* Stores a long value's bytes unless the store has them; either way sets
+ * v->loc to where they are. */
+static int store_text(av_writer *w, av_val *v, int cls)
 {
     av_block_builder *bb = &w->bb[cls];
     idslot *pend = idmap_find(&w->pend_text, v->hash.b);
     if (pend) {
         note_text_class(w, cls, pend->val);
+        v->loc = av_txt_loc(pend->val);
         return 0;
     }
     MDB_val k = {16, (void *)v->hash.b}, got;
     int rc = mdb_get(w->rd.txn, w->s->dbi[DBI_TXT], &k, &got);
     if (rc == 0) {
-        if (got.mv_size == 16) note_text_class(w, cls, got.mv_data);
+        if (got.mv_size != 16) return av_error_set(AV_ECORRUPT, "text index entry is corrupt");
+        note_text_class(w, cls, got.mv_data);
+        v->loc = av_txt_loc(got.mv_data);
         return 0;
     }
     if (rc != MDB_NOTFOUND) return av_mdb_error(rc, "looking up a text");
@@ -763,6 +767,7 @@ static int store_text(av_writer *w, const av_val *v, int cls)
     av_be32(loc + 8, (uint32_t)bb->raw.len);
     av_be32(loc + 12, (uint32_t)v->len);
     idmap_put(&w->pend_text, v->hash.b, loc);
+    v->loc = av_txt_loc(loc);
     uint8_t h[4];
     av_be32(h, (uint32_t)v->len);
     av_buf_put(&bb->hdr, h, 4);
@@ -1668,7 +1673,7 @@ int av_writer_tag_once(av_writer *w, uint64_t row, const char *key, const char *
 {
     int rc = av_writer_tagged(w, row, key);
     if (rc != 0) return rc < 0 ? rc : 0;
-    av_attr a = {key, {json, strlen(json), {{0}}}};
+    av_attr a = {key, {json, strlen(json), {{0}}, 0}};
     av_record t;
     av_record_init(&t);
     t.kind = AV_TAG;

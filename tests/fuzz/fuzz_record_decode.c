@@ -24,14 +24,14 @@ static void setup(void)
     if (av_writer_open(&w, store)) abort();
     av_record r;
     av_record_init(&r);
-    av_msg m = {"user", {"hello", 5, {{0}}}};
+    av_msg m = {"user", {"hello", 5, {{0}}, 0}};
     r.kind = AV_PROMPT;
     r.nmsg = 1;
     r.msg = &m;
     av_writer_put(w, &r);
     av_record t;
     av_record_init(&t);
-    av_attr a[2] = {{"task_category", {"\"Math\"", 6, {{0}}}}, {"language", {"\"EN\"", 4, {{0}}}}};
+    av_attr a[2] = {{"task_category", {"\"Math\"", 6, {{0}}, 0}}, {"language", {"\"EN\"", 4, {{0}}, 0}}};
     t.kind = AV_TAG;
     t.ref[0] = r.row;
     t.nattr = 2;

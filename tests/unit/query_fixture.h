@@ -76,7 +76,7 @@ static int qfx_tag(av_writer *w, uint64_t target, uint64_t model, const char *co
 static int qfx_row(av_writer *w, qfx *f, int i, uint64_t src, uint64_t gen, uint64_t writer, const char *instr,
                    const char *resp, const char *const *kv)
 {
-    av_msg pm = {"user", {instr, strlen(instr), {{0}}}};
+    av_msg pm = {"user", {instr, strlen(instr), {{0}}, 0}};
     av_record r;
     av_record_init(&r);
     r.kind = AV_PROMPT;
@@ -85,7 +85,7 @@ static int qfx_row(av_writer *w, qfx *f, int i, uint64_t src, uint64_t gen, uint
     r.msg = &pm;
     QFX_CHECK(qfx_put(w, &r));
     f->prompt[i] = r.row;
-    av_msg rm = {"assistant", {resp, strlen(resp), {{0}}}};
+    av_msg rm = {"assistant", {resp, strlen(resp), {{0}}, 0}};
     av_record_init(&r);
     r.kind = AV_RESPONSE;
     r.ref[0] = f->prompt[i];
@@ -120,7 +120,7 @@ static int qfx_source(av_writer *w, const char *name, const char *file, const ch
 
 static int qfx_rating(av_writer *w, uint64_t response, uint64_t judge, const char *aspect, double score, uint64_t *out)
 {
-    av_msg m = {"rationale", {"ok", 2, {{0}}}};
+    av_msg m = {"rationale", {"ok", 2, {{0}}, 0}};
     av_record r;
     av_record_init(&r);
     r.kind = AV_RATING;
@@ -199,7 +199,7 @@ static int qfx_build(const char *dir, qfx *f)
     QFX_CHECK(qfx_row(w, f, 9, f->src_ultra, 0, f->m_gpt4, "Explain how TCP handshakes work.",
                       "SYN, SYN-ACK, ACK: the client and server agree on sequence numbers.", t9));
     {
-        av_msg rm = {"assistant", {"It shakes hands.", 16, {{0}}}};
+        av_msg rm = {"assistant", {"It shakes hands.", 16, {{0}}, 0}};
         av_record r;
         av_record_init(&r);
         r.kind = AV_RESPONSE;
@@ -217,7 +217,7 @@ static int qfx_build(const char *dir, qfx *f)
     QFX_CHECK(qfx_rating(w, f->resp9b, Q, "helpfulness", 5, &f->rating_q9b));
     QFX_CHECK(qfx_rating(w, f->resp9b, f->m_gpt4, "honesty", NAN, NULL));
     {
-        av_msg m = {"rationale", {"A is more precise.", 18, {{0}}}};
+        av_msg m = {"rationale", {"A is more precise.", 18, {{0}}, 0}};
         av_record r;
         av_record_init(&r);
         r.kind = AV_PREFERENCE;
@@ -234,10 +234,10 @@ static int qfx_build(const char *dir, qfx *f)
     }
     /* a multi-turn prompt */
     {
-        av_msg pm[4] = {{"system", {"Be brief.", 9, {{0}}}},
-                        {"user", {"Name a prime.", 13, {{0}}}},
-                        {"assistant", {"7.", 2, {{0}}}},
-                        {"user", {"Another?", 8, {{0}}}}};
+        av_msg pm[4] = {{"system", {"Be brief.", 9, {{0}}, 0}},
+                        {"user", {"Name a prime.", 13, {{0}}, 0}},
+                        {"assistant", {"7.", 2, {{0}}, 0}},
+                        {"user", {"Another?", 8, {{0}}, 0}}};
         av_record r;
         av_record_init(&r);
         r.kind = AV_PROMPT;
@@ -246,7 +246,7 @@ static int qfx_build(const char *dir, qfx *f)
         r.msg = pm;
         QFX_CHECK(qfx_put(w, &r));
         f->prompt[10] = r.row;
-        av_msg rm = {"assistant", {"11.", 3, {{0}}}};
+        av_msg rm = {"assistant", {"11.", 3, {{0}}, 0}};
         av_record_init(&r);
         r.kind = AV_RESPONSE;
         r.ref[0] = f->prompt[10];

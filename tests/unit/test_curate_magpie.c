@@ -47,7 +47,7 @@ static av_store *build(void)
     CHECK_EQ_INT(av_writer_open(&w, s), 0);
     for (size_t i = 0; i < NSPEC; i++) {
         const spec *sp = &specs[i];
-        av_msg m = {"user", {sp->instr, strlen(sp->instr), {{0}}}};
+        av_msg m = {"user", {sp->instr, strlen(sp->instr), {{0}}, 0}};
         av_record p;
         av_record_init(&p);
         p.kind = AV_PROMPT;
@@ -62,7 +62,7 @@ static av_store *build(void)
                 if (!len) continue;
                 av_buf b = AV_BUF_INIT;
                 for (size_t c = 0; c < len; c++) av_buf_puts(&b, sp->accented ? "\xC3\xA9" : (k ? "b" : "a"));
-                av_msg rm = {"assistant", {b.ptr, b.len, {{0}}}};
+                av_msg rm = {"assistant", {b.ptr, b.len, {{0}}, 0}};
                 av_record r;
                 av_record_init(&r);
                 r.kind = AV_RESPONSE;

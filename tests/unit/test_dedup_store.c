@@ -21,7 +21,7 @@ static void put_prompts(av_store *s, const char *const *texts, size_t n)
     av_writer *w = NULL;
     CHECK_EQ_INT(av_writer_open(&w, s), 0);
     for (size_t i = 0; i < n; i++) {
-        av_msg m = {"user", {texts[i], strlen(texts[i]), {{0}}}};
+        av_msg m = {"user", {texts[i], strlen(texts[i]), {{0}}, 0}};
         av_record rec;
         av_record_init(&rec);
         rec.kind = AV_PROMPT;

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static av_val V(const char *s) { av_val v = {s, strlen(s), {{0}}}; return v; }
+static av_val V(const char *s) { av_val v = {s, strlen(s), {{0}}, 0}; return v; }
 
 static uint64_t put(av_writer *w, av_record *rec)
 {

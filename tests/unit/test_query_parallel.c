@@ -28,7 +28,7 @@ static int build(const char *dir)
         snprintf(ptext, sizeof ptext, "question %d", i);
         /* every 7th response holds the needle; row 2502's tag (a needle row) has a string n */
         snprintf(rtext, sizeof rtext, "answer %d%s", i, i % 7 == 3 ? " with a needle in it" : "");
-        av_msg pm = {"user", {ptext, strlen(ptext), {{0}}}}, rm = {"assistant", {rtext, strlen(rtext), {{0}}}};
+        av_msg pm = {"user", {ptext, strlen(ptext), {{0}}, 0}}, rm = {"assistant", {rtext, strlen(rtext), {{0}}, 0}};
         av_record r;
         av_record_init(&r);
         r.kind = AV_PROMPT;
@@ -46,7 +46,7 @@ static int build(const char *dir)
         snprintf(cat, sizeof cat, "\"%s\"", i % 2 ? "odd" : "even");
         if (i == 2502) snprintf(val, sizeof val, "\"five\"");
         else snprintf(val, sizeof val, "%d", i % 10);
-        av_attr a[2] = {{"parity", {cat, strlen(cat), {{0}}}}, {"n", {val, strlen(val), {{0}}}}};
+        av_attr a[2] = {{"parity", {cat, strlen(cat), {{0}}, 0}}, {"n", {val, strlen(val), {{0}}, 0}}};
         av_record_init(&r);
         r.kind = AV_TAG;
         r.ref[0] = p;

@@ -48,7 +48,7 @@ static uint64_t put_prompt(av_writer *w, const char *text)
 {
     av_record r;
     av_record_init(&r);
-    av_msg m = {"user", {text, strlen(text), {{0}}}};
+    av_msg m = {"user", {text, strlen(text), {{0}}, 0}};
     r.kind = AV_PROMPT;
     r.nmsg = 1;
     r.msg = &m;
@@ -61,7 +61,7 @@ static uint64_t put_tag(av_writer *w, uint64_t target, const char *key, const ch
 {
     av_record r;
     av_record_init(&r);
-    av_attr a = {key, {json, strlen(json), {{0}}}};
+    av_attr a = {key, {json, strlen(json), {{0}}, 0}};
     r.kind = AV_TAG;
     r.ref[0] = target;
     r.nattr = 1;
@@ -173,7 +173,7 @@ static void test_store__put_get_dedup(void)
     char longtext[300];
     memset(longtext, 'x', sizeof longtext - 1);
     longtext[sizeof longtext - 1] = 0;
-    av_msg m = {"assistant", {longtext, strlen(longtext), {{0}}}};
+    av_msg m = {"assistant", {longtext, strlen(longtext), {{0}}, 0}};
     r.kind = AV_RESPONSE;
     r.ref[0] = p;
     r.model = model;
@@ -192,7 +192,7 @@ static void test_store__put_get_dedup(void)
     for (int i = 0; i < 20; i++) {
         memset(keys[i], 'a' + i, 390);
         keys[i][390] = 0;
-        many[i] = (av_attr){keys[i], {"1", 1, {{0}}}};
+        many[i] = (av_attr){keys[i], {"1", 1, {{0}}, 0}};
     }
     av_record big;
     av_record_init(&big);
@@ -396,7 +396,7 @@ static void test_store__provenance_and_events(void)
     av_record_init(&src);
     src.kind = AV_SOURCE;
     src.name = "magpie";
-    av_attr a = {"licence", {"\"llama3\"", 8, {{0}}}};
+    av_attr a = {"licence", {"\"llama3\"", 8, {{0}}, 0}};
     src.nattr = 1;
     src.attr = &a;
     CHECK_EQ_INT(av_writer_put(w, &src), 1);
@@ -522,10 +522,10 @@ static void frame_past_end(uint8_t *v, size_t *len)
 }
 static void truncated(uint8_t *v, size_t *len) { (void)v, *len -= 10; }
 static void no_tables(uint8_t *v, size_t *len) { (void)v, *len = 12; }
-static int count_texts(void *ctx, const char *text, size_t len)
+static int count_texts(void *ctx, const char *text, size_t len, uint64_t loc)
 {
     (void)text, (void)len;
-    ++*(int *)ctx;
+    if (loc && av_loc_class(loc) == AV_TEXTS_OTHER) ++*(int *)ctx;
     return 0;
 }
 
@@ -586,6 +586,73 @@ static void test_store__damaged_text_block(void)
 
 /* Texts around the frame and block sizes (4 KiB frames in 64 KiB blocks),
  * one larger than a block, read back whole, in order and out of order. */
+/* Records name their long texts by place (av_val.loc), not by hash: a
+ * record read without its texts knows where they are, av_load reads them
+ * from there, and a text scan reports the same places; a text met again is
+ * named by the place where it was first stored. */
+typedef struct loc_seen {
+    uint64_t loc[16];
+    size_t len[16];
+    int n, bad;
+} loc_seen;
+static int note_loc(void *ctx, const char *text, size_t len, uint64_t loc)
+{
+    loc_seen *ls = ctx;
+    if (ls->n == 16 || !loc || strncmp(text, "place ", 6) != 0) ls->bad++;
+    else ls->loc[ls->n] = loc, ls->len[ls->n++] = len;
+    return 0;
+}
+static void test_store__texts_by_place(void)
+{
+    av_store *s = fresh();
+    av_writer *w;
+    CHECK_EQ_INT(av_writer_open(&w, s), 0);
+    char text[4][400];
+    uint64_t rows[5];
+    for (int i = 0; i < 4; i++) {
+        int n = snprintf(text[i], sizeof text[i], "place %d:", i);
+        while (n < 60 + 90 * i) n += snprintf(text[i] + n, sizeof text[i] - (size_t)n, " %d", n * 31 + i);
+        rows[i] = put_prompt(w, text[i]);
+    }
+    CHECK_EQ_INT(commit(w, "v1"), 1);
+    CHECK_EQ_INT(av_writer_open(&w, s), 0);
+    av_record rec;
+    av_record_init(&rec);
+    rec.kind = AV_PROMPT;
+    char again[400];
+    snprintf(again, sizeof again, "%s", text[2]);
+    av_msg m = {"system", {again, strlen(again), {{0}}, 0}}; /* another record, the same text */
+    rec.msg = &m;
+    rec.nmsg = 1;
+    CHECK_EQ_INT(av_writer_put(w, &rec), 1);
+    rows[4] = rec.row;
+    CHECK_EQ_INT(commit(w, "v2"), 2);
+    av_reader *r;
+    CHECK_EQ_INT(av_reader_open(&r, s, 0), 0);
+    loc_seen ls;
+    memset(&ls, 0, sizeof ls);
+    CHECK_EQ_INT(av_text_scan(r, AV_TEXTS_OTHER, 1, av_text_block_end(r), note_loc, &ls), 0);
+    CHECK_EQ_INT(ls.n, 4); /* stored once */
+    CHECK_EQ_INT(ls.bad, 0);
+    av_record got;
+    av_record_init(&got);
+    for (int i = 0; i < 5; i++) {
+        CHECK_EQ_INT(av_get(r, rows[i], 0, &got), 0);
+        av_val *v = &got.msg[0].text;
+        CHECK(v->ptr == NULL && v->loc != 0);
+        int k = i < 4 ? i : 2;
+        CHECK(v->loc == ls.loc[k] && v->len == ls.len[k]);
+        CHECK_EQ_INT(av_load(r, &got, v), 0);
+        CHECK(v->len == strlen(text[k]) && memcmp(v->ptr, text[k], v->len) == 0);
+        av_id h;
+        av_hash(&h, text[k], strlen(text[k]));
+        CHECK(memcmp(h.b, v->hash.b, 16) == 0); /* loaded: its hash is known */
+    }
+    av_record_free(&got);
+    av_reader_close(r);
+    av_store_close(s);
+}
+
 static void test_store__text_frames(void)
 {
     av_store *s = fresh();
@@ -941,7 +1008,7 @@ static void test_store__response_texts_in_own_blocks(void)
         prow[i] = put_prompt(w, pt[i]);
         av_record r;
         av_record_init(&r);
-        av_msg m = {"assistant", {rt[i], strlen(rt[i]), {{0}}}};
+        av_msg m = {"assistant", {rt[i], strlen(rt[i]), {{0}}, 0}};
         r.kind = AV_RESPONSE;
         r.ref[0] = prow[i];
         r.nmsg = 1;
@@ -963,10 +1030,11 @@ static void test_store__response_texts_in_own_blocks(void)
     CHECK_EQ_INT(av_texts_apart(r), 1); /* no text crossed classes yet */
     /* which blocks hold which texts, from the txt table */
     av_id ph, rh;
-    CHECK_EQ_INT(av_get(r, prow[N - 1], 0, &rec), 0);
+    CHECK_EQ_INT(av_get(r, prow[N - 1], AV_GET_TEXT, &rec), 0); /* loaded texts get their hash */
     ph = rec.msg[0].text.hash;
-    CHECK_EQ_INT(av_get(r, rrow[N - 1], 0, &rec), 0);
+    CHECK_EQ_INT(av_get(r, rrow[N - 1], AV_GET_TEXT, &rec), 0);
     rh = rec.msg[0].text.hash;
+    CHECK(av_loc_class(rec.msg[0].text.loc) == AV_TEXTS_RESPONSE);
     av_record_free(&rec);
     av_reader_close(r);
     char path[600];
@@ -1021,7 +1089,7 @@ static void test_store__texts_cross_classes(void)
     CHECK_EQ_INT(av_writer_open(&w, s), 0);
     av_record rec;
     av_record_init(&rec);
-    av_msg m = {"assistant", {t, strlen(t), {{0}}}};
+    av_msg m = {"assistant", {t, strlen(t), {{0}}, 0}};
     rec.kind = AV_RESPONSE;
     rec.ref[0] = p;
     rec.nmsg = 1;
@@ -1119,6 +1187,7 @@ int main(void)
     RUN(test_store__killed_writer_rolls_back);
     RUN(test_store__sort_unique_rows);
     RUN(test_store__text_frames);
+    RUN(test_store__texts_by_place);
     RUN(test_store__damaged_text_block);
     RUN(test_store__response_texts_in_own_blocks);
     RUN(test_store__texts_cross_classes);
