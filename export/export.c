@@ -73,7 +73,7 @@ typedef struct sink {
 static void release_now_and_then(av_store *s, uint64_t *unreleased, size_t len)
 {
     *unreleased += len;
-    if (!s || *unreleased < (16u << 20))
+    if (!s || *unreleased < (2u << 20))
         return;
     av_store_release_map(s);
     *unreleased = 0;

@@ -212,7 +212,7 @@ int av_colw_flush(av_colw *w, MDB_txn *txn, av_store *s);
  * grow with the store. */
 static inline void av_store_touch(av_store *s)
 {
-    if ((atomic_fetch_add_explicit(&s->lookups, 1, memory_order_relaxed) & 16383) == 16383) av_store_release_map(s);
+    if ((atomic_fetch_add_explicit(&s->lookups, 1, memory_order_relaxed) & 2047) == 2047) av_store_release_map(s);
 }
 
 /* Forgets where the map is: call after anything that may remap it. */
