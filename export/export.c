@@ -67,7 +67,7 @@ typedef struct sink {
     uint64_t unreleased; /* bytes of rows since */
 } sink;
 
-/* Every 16 MB of rows, hands back the store's map pages read so far, so an
+/* Every 2 MB of rows, hands back the store's map pages read so far, so an
  * export's resident memory does not grow with the store (they stay in the
  * page cache). */
 static void release_now_and_then(av_store *s, uint64_t *unreleased, size_t len)

@@ -207,7 +207,7 @@ typedef struct av_colw {
 int av_colw_set(av_colw *w, MDB_txn *txn, av_store *s, uint64_t row, uint64_t entry);
 int av_colw_flush(av_colw *w, MDB_txn *txn, av_store *s);
 
-/* Counts one random read of the map; every 16384 of them, hands the pages
+/* Counts one random read of the map; every 2048 of them, hands the pages
  * read back (av_store_release_map), so a scan's resident memory does not
  * grow with the store. */
 static inline void av_store_touch(av_store *s)
