@@ -1409,7 +1409,7 @@ static int check_refs(const av_record *rec)
  * store (they stay in the page cache). */
 static void release_now_and_then(av_writer *w)
 {
-    if (++w->ops_since_release >= 1024) {
+    if (++w->ops_since_release >= 256) {
         av_store_release_map(w->s);
         w->ops_since_release = 0;
     }
