@@ -65,7 +65,7 @@ void pq_schema_features_yaml(const pq_node *root, av_buf *out, int indent);
 
 typedef struct pq_opts {
     uint64_t row_group_bytes; /* target uncompressed bytes per row group (default 128 MiB) */
-    size_t page_bytes;        /* target uncompressed bytes per page (default 16 MiB) */
+    size_t page_bytes;        /* target uncompressed bytes per page (default 8 MiB) */
     size_t dict_max_bytes;    /* a column chunk's dictionary stops growing here (default 1 MiB) */
     int zstd_level;           /* default 3 */
     const char *created_by;   /* default "aviary" */
