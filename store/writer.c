@@ -967,7 +967,7 @@ static void compact_sorted(idmap *m)
  * are sorted, so a chunk rewrites only its part of the table's pages, and
  * the file grows by that part, not by a copy of the whole table (pages a
  * transaction frees are reused from the next one on). */
-#define MERGE_CHUNK 16384
+#define MERGE_CHUNK 4096
 
 static int map_txn(av_writer *w, int dbi, idmap *m, size_t vlen, av_buf *undo, size_t *from)
 {
