@@ -61,6 +61,17 @@ static uint64_t idhash(const uint8_t *k)
     return h;
 }
 
+/* A zeroed table written now, not left to calloc's fresh pages: those map
+ * the shared zero page when a lookup first reads them, and the first write
+ * then faults again and flushes every core's TLB (with several threads
+ * running, that was ~6% of an UltraFeedback ingest). */
+static void *zeroed(size_t n, size_t size)
+{
+    void *p = av_xmalloc(n * size);
+    memset(p, 0, n * size);
+    return p;
+}
+
 static idslot *idmap_find(idmap *m, const uint8_t *key)
 {
     if (!m->cap) return NULL;
@@ -75,7 +86,7 @@ static void idmap_put(idmap *m, const uint8_t *key, const uint8_t *val)
     if ((m->n + 1) * 4 > m->cap * 3) { /* keys are hashes: probing stays short at 3/4 */
         idmap old = *m;
         m->cap = m->cap ? m->cap * 2 : 1024;
-        m->slot = av_xcalloc(m->cap, sizeof *m->slot);
+        m->slot = zeroed(m->cap, sizeof *m->slot);
         m->n = 0;
         for (size_t i = 0; i < old.cap; i++)
             if (old.slot[i].used) idmap_put(m, old.slot[i].key, old.slot[i].val);
@@ -121,7 +132,7 @@ static void termmap_add(termmap *m, const char *term, size_t len, uint64_t row)
     if ((m->n + 1) * 2 > m->cap) {
         termmap old = *m;
         m->cap = m->cap ? m->cap * 2 : 256;
-        m->slot = av_xcalloc(m->cap, sizeof *m->slot);
+        m->slot = zeroed(m->cap, sizeof *m->slot);
         for (size_t i = 0; i < old.cap; i++) {
             if (!old.slot[i].rows) continue;
             size_t j = old.slot[i].hash & (m->cap - 1);
