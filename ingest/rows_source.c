@@ -26,38 +26,25 @@ typedef struct entry {
 typedef struct collect {
     entry *e;
     size_t n, cap;
-    uint64_t *seen; /* tag rows already collected: an open-addressing set */
-    size_t nseen, capseen;
+    uint8_t *seen; /* tag rows already collected: a bit per row of the store */
+    size_t nbits;
 } collect;
-
-static size_t seen_slot(const collect *c, uint64_t row)
-{
-    size_t i = (size_t)(row * 0x9E3779B97F4A7C15ull >> 20) & (c->capseen - 1);
-    while (c->seen[i] && c->seen[i] != row) i = (i + 1) & (c->capseen - 1);
-    return i;
-}
 
 static int seen_has(const collect *c, uint64_t row)
 {
-    return c->capseen && c->seen[seen_slot(c, row)] == row;
+    return row < c->nbits && (c->seen[row >> 3] >> (row & 7) & 1);
 }
 
 static void seen_add(collect *c, uint64_t row)
 {
-    if (2 * (c->nseen + 1) > c->capseen) {
-        uint64_t *old = c->seen;
-        size_t oldcap = c->capseen;
-        c->capseen = oldcap ? oldcap * 2 : 1024;
-        c->seen = av_xcalloc(c->capseen, sizeof *c->seen);
-        for (size_t i = 0; i < oldcap; i++)
-            if (old[i]) c->seen[seen_slot(c, old[i])] = old[i];
-        free(old);
+    if (row >= c->nbits) {
+        size_t n = c->nbits ? c->nbits : 1u << 16;
+        while (n <= row) n *= 2;
+        c->seen = av_xrealloc(c->seen, n / 8);
+        memset(c->seen + c->nbits / 8, 0, (n - c->nbits) / 8);
+        c->nbits = n;
     }
-    size_t i = seen_slot(c, row);
-    if (!c->seen[i]) {
-        c->seen[i] = row;
-        c->nseen++;
-    }
+    c->seen[row >> 3] |= (uint8_t)(1u << (row & 7));
 }
 
 static int cmp_entry(const void *a, const void *b)
