@@ -105,6 +105,7 @@ typedef struct stream {
     int done;           /* production ended */
     int ended;          /* the stream stopped (gave up or failed): rows are dropped */
     int gave_up;        /* a row did not fit: fall back */
+    size_t chunk;       /* bytes a chunk is filled to (AVIARY_EXPORT_PIPE_CHUNK: less, for tests) */
     int rc;
     char msg[512];
     const char *path;
@@ -331,7 +332,7 @@ static int pipe_put(stream *st, uint64_t unit, const char *json, uint32_t len)
     if (st->fill && st->fill->len + need > st->fill->cap)
         pipe_push(st);
     if (!st->fill) {
-        size_t cap = need > PIPE_CHUNK ? need : PIPE_CHUNK;
+        size_t cap = need > st->chunk ? need : st->chunk;
         st->fill = av_xmalloc(sizeof *st->fill + cap);
         st->fill->len = st->fill->pos = 0;
         st->fill->cap = cap;
@@ -1194,6 +1195,8 @@ int av_export_run(av_reader *r, const av_export_opts *o, av_export_stats *out)
             av_buf_puts(&spath, e.stage);
         st.path = spath.ptr;
         st.row_group_bytes = o->row_group_bytes;
+        const char *pc = getenv("AVIARY_EXPORT_PIPE_CHUNK");
+        st.chunk = pc && atol(pc) > 0 ? (size_t)atol(pc) : PIPE_CHUNK;
         pthread_mutex_init(&st.mu, NULL);
         pthread_cond_init(&st.cv, NULL);
         pthread_cond_init(&st.cv_space, NULL);

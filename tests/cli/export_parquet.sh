@@ -45,10 +45,45 @@ for f in magpie ultrafeedback preference stepwise; do
     run "$A" -C "$S" export --format "$f" --out "$T/$f.two.parquet" -q
     check "$f: one file, the probe sees every row" test "$rc" = 0
     pairs+=("$T/$f.one.jsonl" "$T/$f.two.parquet")
+    # a row a pipe chunk: the producer waits on a full pipe again and again,
+    # and with a one-row probe the stream may give up while it waits
+    run env AVIARY_EXPORT_PIPE_CHUNK=1 timeout 60 "$A" -C "$S" export --format "$f" --out "$T/$f.small.parquet" -q
+    check "$f: one file through a pipe of one-row chunks, the same bytes" cmp -s "$T/$f.two.parquet" "$T/$f.small.parquet"
+    run env AVIARY_EXPORT_PIPE_CHUNK=1 AVIARY_EXPORT_PROBE_ROWS=1 timeout 60 "$A" -C "$S" export --format "$f" --out "$T/$f.small1.parquet" -q
+    check "$f: the same with a one-row probe" cmp -s "$T/$f.one.parquet" "$T/$f.small1.parquet"
 done
+# More rows than the pipe holds chunks (16): with a row a chunk the
+# producer waits on a full pipe again and again; with a one-row probe and a
+# row that outgrows the first one's schema late, the stream gives up while
+# the producer may be waiting. Either way the same bytes as without.
+python3 - "$SRC/tests/data/query_magpie.jsonl" >"$T/many_magpie.jsonl" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+for i in range(120):
+    r = dict(rows[i % len(rows)])
+    r["uuid"] = "00000000-0000-4000-8000-%012d" % (1000 + i)
+    r["instruction"] = "%s (variant %d)" % (r["instruction"], i)
+    r["conversations"] = [{"from": "human", "value": r["instruction"]}, {"from": "gpt", "value": r["response"]}]
+    if i == 100:
+        r["note"] = "a column only this row has"
+    print(json.dumps(r))
+PY
+"$A" init "$T/many" >/dev/null && "$A" -C "$T/many" ingest "$T/many_magpie.jsonl" -q
+check "120 magpie rows load" test $? = 0
+"$A" -C "$T/many" export --format magpie --out "$T/many.jsonl" -q
+check "120 magpie rows export" test "$(wc -l <"$T/many.jsonl")" = 120
+for probe in 8192 1; do
+    run env AVIARY_EXPORT_PROBE_ROWS=$probe "$A" -C "$T/many" export --format magpie --out "$T/many.$probe.parquet" -q
+    check "probe $probe: exit 0" test "$rc" = 0
+    run env AVIARY_EXPORT_PROBE_ROWS=$probe AVIARY_EXPORT_PIPE_CHUNK=1 timeout 60 "$A" -C "$T/many" export --format magpie --out "$T/many.$probe.small.parquet" -q
+    check "probe $probe, a row a pipe chunk: exit 0" test "$rc" = 0
+    check "probe $probe, a row a pipe chunk: the same bytes" cmp -s "$T/many.$probe.parquet" "$T/many.$probe.small.parquet"
+    pairs+=("$T/many.jsonl" "$T/many.$probe.small.parquet")
+done
+
 run node "$NODE/pq_check.mjs" --pairs "${pairs[@]}"
 check "single files read back equal (DuckDB, hyparquet)" test "$rc" = 0
-check "single files: 16 checks" test "$(printf '%s\n' "$out" | grep -c '^ok ')" = 16
+check "single files: 20 checks" test "$(printf '%s\n' "$out" | grep -c '^ok ')" = 20
 
 # A folder with one split: its data file is written while rows are
 # produced; with --shard-size too small for one file it is written again in
