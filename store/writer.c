@@ -979,6 +979,11 @@ static void compact_sorted(idmap *m)
  * the file grows by that part, not by a copy of the whole table (pages a
  * transaction frees are reused from the next one on). */
 #define MERGE_CHUNK 4096
+/* ... and within one, the map's pages are handed back every this many keys
+ * (safe inside a transaction: they are the file's pages, read again on the
+ * next touch): a chunk's random keys touch pages all over a large table,
+ * and Linux may map a whole page-cache folio on each touch. */
+#define MERGE_RELEASE 512
 
 static int map_txn(av_writer *w, int dbi, idmap *m, size_t vlen, av_buf *undo, size_t *from)
 {
@@ -995,6 +1000,7 @@ static int map_txn(av_writer *w, int dbi, idmap *m, size_t vlen, av_buf *undo, s
     }
     size_t end = *from + MERGE_CHUNK < m->n ? *from + MERGE_CHUNK : m->n;
     for (size_t i = *from; i < end && !rc; i++) {
+        if ((i - *from) % MERGE_RELEASE == MERGE_RELEASE - 1) av_store_release_map(w->s);
         MDB_val k = {16, m->slot[i].key}, v = {vlen, m->slot[i].val};
         unsigned fl = key_after(&ap, k.mv_data, 16) ? MDB_APPEND : MDB_NOOVERWRITE;
         rc = mdb_put(txn, w->s->dbi[dbi], &k, &v, fl);
@@ -1050,6 +1056,7 @@ static int terms_txn(av_writer *w, av_buf *undo, size_t *from)
      * not key by key (undo_range) */
     undo_note_range(undo, DBI_IDX, w->row_lo, w->row_lo);
     for (size_t i = *from; i < end && !rc; i++) {
+        if ((i - *from) % MERGE_RELEASE == MERGE_RELEASE - 1) av_store_release_map(w->s);
         termslot *t = &m->slot[i];
         av_buf_reset(&kb);
         av_buf_reset(&vb);
