@@ -53,7 +53,9 @@ enum av_dbi {
 #ifndef AV_ZSTD_LEVEL
 #define AV_ZSTD_LEVEL 3
 #endif
-#define AV_DICT_SIZE (110 * 1024)
+#ifndef AV_DICT_SIZE
+#define AV_DICT_SIZE (256 * 1024)
+#endif
 #define AV_DICT_FIRST (4u << 20) /* train the first dictionary after this many text bytes */
 
 struct av_store {

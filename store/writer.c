@@ -36,7 +36,9 @@
 
 static size_t batch_records = 0; /* 0: batches are cut by size alone (test hook) */
 #define BATCH_BYTES (16u << 20)
-#define SAMPLE_BYTES (2u << 20)
+#ifndef SAMPLE_BYTES
+#define SAMPLE_BYTES (4u << 20)
+#endif
 #define DEFERRED_BYTES (40u << 20) /* text/cid/index entries held back for a full flush */
 
 void av_tune_batch(size_t records) { batch_records = records; }
