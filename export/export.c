@@ -1243,8 +1243,9 @@ int av_export_run(av_reader *r, const av_export_opts *o, av_export_stats *out)
             st.schema = NULL;
             e.data_done = 1;
             e.split[0].file_bytes = st.file_bytes;
-        } else if (rc == 0 && e.folder && fflush(e.sk.f) == 0) {
-            rc = infer_spool(&e);
+        } else if (rc == 0 && e.folder) {
+            rc = fflush(e.sk.f) != 0 ? av_error_set(AV_EIO, "cannot write beside '%s': %s", o->out, strerror(errno))
+                                     : infer_spool(&e);
         } else if (rc == 0) {
             /* A lone file whose rows did not fit the first ones' schema:
              * produce them again, into the spool, inferring as they pass. */

@@ -774,7 +774,12 @@ static int store_text(av_writer *w, av_val *v, int cls)
     if (bb->raw.len + v->len > AV_BLOCK_RAW && bb->ntexts) {
         if ((rc = seal_one(w, cls)) < 0) return rc;
     }
-    if (!bb->ntexts) w->bb_id[cls] = w->next_block++;
+    if (!bb->ntexts) {
+        /* a text's place holds block ids below 2^30 (av_loc_make, codec.c) */
+        if (w->next_block >= (1ull << 30))
+            return av_error_set(AV_EINVAL, "the store has used all %llu text block ids", 1ull << 30);
+        w->bb_id[cls] = w->next_block++;
+    }
     uint8_t loc[16];
     av_be64(loc, w->bb_id[cls] | (cls == AV_TEXTS_RESPONSE ? AV_TXT_CLASS_BIT : 0));
     av_be32(loc + 8, (uint32_t)bb->raw.len);
