@@ -39,6 +39,11 @@ int cmd_add(int argc, char **argv, av_cli *ctx)
        some batches are on disk without a huge input */
     const char *batch = getenv("AVIARY_TEST_BATCH");
     if (batch && atol(batch) > 0) av_tune_batch((size_t)atol(batch));
+    /* test hook: "V:N", stop the process once N batches of version V are written */
+    const char *stop = getenv("AVIARY_TEST_STOP_AFTER");
+    unsigned sv = 0;
+    unsigned long sn = 0;
+    if (stop && sscanf(stop, "%u:%lu", &sv, &sn) == 2) av_tune_stop_after(sv, sn);
     av_native_add_opts o = {.name = path, .command = ctx->command, .message = message,
                             .progress = !quiet && ctx->stderr_tty};
     av_native_add_result res;

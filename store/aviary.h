@@ -422,6 +422,11 @@ void av_writer_abort(av_writer *w);
  * space, not disk; grows by itself, but not while this process holds a
  * reader). Set before av_writer_open / av_store_open. */
 void av_tune_batch(size_t records);
+/* Test hook: once this many batches of writers making version `version`
+ * are on disk in this process (0: never), the process stops itself
+ * (SIGSTOP), so a test can kill a writer at a known point of a commit,
+ * however fast the machine. */
+void av_tune_stop_after(uint32_t version, size_t batches);
 /* Hands back the store's map pages this process has read (they stay in the
  * page cache): writers do it after each batch, long scans now and then, so
  * resident memory does not grow with the store. */

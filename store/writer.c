@@ -27,6 +27,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -42,6 +43,14 @@ static size_t batch_records = 0; /* 0: batches are cut by size alone (test hook)
 #define DEFERRED_BYTES (40u << 20) /* text/cid/index entries held back for a full flush */
 
 void av_tune_batch(size_t records) { batch_records = records; }
+static size_t stop_after = 0, batches_written = 0;
+static uint32_t stop_version = 0;
+void av_tune_stop_after(uint32_t version, size_t batches)
+{
+    stop_version = version;
+    stop_after = batches;
+    batches_written = 0;
+}
 
 /* ---- a small open-addressing map: 16-byte key -> 16-byte value ---- */
 
@@ -1246,6 +1255,8 @@ static int flush(av_writer *w, int full)
             if (rc != MDB_MAP_FULL || tries > 30) break;
             if ((err = av_store_grow(w->s, w->batch_bytes * 4 + (8u << 20))) < 0) break;
         }
+        if (step == 0 && !rc && stop_after && w->version == stop_version && ++batches_written == stop_after)
+            raise(SIGSTOP);
         if (step == 0 && !rc) {
             /* what step 0 wrote is on disk: don't write it again */
             av_buf_reset(&w->recbuf);

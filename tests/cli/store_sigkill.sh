@@ -3,8 +3,10 @@
 # leaves a store that opens, shows the last complete version, holds no partial
 # records, and takes the same add again to completion. Twice: a merge (one
 # big commit) and a replay of several versions into an empty store.
-# AVIARY_TEST_BATCH makes the writer put small batches on disk, so the kill
-# lands after some of them are written.
+# AVIARY_TEST_BATCH makes the writer put small batches on disk, and
+# AVIARY_TEST_STOP_AFTER=V:N makes it stop itself (SIGSTOP) once N of them
+# are written for version V, so the kill lands in the middle of that commit
+# however fast the machine is.
 . "$(dirname "$0")/lib/store_lib.bash"
 SAMPLE=$SRC/tests/data/native_sample.jsonl
 N=${STORE_SIGKILL_RECORDS:-30000}
@@ -17,26 +19,22 @@ awk -v n="$N" 'BEGIN {
         printf "{\"kind\":\"prompt\",\"msgs\":[{\"role\":\"user\",\"text\":\"Question %d: why is the sky blue at noon but red at sunset? Explain it for a child of %d.\"}]}\n", i, i % 13
 }' >"$T/big.jsonl"
 
-size_of() { du -sk "$1" | cut -f1; }
-
-# kill_add NAME STORE FILE: starts an add and kills it once the store grew
-# (some batches are on disk); checks it was still running then.
-kill_add() {
-    local before
-    before=$(size_of "$2")
-    "$A" -C "$2" add -q "$3" 2>/dev/null &
-    local pid=$! grew=0
-    for _ in $(seq 1 600); do
-        if [ "$(size_of "$2")" -gt $((before + 256)) ]; then grew=1; break; fi
+# stop_and_kill NAME V:N COMMAND...: runs an add that stops itself after N
+# batches of version V, then SIGKILLs it; checks it stopped (mid-commit).
+stop_and_kill() {
+    local name=$1 stop=$2
+    shift 2
+    AVIARY_TEST_STOP_AFTER=$stop "$@" 2>/dev/null &
+    local pid=$! stopped=0
+    for _ in $(seq 1 3000); do
+        if [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" = T ]; then stopped=1; break; fi
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.02
     done
-    local alive=0
-    kill -0 "$pid" 2>/dev/null && alive=1
     kill -9 "$pid" 2>/dev/null
     wait "$pid" 2>/dev/null
-    rc=$alive out="" err=""
-    check "$1: killed while writing" test "$alive$grew" = 11
+    rc=$stopped out="" err=""
+    check "$name: killed while writing" test "$stopped" = 1
 }
 
 # 1. merge: the store has the sample's 5 versions; the big add is version 6
@@ -44,7 +42,7 @@ S=$T/s
 "$A" init "$S" >/dev/null
 "$A" -C "$S" add -q "$SAMPLE"
 dump_before=$("$A" -C "$S" dump)
-kill_add "merge" "$S" "$T/big.jsonl"
+stop_and_kill "merge" 6:20 "$A" -C "$S" add -q "$T/big.jsonl"
 run "$A" -C "$S" log -n 1 --format json
 check "merge: the store opens after the kill" test "$rc" = 0
 check "merge: the last complete version is shown" has "$out" '"version":5,'
@@ -58,22 +56,8 @@ check "merge: every record is there" test "$(grep -c '"kind":"prompt"' "$T/full.
 #    then the commits), killed while version 6 is being written
 R=$T/r
 "$A" init "$R" >/dev/null
-"$A" -C "$R" add -q "$T/full.jsonl" 2>/dev/null &
-pid=$!
-seen=0
-for _ in $(seq 1 1000); do
-    v=$("$A" -C "$R" log -n 1 --format json 2>/dev/null | sed -n 's/^{"version":\([0-9]*\),.*/\1/p')
-    if [ "${v:-0}" -ge 5 ]; then seen=1; break; fi
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.02
-done
-sleep 0.2
-alive=0
-kill -0 "$pid" 2>/dev/null && alive=1
-kill -9 "$pid" 2>/dev/null
-wait "$pid" 2>/dev/null
-rc=$alive out="" err=""
-check "replay: killed after version 5, while writing version 6" test "$seen$alive" = 11
+# (version 6's 30000 records are 60 batches)
+stop_and_kill "replay" 6:20 "$A" -C "$R" add -q "$T/full.jsonl"
 run "$A" -C "$R" log --format json
 check "replay: the store opens after the kill" test "$rc" = 0
 check "replay: the last complete version is 5" has "$(printf '%s\n' "$out" | head -1)" '{"version":5,'
