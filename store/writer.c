@@ -945,11 +945,6 @@ static void prepare_batch(av_writer *w)
     if (w->nputs) qsort_r(w->puts, w->nputs, sizeof *w->puts, cmp_put_key, w);
 }
 
-static int cmp_slot(const void *a, const void *b)
-{
-    return memcmp(((const idslot *)a)->key, ((const idslot *)b)->key, 16);
-}
-
 static int cmp_term(const void *a, const void *b, void *ctx)
 {
     const termmap *m = ctx;
@@ -985,7 +980,9 @@ static void compact_sorted(idmap *m)
     size_t n = 0;
     for (size_t i = 0; i < m->cap; i++)
         if (m->slot[i].used) m->slot[n++] = m->slot[i];
-    if (n) qsort(m->slot, n, sizeof *m->slot, cmp_slot);
+    /* keys are hashes: a radix sort (a qsort of 40-byte slots by memcmp took
+     * ~30% of the end of an UltraFeedback ingest) */
+    av_sort_by_key16(m->slot, n, sizeof *m->slot);
     for (size_t i = n; i < m->cap; i++) m->slot[i].used = 0;
     m->n = n;
 }

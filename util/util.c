@@ -328,3 +328,49 @@ size_t av_sort_unique_u64(uint64_t *v, size_t n)
         if (v[m - 1] != v[i]) v[m++] = v[i];
     return m;
 }
+
+static uint64_t key16_hi(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++) v = v << 8 | p[i];
+    return v;
+}
+
+void av_sort_by_key16(void *base, size_t n, size_t size)
+{
+    if (n < 2) return;
+    unsigned char *a = base;
+    unsigned ib = 1;
+    while (ib < 32 && ((size_t)1 << ib) < n) ib++;
+    uint64_t hi = ~((1ull << ib) - 1); /* the key's leading bits; the index below them */
+    uint64_t *v = av_xmalloc(n * sizeof *v);
+    for (size_t i = 0; i < n; i++) v[i] = (key16_hi(a + i * size) & hi) | i;
+    av_sort_unique_u64(v, n); /* no repeats: every value has its own index */
+    uint32_t *from = av_xmalloc(n * sizeof *from);
+    for (size_t j = 0; j < n; j++) from[j] = (uint32_t)(v[j] & ~hi);
+    free(v);
+    unsigned char *tmp = av_xmalloc(size);
+    for (size_t j = 0; j < n; j++) {
+        if (from[j] == UINT32_MAX || from[j] == j) continue;
+        memcpy(tmp, a + j * size, size);
+        size_t k = j;
+        while (from[k] != j) {
+            size_t f = from[k];
+            memcpy(a + k * size, a + f * size, size);
+            from[k] = UINT32_MAX;
+            k = f;
+        }
+        memcpy(a + k * size, tmp, size);
+        from[k] = UINT32_MAX;
+    }
+    free(from);
+    for (size_t i = 1; i < n; i++)
+        for (size_t j = i; j > 0 && !((key16_hi(a + (j - 1) * size) ^ key16_hi(a + j * size)) & hi) &&
+                           memcmp(a + (j - 1) * size, a + j * size, 16) > 0;
+             j--) {
+            memcpy(tmp, a + (j - 1) * size, size);
+            memcpy(a + (j - 1) * size, a + j * size, size);
+            memcpy(a + j * size, tmp, size);
+        }
+    free(tmp);
+}

@@ -71,5 +71,11 @@ double av_now(void);
  * (a bitmap when the values are dense, else a radix sort): row id sets of
  * tens of thousands come out of indexes unsorted. */
 size_t av_sort_unique_u64(uint64_t *v, size_t n);
+/* Sorts n elements of size bytes by their first 16 bytes (memcmp order),
+ * in place. Fast when those bytes are hashes: a radix sort of their leading
+ * bits, the elements moved along the permutation's cycles (no second copy),
+ * then neighbours whose leading bits tie ordered by the whole 16 bytes.
+ * At most 2^32 - 1 elements. */
+void av_sort_by_key16(void *base, size_t n, size_t size);
 
 #endif

@@ -990,6 +990,44 @@ static void test_store__sort_unique_rows(void)
     CHECK_EQ_INT(av_sort_unique_u64(NULL, 0), 0);
 }
 
+/* Sorting records by a 16-byte key: random keys, keys that share their
+ * first 8 bytes (ties the radix pass cannot see), repeated keys, and
+ * records larger than the key; the same order as qsort by memcmp. */
+typedef struct keyed {
+    uint8_t key[16];
+    uint32_t payload[6];
+} keyed;
+static int cmp_keyed(const void *a, const void *b) { return memcmp(a, b, 16); }
+static void test_store__sort_by_key16(void)
+{
+    for (size_t n = 0; n < 3000; n = n ? n * 3 + 1 : 1) {
+        keyed *a = malloc((n ? n : 1) * sizeof *a), *b = malloc((n ? n : 1) * sizeof *b);
+        uint64_t x = 0x9E3779B97F4A7C15ull + n;
+        for (size_t i = 0; i < n; i++) {
+            for (int k = 0; k < 16; k++) {
+                x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                a[i].key[k] = (uint8_t)x;
+            }
+            if (i % 5 == 1) memcpy(a[i].key, a[i - 1].key, 8);      /* same leading bytes */
+            if (i % 7 == 2) memcpy(a[i].key, a[i - 1].key, 16);     /* the same key */
+            if (i % 11 == 3) memset(a[i].key, 0, 15);               /* tiny keys */
+            for (int k = 0; k < 6; k++) a[i].payload[k] = (uint32_t)(i * 6 + k);
+        }
+        memcpy(b, a, n * sizeof *a);
+        av_sort_by_key16(a, n, sizeof *a);
+        qsort(b, n, sizeof *b, cmp_keyed);
+        int ok = 1;
+        for (size_t i = 0; i < n; i++) {
+            ok &= !memcmp(a[i].key, b[i].key, 16);
+            ok &= a[i].payload[1] == a[i].payload[0] + 1; /* records moved whole */
+            if (i) ok &= memcmp(a[i - 1].key, a[i].key, 16) <= 0;
+        }
+        CHECK(ok);
+        free(a);
+        free(b);
+    }
+}
+
 /* Responses' texts go to blocks of their own (a search of responses then
  * decompresses only those), across batches, and every text reads back. */
 static void test_store__response_texts_in_own_blocks(void)
@@ -1188,6 +1226,7 @@ int main(void)
     RUN(test_store__sort_unique_rows);
     RUN(test_store__text_frames);
     RUN(test_store__texts_by_place);
+    RUN(test_store__sort_by_key16);
     RUN(test_store__damaged_text_block);
     RUN(test_store__response_texts_in_own_blocks);
     RUN(test_store__texts_cross_classes);
