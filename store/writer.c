@@ -215,6 +215,7 @@ struct av_writer {
     av_store *s;
     uint32_t version, head;
     uint64_t row_lo, next_row, next_block;
+    uint64_t prov_own_hi; /* the highest of this writer's rows it linked (0: none) */
     av_reader rd; /* the writer's own view: committed + flushed */
     int rd_open;
 
@@ -1564,10 +1565,16 @@ int av_writer_link(av_writer *w, uint64_t row, uint64_t source_row, uint64_t lin
     av_id h;
     av_hash(&h, key, 24);
     if (idmap_find(&w->pend_prov, h.b)) return 0;
-    MDB_val k = {24, key}, v;
-    rc = mdb_get(w->rd.txn, w->s->dbi[DBI_PROV], &k, &v);
-    if (rc == 0) return 0;
-    if (rc != MDB_NOTFOUND) return av_mdb_error(rc, "reading provenance");
+    /* A link of one of this writer's rows can be stored only if this writer
+     * linked that row before: past the highest it linked, nothing to look up
+     * (a file's links come at its end, in row order). */
+    if (row < w->row_lo || row <= w->prov_own_hi) {
+        MDB_val k = {24, key}, v;
+        rc = mdb_get(w->rd.txn, w->s->dbi[DBI_PROV], &k, &v);
+        if (rc == 0) return 0;
+        if (rc != MDB_NOTFOUND) return av_mdb_error(rc, "reading provenance");
+    }
+    if (row >= w->row_lo && row > w->prov_own_hi) w->prov_own_hi = row;
     idmap_put(&w->pend_prov, h.b, h.b);
     uint8_t ver[4];
     av_be32(ver, w->version);
