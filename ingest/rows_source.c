@@ -19,8 +19,9 @@ int av_rows_source_known(const char *format)
     return format && av_format_find(format) != NULL;
 }
 
+/* One row to rebuild: where it came from (the sort key) and its row tag. */
 typedef struct entry {
-    uint64_t source, line, tag, unit;
+    uint64_t source, line, tag;
 } entry;
 
 typedef struct collect {
@@ -115,10 +116,10 @@ static int add_tags_of(av_reader *r, collect *c, const char *format, uint64_t ta
             }
             for (size_t i = 0; i < np; i++) {
                 if (c->n == c->cap) {
-                    c->cap = c->cap ? c->cap * 2 : 256;
+                    c->cap = c->cap ? c->cap + c->cap / 2 : 256;
                     c->e = av_xrealloc(c->e, c->cap * sizeof *c->e);
                 }
-                c->e[c->n++] = (entry){all[i].source, all[i].line, row, unit};
+                c->e[c->n++] = (entry){all[i].source, all[i].line, row};
             }
             free(all);
             continue;
@@ -126,10 +127,10 @@ static int add_tags_of(av_reader *r, collect *c, const char *format, uint64_t ta
         if (!have) pv[0] = (av_prov){0, 0, 0}, have = 1;
         for (size_t i = 0; i < have; i++) {
             if (c->n == c->cap) {
-                c->cap = c->cap ? c->cap * 2 : 256;
+                c->cap = c->cap ? c->cap + c->cap / 2 : 256;
                 c->e = av_xrealloc(c->e, c->cap * sizeof *c->e);
             }
-            c->e[c->n++] = (entry){pv[i].source, pv[i].line, row, unit};
+            c->e[c->n++] = (entry){pv[i].source, pv[i].line, row};
         }
     }
     av_record_free(&t);
@@ -239,6 +240,9 @@ int av_rows_source(av_reader *r, const char *format, const uint64_t *units, size
         return av_error_set(AV_EINVAL, "'%s' is not a source format (known: %s)", format ? format : "",
                             av_format_names());
     collect c = {0};
+    /* about one row per unit: no doubling past that */
+    c.cap = n ? n + n / 16 + 16 : 0;
+    c.e = c.cap ? av_xmalloc(c.cap * sizeof *c.e) : NULL;
     av_record u;
     av_record_init(&u);
     int rc = 0;
