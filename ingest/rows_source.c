@@ -7,7 +7,10 @@
  * keys in the source's order. Selected records that came from no row of
  * that format are left out; when none did, that is AV_ENOTFOUND. Cost: per
  * row, a template parse and one av_get per record it names. */
+#include <errno.h>
 #include <math.h>
+#include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,9 +27,24 @@ typedef struct entry {
     uint64_t source, line, tag;
 } entry;
 
+/* Rows to rebuild are sorted by where they came from. Past RUN_MAX of them
+ * (AVIARY_EXPORT_SORT_RUN: fewer, for tests), sorted runs go to temporary
+ * files and are merged while rendering, so memory stays bounded. */
+#define RUN_MAX (1u << 19)
+#define RUN_BUF 128 /* entries read back at a time, per run */
+
+typedef struct run {
+    uint64_t off, left; /* in the temporary file: where the rest starts, how many */
+} run;
+
 typedef struct collect {
     entry *e;
-    size_t n, cap;
+    size_t n, cap, run_max;
+    FILE *tmp;           /* the spilled sorted runs, one after another */
+    run *run;
+    size_t nrun;
+    int err;             /* a run could not be written: errmsg says why */
+    char errmsg[256];
     uint8_t *seen; /* tag rows already collected: a bit per row of the store */
     size_t nbits;
 } collect;
@@ -54,6 +72,78 @@ static int cmp_entry(const void *a, const void *b)
     if (x->source != y->source) return x->source < y->source ? -1 : 1;
     if (x->line != y->line) return x->line < y->line ? -1 : 1;
     return x->tag < y->tag ? -1 : x->tag > y->tag;
+}
+
+/* Sorts the entries in memory and writes them out as a run. */
+static int spill(collect *c)
+{
+    qsort(c->e, c->n, sizeof *c->e, cmp_entry);
+    if (!c->tmp && !(c->tmp = tmpfile()))
+        return av_error_set(AV_EIO, "cannot create a temporary file: %s", strerror(errno));
+    long off = ftell(c->tmp);
+    if (off < 0 || fwrite(c->e, sizeof *c->e, c->n, c->tmp) != c->n)
+        return av_error_set(AV_EIO, "cannot write a temporary file: %s", strerror(errno));
+    c->run = av_xrealloc(c->run, (c->nrun + 1) * sizeof *c->run);
+    c->run[c->nrun++] = (run){(uint64_t)off, c->n};
+    c->n = 0;
+    return 0;
+}
+
+static void add_entry(collect *c, entry e)
+{
+    if (c->err) return;
+    if (c->n == c->run_max && spill(c) < 0) {
+        c->err = 1;
+        snprintf(c->errmsg, sizeof c->errmsg, "%s", av_errmsg());
+        return;
+    }
+    if (c->n == c->cap) {
+        c->cap = c->cap ? c->cap + c->cap / 2 : 256;
+        if (c->cap > c->run_max) c->cap = c->run_max;
+        c->e = av_xrealloc(c->e, c->cap * sizeof *c->e);
+    }
+    c->e[c->n++] = e;
+}
+
+/* Reads the entries back in order: from memory, or merging the runs (a
+ * few buffered entries each, read with pread). */
+typedef struct merger {
+    collect *c;
+    entry *buf;  /* RUN_BUF entries per run */
+    size_t *at, *have;
+    size_t pos;  /* in memory: the next entry */
+} merger;
+
+static int merger_fill(merger *m, size_t i)
+{
+    run *r = &m->c->run[i];
+    size_t k = r->left < RUN_BUF ? (size_t)r->left : RUN_BUF, bytes = k * sizeof(entry);
+    if (k && pread(fileno(m->c->tmp), m->buf + i * RUN_BUF, bytes, (off_t)r->off) != (ssize_t)bytes)
+        return av_error_set(AV_EIO, "cannot read a temporary file back");
+    r->off += bytes;
+    r->left -= k;
+    m->at[i] = 0;
+    m->have[i] = k;
+    return 0;
+}
+
+static int merger_next(merger *m, entry *out)
+{
+    collect *c = m->c;
+    if (!c->nrun) {
+        if (m->pos >= c->n) return 0;
+        *out = c->e[m->pos++];
+        return 1;
+    }
+    size_t best = SIZE_MAX;
+    for (size_t i = 0; i < c->nrun; i++)
+        if (m->at[i] < m->have[i] &&
+            (best == SIZE_MAX || cmp_entry(&m->buf[i * RUN_BUF + m->at[i]], &m->buf[best * RUN_BUF + m->at[best]]) < 0))
+            best = i;
+    if (best == SIZE_MAX) return 0;
+    *out = m->buf[best * RUN_BUF + m->at[best]++];
+    if (m->at[best] == m->have[best]) return merger_fill(m, best) < 0 ? AV_EIO : 1;
+    return 1;
 }
 
 /* 1 if attr key of rec is the JSON string s. */
@@ -114,24 +204,12 @@ static int add_tags_of(av_reader *r, collect *c, const char *format, uint64_t ta
                 free(all);
                 break;
             }
-            for (size_t i = 0; i < np; i++) {
-                if (c->n == c->cap) {
-                    c->cap = c->cap ? c->cap + c->cap / 2 : 256;
-                    c->e = av_xrealloc(c->e, c->cap * sizeof *c->e);
-                }
-                c->e[c->n++] = (entry){all[i].source, all[i].line, row};
-            }
+            for (size_t i = 0; i < np; i++) add_entry(c, (entry){all[i].source, all[i].line, row});
             free(all);
             continue;
         }
         if (!have) pv[0] = (av_prov){0, 0, 0}, have = 1;
-        for (size_t i = 0; i < have; i++) {
-            if (c->n == c->cap) {
-                c->cap = c->cap ? c->cap + c->cap / 2 : 256;
-                c->e = av_xrealloc(c->e, c->cap * sizeof *c->e);
-            }
-            c->e[c->n++] = (entry){pv[i].source, pv[i].line, row};
-        }
+        for (size_t i = 0; i < have; i++) add_entry(c, (entry){pv[i].source, pv[i].line, row});
     }
     av_record_free(&t);
     av_iter_free(it);
@@ -240,8 +318,11 @@ int av_rows_source(av_reader *r, const char *format, const uint64_t *units, size
         return av_error_set(AV_EINVAL, "'%s' is not a source format (known: %s)", format ? format : "",
                             av_format_names());
     collect c = {0};
+    const char *env = getenv("AVIARY_EXPORT_SORT_RUN");
+    c.run_max = env && atol(env) > 0 ? (size_t)atol(env) : RUN_MAX;
     /* about one row per unit: no doubling past that */
     c.cap = n ? n + n / 16 + 16 : 0;
+    if (c.cap > c.run_max) c.cap = c.run_max;
     c.e = c.cap ? av_xmalloc(c.cap * sizeof *c.e) : NULL;
     av_record u;
     av_record_init(&u);
@@ -275,24 +356,40 @@ int av_rows_source(av_reader *r, const char *format, const uint64_t *units, size
         free(prefs);
     }
     av_record_free(&u);
-    if (rc == 0 && n > 0 && c.n == 0)
+    if (rc == 0 && c.err) rc = av_error_set(AV_EIO, "%s", c.errmsg);
+    if (rc == 0 && c.nrun && c.n) rc = spill(&c);
+    if (rc == 0 && n > 0 && c.n == 0 && !c.nrun)
         rc = av_error_set(AV_ENOTFOUND,
                           "none of the %zu selected records came from a file ingested as '%s' (rows are rebuilt "
                           "only in the format they were ingested in)",
                           n, format);
     if (rc == 0) {
-        if (c.n) qsort(c.e, c.n, sizeof *c.e, cmp_entry);
+        if (c.n && !c.nrun) qsort(c.e, c.n, sizeof *c.e, cmp_entry);
+        merger mg = {&c, NULL, NULL, NULL, 0};
+        if (c.nrun) {
+            free(c.e); /* the runs have it all */
+            c.e = NULL;
+            mg.buf = av_xmalloc(c.nrun * RUN_BUF * sizeof *mg.buf);
+            mg.at = av_xcalloc(c.nrun, sizeof *mg.at);
+            mg.have = av_xcalloc(c.nrun, sizeof *mg.have);
+            if (fflush(c.tmp) != 0) rc = av_error_set(AV_EIO, "cannot write a temporary file: %s", strerror(errno));
+            for (size_t i = 0; i < c.nrun && rc == 0; i++) rc = merger_fill(&mg, i);
+        }
         render *x = av_xcalloc(1, sizeof *x);
         x->r = r;
         av_record_init(&x->tag);
         for (size_t i = 0; i < MAXREC; i++) av_record_init(&x->rec[i]);
         jdoc d;
         json_doc_init(&d);
-        for (size_t i = 0; i < c.n && rc == 0; i++) {
+        entry en;
+        while (rc == 0 && (rc = merger_next(&mg, &en)) == 1) {
             memset(x->loaded, 0, sizeof x->loaded);
-            if ((rc = render_row(x, &d, c.e[i].tag)) < 0) break;
+            if ((rc = render_row(x, &d, en.tag)) < 0) break;
             rc = fn(ctx, x->out.ptr, x->out.len, x->tag.ref[0]);
         }
+        free(mg.buf);
+        free(mg.at);
+        free(mg.have);
         json_doc_free(&d);
         for (size_t i = 0; i < MAXREC; i++) {
             av_record_free(&x->rec[i]);
@@ -304,5 +401,7 @@ int av_rows_source(av_reader *r, const char *format, const uint64_t *units, size
     }
     free(c.e);
     free(c.seen);
+    if (c.tmp) fclose(c.tmp);
+    free(c.run);
     return rc;
 }

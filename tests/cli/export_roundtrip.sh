@@ -68,6 +68,10 @@ for f in "${files[@]}"; do
     check "$name: two halves give the same rows" cmp -s "$T/$name.out.jsonl" "$T/$name.halves/data/train-00000-of-00001.jsonl"
     run env AVIARY_EXPORT_PARALLEL_MIN=2 "$A" -C "$S" export --format "$fmt" --out "$T/$name.halves.jsonl"
     check "$name: two halves straight to a file" cmp -s "$T/$name.out.jsonl" "$T/$name.halves.jsonl"
+    # Past a bound, rows to rebuild are sorted in runs on disk and merged:
+    # forced here with runs of two rows, the same rows in the same order.
+    run env AVIARY_EXPORT_SORT_RUN=2 "$A" -C "$S" export --format "$fmt" --out "$T/$name.runs.jsonl"
+    check "$name: sorted in runs on disk: the same rows" cmp -s "$T/$name.out.jsonl" "$T/$name.runs.jsonl"
     if [ $pq = 1 ]; then
         run "$A" -C "$S" export --format "$fmt" --out "$T/$name.parquet"
         if [ "$rc" = 0 ]; then
