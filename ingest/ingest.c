@@ -4,8 +4,8 @@
  * row tag and the provenance links. Bad rows stop the file or, with
  * skip_bad, go verbatim to the rejects file. Memory: a few batches of at
  * most BATCH_ROWS rows / BATCH_BYTES of input each, plus the deferred links
- * (16 bytes per record, at most 16 MiB in memory and the rest in a temporary
- * file; the source record, which carries the file's SHA-256, can only be
+ * (16 bytes per record, at most 128K of them (2 MiB) in memory and the rest
+ * in a temporary file; the source record, which carries the file's SHA-256, can only be
  * written after the last byte is read). */
 #include <errno.h>
 #include <math.h>

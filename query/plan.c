@@ -1412,7 +1412,8 @@ int av_query_run(av_query *q, av_reader *r, int (*fn)(void *ctx, uint64_t row), 
     if (p.row_lo >= p.row_hi) goto done;
     q_eval_bulk(e, c.driver < 0 || c.rows.n > 1000);
     /* many units to check a text of: find the texts that pass first, once */
-    if (!(q->flags & (AV_QUERY_FEW | AV_QUERY_NO_TEXTSCAN)) && !getenv("AVIARY_QUERY_NO_TEXTSCAN") &&
+    const char *nts = getenv("AVIARY_QUERY_NO_TEXTSCAN");
+    if (!(q->flags & (AV_QUERY_FEW | AV_QUERY_NO_TEXTSCAN)) && !(nts && *nts && strcmp(nts, "0")) &&
         (c.driver < 0 || c.rows.n >= 4096) && (rc = prescan(q->root, r)) < 0)
         goto done;
     if (c.driver >= 0) {
