@@ -41,6 +41,7 @@ static size_t batch_records = 0; /* 0: batches are cut by size alone (test hook)
 #define SAMPLE_BYTES (4u << 20)
 #endif
 #define DEFERRED_BYTES (40u << 20) /* text/cid/index entries held back for a full flush */
+#define LINKS_PER_BATCH (1u << 16) /* provenance links in one batch */
 
 void av_tune_batch(size_t records) { batch_records = records; }
 static size_t stop_after = 0, batches_written = 0;
@@ -1596,7 +1597,11 @@ int av_writer_link(av_writer *w, uint64_t row, uint64_t source_row, uint64_t lin
     av_buf_free(&t);
     if (row < w->row_lo) w->counts.linked++;
     w->changed = 1;
-    if (w->batch_bytes >= BATCH_BYTES && (rc = flush(w, deferred_bytes(w) >= DEFERRED_BYTES)) < 0) return rc;
+    /* links come by the hundred thousand at the end of a file: batches of
+     * LINKS_PER_BATCH keep their dedup table and puts small */
+    if ((w->batch_bytes >= BATCH_BYTES || w->pend_prov.n >= LINKS_PER_BATCH) &&
+        (rc = flush(w, deferred_bytes(w) >= DEFERRED_BYTES)) < 0)
+        return rc;
     return 1;
 }
 
