@@ -1,6 +1,8 @@
 /* text.c: the content-addressed text store.
  *
- * Texts are stored once, keyed by their hash (txt table), and packed into
+ * Texts are stored once (writers find them by hash in the txt table; records
+ * name them by place, block + class + raw offset, see av_loc_make, so a read
+ * needs no hash lookup: av_text_at), and packed into
  * blocks of about AV_BLOCK_RAW bytes, one LMDB value each (so overflow pages
  * fill). Inside a block, texts are compressed with zstd in frames of about
  * AV_FRAME_RAW bytes, each on its own with the store's newest dictionary
@@ -225,7 +227,8 @@ static int load_frame(av_store *s, MDB_txn *txn, av_blockcache *c, uint64_t id, 
         if (av_get_be32(b.frames + 8 * mid) <= off) lo = mid + 1;
         else hi = mid;
     }
-    if (lo >= b.nframes) return av_error_set(AV_ECORRUPT, "text entry points past its block");
+    if (lo >= b.nframes)
+        return av_error_set(AV_ECORRUPT, "a text's place (offset %u) points past text block %llu", off, (unsigned long long)id);
     uint32_t rlo, rhi;
     size_t dlo, dhi;
     if ((rc = frame_range(&b, id, lo, &rlo, &rhi, &dlo, &dhi)) < 0) return rc;

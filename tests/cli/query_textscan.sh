@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # query_textscan.sh: `instruction/response contains "..."` over many units
 # is answered by scanning the stored texts block by block first (textscan.c)
-# and then testing each unit's text by its hash. Its answers must be those
+# and then testing each unit's text by its place. Its answers must be those
 # of the unit-by-unit check (AVIARY_QUERY_NO_TEXTSCAN=1), including texts
 # stored first by a record of the other class (a response equal to an
 # instruction is stored once, with the prompts' texts), texts only in a

@@ -653,6 +653,84 @@ static void test_store__texts_by_place(void)
     av_store_close(s);
 }
 
+/* Rewrites the last bytes of row's record (raw LMDB): tail[k] = b. */
+static void poke_record_tail(const char *dir, uint64_t row, size_t k, uint8_t b)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi rec;
+    raw_open(dir, "rec", 0, &env, &txn, &rec);
+    uint8_t key[8];
+    for (int i = 0; i < 8; i++) key[i] = (uint8_t)(row >> (56 - 8 * i));
+    MDB_val kv = {8, key}, v;
+    CHECK_EQ_INT(mdb_get(txn, rec, &kv, &v), 0);
+    uint8_t *copy = malloc(v.mv_size);
+    memcpy(copy, v.mv_data, v.mv_size);
+    copy[v.mv_size - 1 - k] = b;
+    MDB_val nv = {v.mv_size, copy};
+    CHECK_EQ_INT(mdb_put(txn, rec, &kv, &nv, 0), 0);
+    CHECK_EQ_INT(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    free(copy);
+}
+
+/* A record whose text's place is damaged (a block that does not exist, an
+ * offset past the text's frame, no block at all) reads as corrupt, with a
+ * message, and is never read past; metadata still reads where the record
+ * itself is sound, and mending the byte makes the text readable again. The
+ * record of a prompt with one 100-byte text, the store's first, ends with
+ * varint(100 << 2 | 1), varint(block 1 << 1 | class 0) = 0x02, offset 0,
+ * and no attributes (0). */
+static void test_store__damaged_text_place(void)
+{
+    av_store *s = fresh();
+    av_writer *w;
+    CHECK_EQ_INT(av_writer_open(&w, s), 0);
+    char text[101];
+    memset(text, 'p', 100);
+    text[100] = 0;
+    uint64_t row = put_prompt(w, text);
+    CHECK_EQ_INT(commit(w, "v1"), 1);
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s", av_store_dir(s));
+    av_store_close(s);
+    static const struct {
+        size_t k;      /* from the end */
+        uint8_t bad, good;
+        int meta_ok;   /* the record without its text still reads */
+        const char *msg;
+    } cases[] = {
+        {2, 0x7e, 0x02, 1, "text block 63 is missing"},
+        {1, 0x7f, 0x00, 1, "points past"},
+        {2, 0x00, 0x02, 0, "is corrupt"},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        poke_record_tail(dir, row, cases[c].k, cases[c].bad);
+        CHECK_EQ_INT(av_store_open(&s, dir, AV_OPEN_RDONLY), 0);
+        av_reader *r;
+        CHECK_EQ_INT(av_reader_open(&r, s, 0), 0);
+        av_record rec;
+        av_record_init(&rec);
+        CHECK_EQ_INT(av_get(r, row, AV_GET_TEXT, &rec), AV_ECORRUPT);
+        CHECK(strstr(av_errmsg(), cases[c].msg) != NULL);
+        CHECK_EQ_INT(av_get(r, row, 0, &rec), cases[c].meta_ok ? 0 : AV_ECORRUPT);
+        av_record_free(&rec);
+        av_reader_close(r);
+        av_store_close(s);
+        poke_record_tail(dir, row, cases[c].k, cases[c].good);
+    }
+    CHECK_EQ_INT(av_store_open(&s, dir, AV_OPEN_RDONLY), 0);
+    av_reader *r;
+    CHECK_EQ_INT(av_reader_open(&r, s, 0), 0);
+    av_record rec;
+    av_record_init(&rec);
+    CHECK_EQ_INT(av_get(r, row, AV_GET_TEXT, &rec), 0);
+    CHECK(rec.msg[0].text.len == 100 && !memcmp(rec.msg[0].text.ptr, text, 100));
+    av_record_free(&rec);
+    av_reader_close(r);
+    av_store_close(s);
+}
+
 static void test_store__text_frames(void)
 {
     av_store *s = fresh();
@@ -1226,6 +1304,7 @@ int main(void)
     RUN(test_store__sort_unique_rows);
     RUN(test_store__text_frames);
     RUN(test_store__texts_by_place);
+    RUN(test_store__damaged_text_place);
     RUN(test_store__sort_by_key16);
     RUN(test_store__damaged_text_block);
     RUN(test_store__response_texts_in_own_blocks);
