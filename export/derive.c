@@ -16,6 +16,9 @@
 #include "util/sha256.h"
 #include "util/util.h"
 
+/* Rows need the texts' bytes, not their hashes. */
+#define GET_TEXT (AV_GET_TEXT | AV_GET_NOHASH)
+
 typedef struct unit_ent {
     uint64_t prompt, resp;
     double score;
@@ -186,7 +189,7 @@ static int load_prompt(dctx *d, uint64_t prompt)
     if (d->prompt_loaded == prompt)
         return 0;
     d->prompt_loaded = 0;
-    int rc = av_get(d->r, prompt, AV_GET_TEXT | AV_GET_NOHASH, &d->prompt_rec);
+    int rc = av_get(d->r, prompt, GET_TEXT, &d->prompt_rec);
     if (rc < 0)
         return rc;
     d->prompt_loaded = prompt;
@@ -203,8 +206,8 @@ static int emit(dctx *d, uint64_t unit)
 static int emit_pair(dctx *d, const unit_ent *c, const unit_ent *rj)
 {
     int rc;
-    if ((rc = load_prompt(d, c->prompt)) < 0 || (rc = av_get(d->r, c->resp, AV_GET_TEXT | AV_GET_NOHASH, &d->a_rec)) < 0 ||
-        (rc = av_get(d->r, rj->resp, AV_GET_TEXT | AV_GET_NOHASH, &d->b_rec)) < 0)
+    if ((rc = load_prompt(d, c->prompt)) < 0 || (rc = av_get(d->r, c->resp, GET_TEXT, &d->a_rec)) < 0 ||
+        (rc = av_get(d->r, rj->resp, GET_TEXT, &d->b_rec)) < 0)
         return rc;
     av_buf *b = &d->row;
     av_buf_reset(b);
@@ -367,7 +370,7 @@ static int kto_direct(dctx *d, const unit_ent *u, int *rc_out)
     *rc_out = rc < 0 ? rc : 0;
     if (rc < 0 || !found)
         return found;
-    if ((rc = load_prompt(d, u->prompt)) < 0 || (rc = av_get(d->r, u->resp, AV_GET_TEXT | AV_GET_NOHASH, &d->a_rec)) < 0) {
+    if ((rc = load_prompt(d, u->prompt)) < 0 || (rc = av_get(d->r, u->resp, GET_TEXT, &d->a_rec)) < 0) {
         *rc_out = rc;
         return 1;
     }
@@ -457,7 +460,7 @@ static int stepwise_row(dctx *d, uint64_t resp, int *emitted)
     size_t ns = 0, cap = 0;
     uint64_t row;
     while ((rc = av_iter_next(it, &row)) == 1) {
-        if ((rc = av_get(d->r, row, AV_GET_TEXT | AV_GET_NOHASH, &d->tmp)) < 0)
+        if ((rc = av_get(d->r, row, GET_TEXT, &d->tmp)) < 0)
             break;
         const av_attr *a = d->tmp.kind == AV_RATING ? av_record_attr(&d->tmp, "step") : NULL;
         if (!a || d->tmp.ref[0] != resp)
@@ -503,7 +506,7 @@ static int per_response(dctx *d, const uint64_t *units, size_t n)
     int sharegpt = strcmp(d->format, "sharegpt") == 0, step = strcmp(d->format, "stepwise") == 0;
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
-        if ((rc = av_get(d->r, units[i], AV_GET_TEXT | AV_GET_NOHASH, &d->a_rec)) < 0)
+        if ((rc = av_get(d->r, units[i], GET_TEXT, &d->a_rec)) < 0)
             break;
         if (d->a_rec.kind != AV_RESPONSE)
             continue;

@@ -228,7 +228,8 @@ static int load_frame(av_store *s, MDB_txn *txn, av_blockcache *c, uint64_t id, 
         else hi = mid;
     }
     if (lo >= b.nframes)
-        return av_error_set(AV_ECORRUPT, "a text's place (offset %u) points past text block %llu", off, (unsigned long long)id);
+        return av_error_set(AV_ECORRUPT, "a text's place (offset %u) points past text block %llu", off,
+                            (unsigned long long)id);
     uint32_t rlo, rhi;
     size_t dlo, dhi;
     if ((rc = frame_range(&b, id, lo, &rlo, &rhi, &dlo, &dhi)) < 0) return rc;
