@@ -150,14 +150,13 @@ static inline uint64_t av_txt_loc(const uint8_t *entry)
 typedef struct av_blockcache av_blockcache;
 av_blockcache *av_blockcache_new(void);
 void av_blockcache_free(av_blockcache *c);
-/* Looks up a text in txn: copies into a malloc'd NUL-terminated buffer. */
-int av_text_fetch(av_store *s, MDB_txn *txn, av_blockcache *cache, const av_id *hash, char **out, size_t *out_len);
-/* The len bytes stored at loc, without copying: *out points into the
- * cache, valid until the cache's next load (not NUL-terminated). */
+/* The len bytes stored at loc (a record's av_val.loc), without copying:
+ * *out points into the cache, valid until the cache's next load (not
+ * NUL-terminated). How records' texts are read. */
 int av_text_at(av_store *s, MDB_txn *txn, av_blockcache *cache, uint64_t loc, size_t len, const char **out);
-/* The same without copying: *out points into the cache, valid until the
- * cache's next load (not NUL-terminated). */
-int av_text_ref(av_store *s, MDB_txn *txn, av_blockcache *cache, const av_id *hash, const char **out, size_t *out_len);
+/* The text with that hash (found through the txt table), copied into a
+ * malloc'd NUL-terminated buffer (av_text_get). */
+int av_text_fetch(av_store *s, MDB_txn *txn, av_blockcache *cache, const av_id *hash, char **out, size_t *out_len);
 /* A block under construction. */
 typedef struct av_block_builder {
     av_buf raw;      /* concatenated texts */

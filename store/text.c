@@ -269,7 +269,7 @@ int av_text_at(av_store *s, MDB_txn *txn, av_blockcache *cache, uint64_t loc, si
     return 0;
 }
 
-int av_text_ref(av_store *s, MDB_txn *txn, av_blockcache *cache, const av_id *hash, const char **out, size_t *out_len)
+int av_text_fetch(av_store *s, MDB_txn *txn, av_blockcache *cache, const av_id *hash, char **out, size_t *out_len)
 {
     MDB_val key = {16, (void *)hash->b}, val;
     av_store_touch(s);
@@ -280,19 +280,11 @@ int av_text_ref(av_store *s, MDB_txn *txn, av_blockcache *cache, const av_id *ha
         return av_error_set(AV_ENOTFOUND, "no text %s in the store", hex);
     }
     if (rc) return av_mdb_error(rc, "looking up a text");
-    *out_len = 0;
     if (val.mv_size != 16) return av_error_set(AV_ECORRUPT, "text index entry is corrupt");
     const uint8_t *v = val.mv_data;
-    *out_len = av_get_be32(v + 12);
-    return av_text_at(s, txn, cache, av_txt_loc(v), *out_len, out);
-}
-
-int av_text_fetch(av_store *s, MDB_txn *txn, av_blockcache *cache, const av_id *hash, char **out, size_t *out_len)
-{
+    size_t len = av_get_be32(v + 12);
     const char *p = NULL;
-    size_t len = 0;
-    int rc = av_text_ref(s, txn, cache, hash, &p, &len);
-    if (rc < 0) return rc;
+    if ((rc = av_text_at(s, txn, cache, av_txt_loc(v), len, &p)) < 0) return rc;
     *out = av_xstrndup(p, len);
     if (out_len) *out_len = len;
     return 0;

@@ -647,7 +647,17 @@ static void test_store__texts_by_place(void)
         av_id h;
         av_hash(&h, text[k], strlen(text[k]));
         CHECK(memcmp(h.b, v->hash.b, 16) == 0); /* loaded: its hash is known */
+        char *byhash = NULL;
+        size_t blen = 0;
+        CHECK_EQ_INT(av_text_get(r, &h, &byhash, &blen), 0); /* and found by it */
+        CHECK(byhash && blen == strlen(text[k]) && !strcmp(byhash, text[k]));
+        free(byhash);
     }
+    av_id none;
+    av_hash(&none, "no such text", 12);
+    char *missing = NULL;
+    CHECK_EQ_INT(av_text_get(r, &none, &missing, NULL), AV_ENOTFOUND);
+    CHECK(missing == NULL && strstr(av_errmsg(), "no text") != NULL);
     av_record_free(&got);
     av_reader_close(r);
     av_store_close(s);
