@@ -478,50 +478,61 @@ static void test_store__texts_dictionary_growth(void)
 static uint8_t *saved_block; /* text block 1 as it was written */
 static size_t saved_len;
 
-/* Rewrites text block 1 of the store in dir with mutate() (raw LMDB). */
-static void mutate_block(const char *dir, void (*mutate)(uint8_t *v, size_t *len))
+/* Rewrites the value at key of table in dir (raw LMDB): fn changes a copy
+ * with at least room bytes (and may change its length). */
+typedef void (*rewrite_fn)(uint8_t *v, size_t *len, void *ctx);
+static void rewrite_raw(const char *dir, const char *table, const uint8_t *key, size_t klen, size_t room,
+                        rewrite_fn fn, void *ctx)
 {
     MDB_env *env;
     MDB_txn *txn;
-    MDB_dbi blk;
-    raw_open(dir, "blk", 0, &env, &txn, &blk);
-    uint8_t k8[8] = {0, 0, 0, 0, 0, 0, 0, 1};
-    MDB_val k = {8, k8}, v;
-    CHECK_EQ_INT(mdb_get(txn, blk, &k, &v), 0);
+    MDB_dbi dbi;
+    raw_open(dir, table, 0, &env, &txn, &dbi);
+    MDB_val k = {klen, (void *)key}, v;
+    CHECK_EQ_INT(mdb_get(txn, dbi, &k, &v), 0);
     size_t len = v.mv_size;
-    uint8_t *copy = malloc(len > saved_len ? len : saved_len);
+    uint8_t *copy = malloc(len > room ? len : room);
     memcpy(copy, v.mv_data, len);
-    mutate(copy, &len);
+    fn(copy, &len, ctx);
     MDB_val nv = {len, copy};
-    CHECK_EQ_INT(mdb_put(txn, blk, &k, &nv, 0), 0);
+    CHECK_EQ_INT(mdb_put(txn, dbi, &k, &nv, 0), 0);
     CHECK_EQ_INT(mdb_txn_commit(txn), 0);
     mdb_env_close(env);
     free(copy);
 }
 
-static void save_block(uint8_t *v, size_t *len)
+/* Rewrites text block 1 of the store in dir with mutate(). */
+static void mutate_block(const char *dir, rewrite_fn mutate)
 {
+    static const uint8_t k8[8] = {0, 0, 0, 0, 0, 0, 0, 1};
+    rewrite_raw(dir, "blk", k8, 8, saved_len, mutate, NULL);
+}
+
+static void save_block(uint8_t *v, size_t *len, void *ctx)
+{
+    (void)ctx;
     saved_block = malloc(*len);
     memcpy(saved_block, v, *len);
     saved_len = *len;
 }
-static void restore_block(uint8_t *v, size_t *len)
+static void restore_block(uint8_t *v, size_t *len, void *ctx)
 {
+    (void)ctx;
     memcpy(v, saved_block, saved_len); /* mutate_block's buffer has room for it */
     *len = saved_len;
 }
-static void bad_magic(uint8_t *v, size_t *len) { (void)len, v[3] = 'X'; }
+static void bad_magic(uint8_t *v, size_t *len, void *ctx) { (void)len, (void)ctx, v[3] = 'X'; }
 static uint32_t be32_at(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
-static void frame_past_end(uint8_t *v, size_t *len)
+static void frame_past_end(uint8_t *v, size_t *len, void *ctx)
 {
-    (void)len;
+    (void)len, (void)ctx;
     uint32_t raw = be32_at(v + 8), n = be32_at(v + 12), frames = be32_at(v + 16);
     uint8_t *last = v + 20 + 4 * (size_t)n + 8 * (size_t)(frames - 1); /* the last frame's raw end */
     raw += 1;
     last[0] = (uint8_t)(raw >> 24), last[1] = (uint8_t)(raw >> 16), last[2] = (uint8_t)(raw >> 8), last[3] = (uint8_t)raw;
 }
-static void truncated(uint8_t *v, size_t *len) { (void)v, *len -= 10; }
-static void no_tables(uint8_t *v, size_t *len) { (void)v, *len = 12; }
+static void truncated(uint8_t *v, size_t *len, void *ctx) { (void)v, (void)ctx, *len -= 10; }
+static void no_tables(uint8_t *v, size_t *len, void *ctx) { (void)v, (void)ctx, *len = 12; }
 static int count_texts(void *ctx, const char *text, size_t len, uint64_t loc)
 {
     (void)text, (void)len;
@@ -550,7 +561,7 @@ static void test_store__damaged_text_block(void)
     snprintf(dir, sizeof dir, "%s", av_store_dir(s));
     av_store_close(s);
     mutate_block(dir, save_block);
-    void (*damage[])(uint8_t *, size_t *) = {bad_magic, frame_past_end, truncated, no_tables};
+    rewrite_fn damage[] = {bad_magic, frame_past_end, truncated, no_tables};
     for (size_t d = 0; d < sizeof damage / sizeof damage[0]; d++) {
         mutate_block(dir, damage[d]);
         CHECK_EQ_INT(av_store_open(&s, dir, AV_OPEN_RDONLY), 0);
@@ -663,25 +674,22 @@ static void test_store__texts_by_place(void)
     av_store_close(s);
 }
 
-/* Rewrites the last bytes of row's record (raw LMDB): tail[k] = b. */
+/* Rewrites one of the last bytes of row's record: tail[k] = b. */
+typedef struct poke {
+    size_t k;
+    uint8_t b;
+} poke;
+static void poke_tail(uint8_t *v, size_t *len, void *ctx)
+{
+    const poke *p = ctx;
+    v[*len - 1 - p->k] = p->b;
+}
 static void poke_record_tail(const char *dir, uint64_t row, size_t k, uint8_t b)
 {
-    MDB_env *env;
-    MDB_txn *txn;
-    MDB_dbi rec;
-    raw_open(dir, "rec", 0, &env, &txn, &rec);
     uint8_t key[8];
     for (int i = 0; i < 8; i++) key[i] = (uint8_t)(row >> (56 - 8 * i));
-    MDB_val kv = {8, key}, v;
-    CHECK_EQ_INT(mdb_get(txn, rec, &kv, &v), 0);
-    uint8_t *copy = malloc(v.mv_size);
-    memcpy(copy, v.mv_data, v.mv_size);
-    copy[v.mv_size - 1 - k] = b;
-    MDB_val nv = {v.mv_size, copy};
-    CHECK_EQ_INT(mdb_put(txn, rec, &kv, &nv, 0), 0);
-    CHECK_EQ_INT(mdb_txn_commit(txn), 0);
-    mdb_env_close(env);
-    free(copy);
+    poke p = {k, b};
+    rewrite_raw(dir, "rec", key, 8, 0, poke_tail, &p);
 }
 
 /* A record whose text's place is damaged (a block that does not exist, an
