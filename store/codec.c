@@ -187,6 +187,33 @@ int av_read_varint(const uint8_t **p, const uint8_t *end, uint64_t *out)
     return -1;
 }
 
+size_t av_txt_pack(uint8_t out[AV_TXT_MAX], uint64_t loc, uint32_t len)
+{
+    uint64_t v[3] = {av_loc_block(loc) << 1 | (uint64_t)av_loc_class(loc), av_loc_off(loc), len};
+    size_t n = 0;
+    for (int i = 0; i < 3; i++) {
+        uint64_t x = v[i];
+        while (x >= 0x80) {
+            out[n++] = (uint8_t)(x | 0x80);
+            x >>= 7;
+        }
+        out[n++] = (uint8_t)x;
+    }
+    return n;
+}
+
+int av_txt_unpack(const void *p, size_t n, uint64_t *loc, uint32_t *len)
+{
+    const uint8_t *q = p, *end = q + n;
+    uint64_t bc, off, l;
+    if (av_read_varint(&q, end, &bc) || av_read_varint(&q, end, &off) || av_read_varint(&q, end, &l) || q != end ||
+        (bc >> 1) == 0 || (bc >> 1) >= (1ull << 30) || off > UINT32_MAX || l > UINT32_MAX)
+        return av_error_set(AV_ECORRUPT, "text index entry is corrupt");
+    *loc = av_loc_make(bc >> 1, (int)(bc & 1), (uint32_t)off);
+    *len = (uint32_t)l;
+    return 0;
+}
+
 /* ---- records ---- */
 
 static const char *const role_codes[] = {NULL, "system", "user", "assistant", "rationale", "critique"};

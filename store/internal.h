@@ -126,13 +126,6 @@ void av_record_cid(av_id *out, const av_record *rec, const av_id ref_cids[3], co
 const char *av_record_keep(av_record *rec, const char *s, size_t n);
 
 /* ---- text store (text.c) ---- */
-/* A txt entry's block id carries its block's class in its top bit, so a
- * writer meeting a stored text knows its class without reading the block. */
-#define AV_TXT_CLASS_BIT (1ull << 63)
-static inline int av_txt_class(const uint8_t *entry)
-{
-    return (av_get_be64(entry) & AV_TXT_CLASS_BIT) ? AV_TEXTS_RESPONSE : AV_TEXTS_OTHER;
-}
 /* A text's place (av_val.loc): block << 33 | class << 32 | raw offset in
  * the block. Block ids start at 1, so 0 is no place. */
 static inline uint64_t av_loc_make(uint64_t block, int cls, uint32_t off)
@@ -141,12 +134,13 @@ static inline uint64_t av_loc_make(uint64_t block, int cls, uint32_t off)
 }
 static inline uint64_t av_loc_block(uint64_t loc) { return loc >> 33; }
 static inline uint32_t av_loc_off(uint64_t loc) { return (uint32_t)loc; }
-/* The place a txt entry gives. */
-static inline uint64_t av_txt_loc(const uint8_t *entry)
-{
-    uint64_t b = av_get_be64(entry);
-    return av_loc_make(b & ~AV_TXT_CLASS_BIT, (b & AV_TXT_CLASS_BIT) != 0, av_get_be32(entry + 8));
-}
+/* A txt entry (text hash -> where the text is) on disk, store format 4:
+ * varint (block << 1 | class), varint offset, varint length; 4 to 13 bytes
+ * (format 3 gave every entry 16). */
+#define AV_TXT_MAX 20
+size_t av_txt_pack(uint8_t out[AV_TXT_MAX], uint64_t loc, uint32_t len);
+/* The place and length a txt entry gives; AV_ECORRUPT if it is not one. */
+int av_txt_unpack(const void *p, size_t n, uint64_t *loc, uint32_t *len);
 typedef struct av_blockcache av_blockcache;
 av_blockcache *av_blockcache_new(void);
 void av_blockcache_free(av_blockcache *c);

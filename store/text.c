@@ -280,11 +280,11 @@ int av_text_fetch(av_store *s, MDB_txn *txn, av_blockcache *cache, const av_id *
         return av_error_set(AV_ENOTFOUND, "no text %s in the store", hex);
     }
     if (rc) return av_mdb_error(rc, "looking up a text");
-    if (val.mv_size != 16) return av_error_set(AV_ECORRUPT, "text index entry is corrupt");
-    const uint8_t *v = val.mv_data;
-    size_t len = av_get_be32(v + 12);
+    uint64_t loc;
+    uint32_t len;
+    if ((rc = av_txt_unpack(val.mv_data, val.mv_size, &loc, &len)) < 0) return rc;
     const char *p = NULL;
-    if ((rc = av_text_at(s, txn, cache, av_txt_loc(v), len, &p)) < 0) return rc;
+    if ((rc = av_text_at(s, txn, cache, loc, len, &p)) < 0) return rc;
     *out = av_xstrndup(p, len);
     if (out_len) *out_len = len;
     return 0;

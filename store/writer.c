@@ -225,7 +225,7 @@ struct av_writer {
     uint64_t *rec_row;
     size_t *rec_off, nrecs, caprecs;
     idmap pend_cid;   /* cid -> row */
-    idmap pend_text;  /* text hash -> block (8), offset (4), length (4) */
+    idmap pend_text;  /* text hash -> place (8), length (4), as av_txt_pack writes them */
     idmap pend_prov;  /* hash of a link key -> 1 */
     idmap pend_tgl;   /* row (8 bytes, padded) -> 1 */
     termmap terms;
@@ -373,7 +373,10 @@ static int undo_range(MDB_txn *txn, av_store *s, uint8_t which, uint64_t lo, uin
         if (rc) return rc;
         MDB_val k, v;
         for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-            uint64_t b = v.mv_size == 16 ? av_get_be64(v.mv_data) & ~AV_TXT_CLASS_BIT : 0;
+            uint64_t loc = 0;
+            uint32_t len;
+            if (av_txt_unpack(v.mv_data, v.mv_size, &loc, &len) < 0) loc = 0;
+            uint64_t b = av_loc_block(loc);
             if (b >= lo && b < hi && (rc = mdb_cursor_del(c, 0))) break;
         }
         mdb_cursor_close(c);
@@ -760,9 +763,9 @@ static void keep_sample(av_writer *w, const char *p, size_t n)
  * once): readers then cannot take "not in this class's blocks" for "not
  * one of this class's texts" (av_texts_apart); counted, and saved with the
  * commit. */
-static void note_text_class(av_writer *w, int cls, const uint8_t *entry)
+static void note_text_class(av_writer *w, int cls, uint64_t loc)
 {
-    if (av_txt_class(entry) != cls) w->text_xclass++;
+    if (av_loc_class(loc) != cls) w->text_xclass++;
 }
 
 /* Stores a long value's bytes unless the store has them; either way sets
@@ -772,16 +775,16 @@ static int store_text(av_writer *w, av_val *v, int cls)
     av_block_builder *bb = &w->bb[cls];
     idslot *pend = idmap_find(&w->pend_text, v->hash.b);
     if (pend) {
-        note_text_class(w, cls, pend->val);
-        v->loc = av_txt_loc(pend->val);
+        v->loc = av_get_be64(pend->val);
+        note_text_class(w, cls, v->loc);
         return 0;
     }
     MDB_val k = {16, (void *)v->hash.b}, got;
     int rc = mdb_get(w->rd.txn, w->s->dbi[DBI_TXT], &k, &got);
     if (rc == 0) {
-        if (got.mv_size != 16) return av_error_set(AV_ECORRUPT, "text index entry is corrupt");
-        note_text_class(w, cls, got.mv_data);
-        v->loc = av_txt_loc(got.mv_data);
+        uint32_t len;
+        if ((rc = av_txt_unpack(got.mv_data, got.mv_size, &v->loc, &len)) < 0) return rc;
+        note_text_class(w, cls, v->loc);
         return 0;
     }
     if (rc != MDB_NOTFOUND) return av_mdb_error(rc, "looking up a text");
@@ -795,12 +798,11 @@ static int store_text(av_writer *w, av_val *v, int cls)
             return av_error_set(AV_EINVAL, "the store has used all %llu text block ids", 1ull << 30);
         w->bb_id[cls] = w->next_block++;
     }
-    uint8_t loc[16];
-    av_be64(loc, w->bb_id[cls] | (cls == AV_TEXTS_RESPONSE ? AV_TXT_CLASS_BIT : 0));
-    av_be32(loc + 8, (uint32_t)bb->raw.len);
-    av_be32(loc + 12, (uint32_t)v->len);
-    idmap_put(&w->pend_text, v->hash.b, loc);
-    v->loc = av_txt_loc(loc);
+    uint8_t ent[16] = {0};
+    v->loc = av_loc_make(w->bb_id[cls], cls == AV_TEXTS_RESPONSE, (uint32_t)bb->raw.len);
+    av_be64(ent, v->loc);
+    av_be32(ent + 8, (uint32_t)v->len);
+    idmap_put(&w->pend_text, v->hash.b, ent);
     uint8_t h[4];
     av_be32(h, (uint32_t)v->len);
     av_buf_put(&bb->hdr, h, 4);
@@ -1021,6 +1023,11 @@ static int map_txn(av_writer *w, int dbi, idmap *m, size_t vlen, av_buf *undo, s
     for (size_t i = *from; i < end && !rc; i++) {
         if ((i - *from) % MERGE_RELEASE == MERGE_RELEASE - 1) av_store_release_map(w->s);
         MDB_val k = {16, m->slot[i].key}, v = {vlen, m->slot[i].val};
+        uint8_t packed[AV_TXT_MAX];
+        if (dbi == DBI_TXT) {
+            v.mv_size = av_txt_pack(packed, av_get_be64(m->slot[i].val), av_get_be32(m->slot[i].val + 8));
+            v.mv_data = packed;
+        }
         unsigned fl = key_after(&ap, k.mv_data, 16) ? MDB_APPEND : MDB_NOOVERWRITE;
         rc = mdb_put(txn, w->s->dbi[dbi], &k, &v, fl);
         if (rc == MDB_KEYEXIST) rc = 0;

@@ -3,6 +3,7 @@
  * retraction, indexes, provenance, id prefixes, map growth, batches, and
  * rollback of a writer that died. */
 #include "store/aviary.h"
+#include "store/internal.h" /* the txt entry codec, checked byte for byte */
 #include "tap.h"
 #include "util/util.h"
 
@@ -749,6 +750,48 @@ static void test_store__damaged_text_place(void)
     av_store_close(s);
 }
 
+/* The txt table's entries (format 4): varint (block << 1 | class), varint
+ * offset, varint length. Known bytes, the extremes, and each way an entry
+ * can be broken. */
+static void test_store__text_index_entries(void)
+{
+    uint8_t b[AV_TXT_MAX];
+    /* block 1, class 0, offset 0, length 100: 0x02 0x00 0x64 */
+    CHECK_EQ_INT((int)av_txt_pack(b, av_loc_make(1, 0, 0), 100), 3);
+    CHECK(b[0] == 0x02 && b[1] == 0x00 && b[2] == 0x64);
+    /* block 3, class 1, offset 300 (0xac 0x02), length 1 */
+    CHECK_EQ_INT((int)av_txt_pack(b, av_loc_make(3, 1, 300), 1), 4);
+    CHECK(b[0] == 0x07 && b[1] == 0xac && b[2] == 0x02 && b[3] == 0x01);
+    static const struct {
+        uint64_t block;
+        int cls;
+        uint32_t off, len;
+    } cases[] = {{1, 0, 0, 0}, {(1ull << 30) - 1, 1, UINT32_MAX, UINT32_MAX}, {77, 1, 262143, 49}, {2, 0, 128, 127}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        uint64_t loc = av_loc_make(cases[i].block, cases[i].cls, cases[i].off), got;
+        uint32_t len;
+        size_t n = av_txt_pack(b, loc, cases[i].len);
+        CHECK(n >= 3 && n <= 15);
+        CHECK_EQ_INT(av_txt_unpack(b, n, &got, &len), 0);
+        CHECK(got == loc && len == cases[i].len);
+        CHECK(av_loc_block(got) == cases[i].block && av_loc_class(got) == (cases[i].cls ? AV_TEXTS_RESPONSE : AV_TEXTS_OTHER));
+        /* cut short or with a byte too many: not an entry */
+        CHECK_EQ_INT(av_txt_unpack(b, n - 1, &got, &len), AV_ECORRUPT);
+        b[n] = 0;
+        CHECK_EQ_INT(av_txt_unpack(b, n + 1, &got, &len), AV_ECORRUPT);
+    }
+    static const uint8_t block0[] = {0x01, 0x00, 0x05};                          /* no block 0 */
+    static const uint8_t big_off[] = {0x02, 0x80, 0x80, 0x80, 0x80, 0x10, 0x05}; /* offset 2^32 */
+    static const uint8_t endless[] = {0x02, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01};
+    uint64_t loc;
+    uint32_t len;
+    CHECK_EQ_INT(av_txt_unpack(block0, sizeof block0, &loc, &len), AV_ECORRUPT);
+    CHECK_EQ_INT(av_txt_unpack(big_off, sizeof big_off, &loc, &len), AV_ECORRUPT);
+    CHECK_EQ_INT(av_txt_unpack(endless, sizeof endless, &loc, &len), AV_ECORRUPT);
+    CHECK_EQ_INT(av_txt_unpack(block0, 0, &loc, &len), AV_ECORRUPT);
+    CHECK(strstr(av_errmsg(), "text index entry is corrupt") != NULL);
+}
+
 static void test_store__text_frames(void)
 {
     av_store *s = fresh();
@@ -1183,8 +1226,11 @@ static void test_store__response_texts_in_own_blocks(void)
     MDB_val k, v;
     uint64_t pblock = 0, rblock = 0;
     for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-        uint64_t b = 0;
-        for (int i = 0; i < 8; i++) b = b << 8 | ((const uint8_t *)v.mv_data)[i];
+        uint64_t loc;
+        uint32_t len;
+        CHECK_EQ_INT(av_txt_unpack(v.mv_data, v.mv_size, &loc, &len), 0);
+        CHECK(v.mv_size < 16); /* format 4: packed, where format 3 took 16 bytes */
+        uint64_t b = av_loc_block(loc);
         if (!memcmp(k.mv_data, ph.b, 16)) pblock = b;
         if (!memcmp(k.mv_data, rh.b, 16)) rblock = b;
     }
@@ -1192,10 +1238,10 @@ static void test_store__response_texts_in_own_blocks(void)
     /* no block holds both kinds: prompt texts all share the last prompt's few blocks */
     int mixed = 0;
     for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-        uint32_t len = 0;
-        for (int i = 12; i < 16; i++) len = len << 8 | ((const uint8_t *)v.mv_data)[i];
-        uint64_t b = 0;
-        for (int i = 0; i < 8; i++) b = b << 8 | ((const uint8_t *)v.mv_data)[i];
+        uint64_t loc;
+        uint32_t len;
+        CHECK_EQ_INT(av_txt_unpack(v.mv_data, v.mv_size, &loc, &len), 0);
+        uint64_t b = av_loc_block(loc);
         if (len < 200 && b == rblock) mixed++; /* a prompt text in the response block */
         if (len > 2000 && b == pblock) mixed++; /* a response text in the prompt block */
     }
@@ -1323,6 +1369,7 @@ int main(void)
     RUN(test_store__text_frames);
     RUN(test_store__texts_by_place);
     RUN(test_store__damaged_text_place);
+    RUN(test_store__text_index_entries);
     RUN(test_store__sort_by_key16);
     RUN(test_store__damaged_text_block);
     RUN(test_store__response_texts_in_own_blocks);
