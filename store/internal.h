@@ -37,7 +37,7 @@
 
 enum av_dbi {
     DBI_META, DBI_REC, DBI_CID, DBI_TXT, DBI_BLK, DBI_DICT, DBI_IDX, DBI_PROV,
-    DBI_TGL, DBI_EVT, DBI_COMMIT, DBI_LABEL, DBI_AUX, DBI_UNDO, DBI_SYM, DBI_COL, DBI_COUNT
+    DBI_TGL, DBI_EVT, DBI_COMMIT, DBI_LABEL, DBI_AUX, DBI_UNDO, DBI_SYM, DBI_COL, DBI_PCH, DBI_COUNT
 };
 
 #define AV_INLINE_MAX 48      /* values up to this many bytes live in the record */
@@ -213,6 +213,28 @@ static inline void av_store_touch(av_store *s)
 /* Forgets where the map is: call after anything that may remap it. */
 void av_store_map_moved(av_store *s);
 
+/* ---- provenance (prov.c) ---- */
+typedef struct av_prov_link {
+    uint64_t row, source, line;
+} av_prov_link;
+/* A chunk of a writer's links of its own rows, being built (rows ascending). */
+typedef struct av_pchenc {
+    av_buf val;
+    uint64_t first, last, source, line;
+    size_t n;
+} av_pchenc;
+#define AV_PCH_BYTES 1290 /* a chunk is closed past this size: three fit one LMDB page */
+void av_pch_start(av_pchenc *e, uint32_t version);
+void av_pch_add(av_pchenc *e, uint64_t row, uint64_t source, uint64_t line);
+void av_pch_free(av_pchenc *e);
+typedef struct av_pchcache av_pchcache;
+void av_pchcache_free(av_pchcache *c);
+void av_pchcache_forget(av_pchcache *c);
+/* The links of row held in the pch table (*out points into the cache *cp,
+ * made on first use; valid until its next call), with their version. */
+int av_pch_links(MDB_txn *txn, av_store *s, av_pchcache **cp, uint64_t row, const av_prov_link **out, size_t *n,
+                 uint32_t *version);
+
 /* ---- readers (reader.c) ---- */
 struct av_reader {
     av_store *s;
@@ -227,6 +249,7 @@ struct av_reader {
     int writer_owned;
     const uint8_t *col_ptr; /* the row column chunk last read (in txn's map) */
     uint64_t col_chunk;
+    av_pchcache *pch;       /* the provenance chunk last read */
 };
 /* Fills a reader's view (version, row_end, hidden set) for txn. */
 int av_reader_load_view(av_reader *r, uint32_t version, uint32_t head, uint64_t writer_row_end);

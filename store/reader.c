@@ -147,6 +147,7 @@ int av_reader_load_view(av_reader *r, uint32_t version, uint32_t head, uint64_t 
     int rc;
     r->version = version;
     r->col_ptr = NULL;
+    av_pchcache_forget(r->pch);
     if (writer_row_end) r->row_end = writer_row_end;
     else if ((rc = av_commit_row_hi(r->s, r->txn, version, &r->row_end)) < 0) return rc;
     (void)head;
@@ -214,6 +215,7 @@ void av_reader_close(av_reader *r)
     if (!r || r->writer_owned) return;
     txn_end_read(r->s, r->txn);
     av_blockcache_free(r->cache);
+    av_pchcache_free(r->pch);
     av_symtab_free(&r->syms);
     av_record_free(&r->scratch);
     free(r->hidden);
@@ -420,13 +422,36 @@ static int prov_one(void *ctx, const MDB_val *k, const MDB_val *v)
     return 0;
 }
 
+static int prov_before(const av_prov *a, const av_prov *b)
+{
+    return a->source < b->source || (a->source == b->source && a->line < b->line);
+}
+
 int av_prov_get(av_reader *r, uint64_t row, av_prov *out, size_t cap, size_t *n)
 {
     *n = 0;
+    /* the links row's own version made (a chunk), then any later ones */
+    const av_prov_link *l;
+    size_t nl;
+    uint32_t ver;
+    int rc = av_pch_links(r->txn, r->s, &r->pch, row, &l, &nl, &ver);
+    if (rc < 0) return rc;
+    if (ver <= r->version)
+        for (size_t i = 0; i < nl; i++, (*n)++)
+            if (*n < cap) out[*n] = (av_prov){l[i].source, l[i].line, ver};
     uint8_t kb[8];
     av_be64(kb, row);
     collect_ctx c = {r, out, cap, n};
-    return prefix_each(r, DBI_PROV, kb, 8, "reading provenance", prov_one, &c);
+    if ((rc = prefix_each(r, DBI_PROV, kb, 8, "reading provenance", prov_one, &c)) < 0) return rc;
+    /* in (source, line) order, as one table would give them */
+    size_t m = *n < cap ? *n : cap;
+    for (size_t i = 1; i < m; i++)
+        for (size_t j = i; j > 0 && prov_before(&out[j], &out[j - 1]); j--) {
+            av_prov t = out[j];
+            out[j] = out[j - 1];
+            out[j - 1] = t;
+        }
+    return 0;
 }
 
 static int toggle_one(void *ctx, const MDB_val *k, const MDB_val *v)

@@ -227,6 +227,7 @@ struct av_writer {
     idmap pend_cid;   /* cid -> row */
     idmap pend_text;  /* text hash -> place (8), length (4), as av_txt_pack writes them */
     idmap pend_prov;  /* hash of a link key -> 1 */
+    av_pchenc pch;    /* links of this writer's own rows, in row order (prov.c), being chunked */
     idmap pend_tgl;   /* row (8 bytes, padded) -> 1 */
     termmap terms;
     idmap syms;       /* hash of bytes -> symbol id (all symbols of the store) */
@@ -315,16 +316,26 @@ static void add_put(av_writer *w, uint8_t dbi, const void *k, size_t kl, const v
     w->batch_bytes += kl + vl + 32;
 }
 
+/* Puts the open chunk of own-row links into the batch. */
+static void pch_close(av_writer *w)
+{
+    if (!w->pch.n) return;
+    uint8_t k8[8];
+    av_be64(k8, w->pch.first);
+    add_put(w, DBI_PCH, k8, 8, w->pch.val.ptr, w->pch.val.len);
+    w->pch.n = 0;
+}
+
 #define UNDO_RANGE 0x7e
 
 /* Deletes rows [lo, hi) with their content-id entries, or blocks [lo, hi)
  * with the text entries that point into them (a block lists its texts). */
 static int undo_range(MDB_txn *txn, av_store *s, uint8_t which, uint64_t lo, uint64_t hi)
 {
-    if (which == DBI_PROV) {
+    if (which == DBI_PROV || which == DBI_PCH) {
         /* provenance of the writer's own rows (keys start with the row) */
         MDB_cursor *c;
-        int rc = mdb_cursor_open(txn, s->dbi[DBI_PROV], &c);
+        int rc = mdb_cursor_open(txn, s->dbi[which], &c);
         if (rc) return rc;
         uint8_t k8[8];
         av_be64(k8, lo);
@@ -430,7 +441,8 @@ static int rollback(av_store *s)
             uint64_t kl, vl = 0;
             if (dbi == UNDO_RANGE) {
                 uint64_t lo, hi;
-                if (p >= end || (*p != DBI_REC && *p != DBI_BLK && *p != DBI_IDX && *p != DBI_PROV)) goto corrupt;
+                if (p >= end || (*p != DBI_REC && *p != DBI_BLK && *p != DBI_IDX && *p != DBI_PROV && *p != DBI_PCH))
+                    goto corrupt;
                 p++;
                 if (av_read_varint(&p, end, &lo) < 0 || av_read_varint(&p, end, &hi) < 0 || hi < lo) goto corrupt;
                 continue;
@@ -1138,7 +1150,7 @@ static int flush_txn(av_writer *w, av_buf *undo)
     {
         /* puts are sorted by table, then key: append where they follow */
         appender ap = {0};
-        int cur = -1, noted_prov = 0;
+        int cur = -1, noted_prov = 0, noted_pch = 0;
         for (size_t i = 0; i < w->nputs && !rc; i++) {
             pending_put *p = &w->puts[i];
             if (p->dbi != cur) {
@@ -1150,6 +1162,10 @@ static int flush_txn(av_writer *w, av_buf *undo)
             /* provenance of this writer's own rows: noted as a range */
             int own = p->dbi == DBI_PROV && p->klen >= 8 && av_get_be64((const uint8_t *)k) >= w->row_lo;
             if (own && !noted_prov) undo_note_range(undo, DBI_PROV, w->row_lo, w->row_lo), noted_prov = 1;
+            if (p->dbi == DBI_PCH) { /* chunks hold only the writer's own rows */
+                if (!noted_pch) undo_note_range(undo, DBI_PCH, w->row_lo, w->row_lo), noted_pch = 1;
+                own = 1;
+            }
             rc = put_logged(txn, s, own ? NULL : undo, p->dbi, k, p->klen, w->kv.ptr + p->voff, p->vlen,
                             key_after(&ap, k, p->klen) ? MDB_APPEND : 0);
         }
@@ -1237,6 +1253,7 @@ static int flush(av_writer *w, int full)
     /* the two classes' blocks were sealed as they filled: write them in id order */
     if (w->nsealed > 1) qsort(w->sealed, w->nsealed, sizeof *w->sealed, cmp_sealed);
     for (size_t i = 0; i < w->nsealed; i++) w->text_stored += w->sealed[i]->val.len;
+    pch_close(w);
     prepare_batch(w);
     if (full) {
         compact_sorted(&w->pend_text);
@@ -1588,20 +1605,32 @@ int av_writer_link(av_writer *w, uint64_t row, uint64_t source_row, uint64_t lin
     av_id h;
     av_hash(&h, key, 24);
     if (idmap_find(&w->pend_prov, h.b)) return 0;
-    /* A link of one of this writer's rows can be stored only if this writer
-     * linked that row before: past the highest it linked, nothing to look up
-     * (a file's links come at its end, in row order). */
-    if (row < w->row_lo || row <= w->prov_own_hi) {
+    if (row >= w->row_lo && (row > w->prov_own_hi || (w->pch.n && row == w->pch.last))) {
+        /* One of this writer's rows, past the highest it linked (a file's
+         * links come at its end, in row order), or another link of the
+         * row the open chunk ends with (this batch's links are in
+         * pend_prov): new, and it goes into a chunk. */
+        w->prov_own_hi = row;
+        if (!w->pch.n) av_pch_start(&w->pch, w->version);
+        av_pch_add(&w->pch, row, source_row, line);
+        if (w->pch.val.len >= AV_PCH_BYTES) pch_close(w);
+    } else {
+        /* Any other link may be stored already, in either table. */
         MDB_val k = {24, key}, v;
         rc = mdb_get(w->rd.txn, w->s->dbi[DBI_PROV], &k, &v);
         if (rc == 0) return 0;
         if (rc != MDB_NOTFOUND) return av_mdb_error(rc, "reading provenance");
+        const av_prov_link *l;
+        size_t nl;
+        uint32_t ver;
+        if ((rc = av_pch_links(w->rd.txn, w->s, &w->rd.pch, row, &l, &nl, &ver)) < 0) return rc;
+        for (size_t i = 0; i < nl; i++)
+            if (l[i].source == source_row && l[i].line == line) return 0;
+        uint8_t ver4[4];
+        av_be32(ver4, w->version);
+        add_put(w, DBI_PROV, key, 24, ver4, 4);
     }
-    if (row >= w->row_lo && row > w->prov_own_hi) w->prov_own_hi = row;
     idmap_put(&w->pend_prov, h.b, h.b);
-    uint8_t ver[4];
-    av_be32(ver, w->version);
-    add_put(w, DBI_PROV, key, 24, ver, 4);
     if (row < w->row_lo) {
         /* links of this version's own new records are found with av_prov_get */
         uint8_t ek[8], ev[25];
@@ -1774,6 +1803,7 @@ static void writer_free(av_writer *w)
     free(w->dicts);
     writer_rd_close(w);
     av_blockcache_free(w->rd.cache);
+    av_pchcache_free(w->rd.pch);
     av_symtab_free(&w->rd.syms);
     av_record_free(&w->rd.scratch);
     free(w->rd.hidden);
@@ -1784,6 +1814,7 @@ static void writer_free(av_writer *w)
     idmap_free(&w->pend_cid);
     idmap_free(&w->pend_text);
     idmap_free(&w->pend_prov);
+    av_pch_free(&w->pch);
     idmap_free(&w->pend_tgl);
     idmap_free(&w->syms);
     idmap_free(&w->valcount);

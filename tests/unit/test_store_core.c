@@ -908,6 +908,148 @@ static void test_store__killed_writer_rolls_back(void)
     av_tune_batch(0);
 }
 
+/* Counts the entries of table name in the store in dir. */
+static size_t raw_count(const char *dir, const char *name)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    raw_open(dir, name, MDB_RDONLY, &env, &txn, &dbi);
+    MDB_stat st;
+    CHECK_EQ_INT(mdb_stat(txn, dbi, &st), 0);
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+    return st.ms_entries;
+}
+
+static void chop_chunk(uint8_t *v, size_t *len, void *ctx)
+{
+    (void)v;
+    (void)ctx;
+    *len -= 1; /* the last link loses its last byte */
+}
+
+/* A writer's links of its own rows are kept in chunks (pch), the rest one
+ * by one (prov): every link reads back the same either way, in any order
+ * of asking, across batches, duplicates and a later version; a damaged
+ * chunk is an error, not a wrong answer. */
+static void test_store__provenance_chunks(void)
+{
+    av_tune_batch(300); /* chunks and batches end in different places */
+    av_store *s = fresh();
+    av_writer *w;
+    CHECK_EQ_INT(av_writer_open(&w, s), 0);
+    av_record src;
+    av_record_init(&src);
+    src.kind = AV_SOURCE;
+    src.name = "file";
+    CHECK_EQ_INT(av_writer_put(w, &src), 1);
+    enum { N = 2000 };
+    static uint64_t row[N];
+    static uint64_t want[N][4]; /* lines linked to row i, in the order made */
+    static int nwant[N];
+    char text[32];
+    for (int i = 0; i < N; i++) {
+        snprintf(text, sizeof text, "prompt %d", i);
+        row[i] = put_prompt(w, text);
+    }
+    size_t classic = 0;
+    for (int i = 0; i < N; i++) {
+        /* lines far apart and going back now and then: deltas of both signs */
+        uint64_t line = (uint64_t)(i % 7 == 3 ? i * 1000 + 5 : i + 1);
+        CHECK_EQ_INT(av_writer_link(w, row[i], src.row, line), 1);
+        want[i][nwant[i]++] = line;
+        if (i % 5 == 0) { /* a second line for the same row, straight after */
+            CHECK_EQ_INT(av_writer_link(w, row[i], src.row, line + 1), 1);
+            want[i][nwant[i]++] = line + 1;
+        }
+        CHECK_EQ_INT(av_writer_link(w, row[i], src.row, line), 0); /* again: nothing */
+        if (i % 97 == 50) { /* an earlier row, out of order: one by one */
+            CHECK_EQ_INT(av_writer_link(w, row[i / 2], src.row, 999999), 1);
+            want[i / 2][nwant[i / 2]++] = 999999;
+            classic++;
+            CHECK_EQ_INT(av_writer_link(w, row[i / 2], src.row, want[i / 2][0]), 0); /* in a chunk already */
+        }
+    }
+    CHECK_EQ_INT(commit(w, "v1"), 1);
+    CHECK_EQ_INT(av_writer_open(&w, s), 0);
+    CHECK_EQ_INT(av_writer_link(w, row[10], src.row, want[10][0]), 0); /* stored in v1's chunks */
+    CHECK_EQ_INT(av_writer_link(w, row[10], src.row, 4242), 1); /* an old row: one by one, in v2 */
+    want[10][nwant[10]++] = 4242;
+    classic++;
+    CHECK_EQ_INT(commit(w, "v2"), 2);
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s", av_store_dir(s));
+    size_t nch = raw_count(dir, "pch");
+    CHECK(nch > 1 && nch < 100); /* ~2400 links, a few hundred to a chunk */
+    /* one by one: the out-of-order links, and a row's second link where a
+     * chunk or a batch ended between its two */
+    size_t nprov = raw_count(dir, "prov");
+    CHECK(nprov >= classic && nprov <= classic + 2 * nch + 20);
+    av_reader *r;
+    CHECK_EQ_INT(av_reader_open(&r, s, 0), 0);
+    int ok = 1;
+    for (int pass = 0; pass < 3; pass++)
+        for (int j = 0; j < N; j++) {
+            int i = pass == 0 ? j : pass == 1 ? N - 1 - j : (int)(((uint64_t)j * 7919) % N);
+            av_prov pv[8];
+            size_t n;
+            ok &= av_prov_get(r, row[i], pv, 8, &n) == 0 && n == (size_t)nwant[i];
+            for (size_t k = 0; k < n && k < 8; k++) {
+                /* sorted by line; each made by v1 but the one of v2 */
+                int found = 0;
+                for (int m = 0; m < nwant[i]; m++) found |= want[i][m] == pv[k].line;
+                ok &= found && pv[k].source == src.row && pv[k].version == (pv[k].line == 4242 ? 2u : 1u);
+                ok &= k == 0 || pv[k - 1].line < pv[k].line;
+            }
+        }
+    CHECK(ok);
+    /* a row with no links, and a cap smaller than the links */
+    av_prov pv[1];
+    size_t n;
+    CHECK_EQ_INT(av_prov_get(r, src.row, pv, 1, &n), 0);
+    CHECK_EQ_INT(n, 0);
+    CHECK_EQ_INT(av_prov_get(r, row[10], pv, 1, &n), 0);
+    CHECK_EQ_INT(n, 3);
+    av_reader_close(r);
+    /* v1 readers do not see v2's link */
+    CHECK_EQ_INT(av_reader_open(&r, s, 1), 0);
+    CHECK_EQ_INT(av_prov_get(r, row[10], pv, 1, &n), 0);
+    CHECK_EQ_INT(n, 2);
+    av_reader_close(r);
+    av_store_close(s);
+    /* the chunk holding row[0] loses its last byte */
+    uint8_t k8[8];
+    for (int i = 0; i < 8; i++) k8[i] = (uint8_t)(row[0] >> (56 - 8 * i));
+    rewrite_raw(dir, "pch", k8, 8, 0, chop_chunk, NULL);
+    CHECK_EQ_INT(av_store_open(&s, dir, AV_OPEN_RDONLY), 0);
+    CHECK_EQ_INT(av_reader_open(&r, s, 0), 0);
+    CHECK_EQ_INT(av_prov_get(r, row[0], pv, 1, &n), AV_ECORRUPT);
+    CHECK(strstr(av_errmsg(), "provenance chunk") != NULL);
+    CHECK_EQ_INT(av_prov_get(r, row[N - 1], pv, 1, &n), 0); /* other chunks still read */
+    CHECK_EQ_INT(n, 1);
+    av_reader_close(r);
+    av_store_close(s);
+    /* a chunk starting inside the last one: the two overlap */
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    raw_open(dir, "pch", 0, &env, &txn, &dbi);
+    for (int i = 0; i < 8; i++) k8[i] = (uint8_t)(row[N - 2] >> (56 - 8 * i));
+    uint8_t one[] = {1, 0, 0, 2}; /* version 1; row[N - 2], source 0, line 1 */
+    MDB_val k = {8, k8}, v = {sizeof one, one};
+    CHECK_EQ_INT(mdb_put(txn, dbi, &k, &v, MDB_NOOVERWRITE), 0);
+    CHECK_EQ_INT(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    CHECK_EQ_INT(av_store_open(&s, dir, AV_OPEN_RDONLY), 0);
+    CHECK_EQ_INT(av_reader_open(&r, s, 0), 0);
+    CHECK_EQ_INT(av_prov_get(r, row[N - 3], pv, 1, &n), AV_ECORRUPT);
+    CHECK(strstr(av_errmsg(), "overlap") != NULL);
+    av_reader_close(r);
+    av_store_close(s);
+    av_tune_batch(0);
+}
+
 /* A killed writer that linked an old row again (merging an index chunk)
  * leaves the old chunk as it was. */
 static void test_store__rollback_restores_merged_index(void)
@@ -1363,6 +1505,7 @@ int main(void)
     RUN(test_store__put_get_dedup);
     RUN(test_store__versions_retract_and_index);
     RUN(test_store__provenance_and_events);
+    RUN(test_store__provenance_chunks);
     RUN(test_store__texts_dictionary_growth);
     RUN(test_store__killed_writer_rolls_back);
     RUN(test_store__sort_unique_rows);
