@@ -8,7 +8,9 @@
  * 0 followed by varint len + bytes. value: varint (len << 2 | mode); mode 0:
  * the bytes follow (len <= AV_INLINE_MAX), 1: the text's place follows,
  * varint (block << 1 | class) and varint offset (see av_loc_make), 2: a
- * varint symbol id follows (an interned repeated short value).
+ * varint symbol id follows (an interned repeated short value), 3: 16 bytes
+ * follow, the digits of a quoted lowercase UUID (len 38, av_uuid_pack;
+ * store format 4: a Magpie row's uuid takes 17 bytes where it took 39).
  * Decoding copies into the record's own memory, so the result outlives the
  * LMDB transaction. Costs: linear in the record's size; no decompression.
  */
@@ -279,8 +281,49 @@ const char *av_record_keep(av_record *rec, const char *s, size_t n)
     return p;
 }
 
+/* ---- UUID-shaped values ---- */
+
+static int hexdig(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+int av_uuid_pack(const char *s, size_t n, uint8_t out[16])
+{
+    /* "8-4-4-4-12" lowercase hex digits, quoted: datasets' own row ids */
+    if (n != AV_UUID_JSON || s[0] != '"' || s[37] != '"') return 0;
+    int k = 0;
+    for (int i = 1; i < 37; i++) {
+        if (i == 9 || i == 14 || i == 19 || i == 24) {
+            if (s[i] != '-') return 0;
+            continue;
+        }
+        int hi = hexdig(s[i]), lo = hexdig(s[++i]);
+        if (hi < 0 || lo < 0) return 0;
+        out[k++] = (uint8_t)(hi << 4 | lo);
+    }
+    return 1;
+}
+
+void av_uuid_unpack(char out[AV_UUID_JSON], const uint8_t in[16])
+{
+    static const char hex[] = "0123456789abcdef";
+    int k = 0;
+    out[0] = '"';
+    for (int i = 1; i < 37; i++) {
+        if (i == 9 || i == 14 || i == 19 || i == 24) {
+            out[i] = '-';
+            continue;
+        }
+        out[i++] = hex[in[k] >> 4];
+        out[i] = hex[in[k++] & 15];
+    }
+    out[37] = '"';
+}
+
 static void put_val(av_buf *b, const av_val *v, uint32_t sym)
 {
+    uint8_t u[16];
     if (v->len > AV_INLINE_MAX) {
         av_put_varint(b, (uint64_t)v->len << 2 | 1);
         av_put_varint(b, v->loc >> 32);
@@ -288,6 +331,9 @@ static void put_val(av_buf *b, const av_val *v, uint32_t sym)
     } else if (sym) {
         av_put_varint(b, (uint64_t)v->len << 2 | 2);
         av_put_varint(b, sym);
+    } else if (v->len == AV_UUID_JSON && av_uuid_pack(v->ptr, v->len, u)) {
+        av_put_varint(b, (uint64_t)v->len << 2 | 3);
+        av_buf_put(b, u, 16);
     } else {
         av_put_varint(b, (uint64_t)v->len << 2);
         av_buf_put(b, v->ptr, v->len);
@@ -416,6 +462,17 @@ static int dec_val(dec *d, av_val *v)
         v->loc = bc << 32 | off;
         memset(&v->hash, 0, sizeof v->hash);
         v->ptr = NULL;
+        return 0;
+    }
+    if ((x & 3) == 3) {
+        char *c;
+        if (v->len != AV_UUID_JSON || d->end - d->p < 16 || !(c = mem_take(d->m, AV_UUID_JSON + 1))) return -1;
+        av_uuid_unpack(c, d->p);
+        c[AV_UUID_JSON] = 0;
+        d->p += 16;
+        v->ptr = c;
+        if (d->hash) av_hash(&v->hash, v->ptr, v->len);
+        else memset(&v->hash, 0, sizeof v->hash);
         return 0;
     }
     if (v->len > AV_INLINE_MAX) return -1;

@@ -9,7 +9,8 @@
  *
  * Terms: 'k' kind (1 byte) | 'm'/'s'/'r' row (u64 BE: model, source, ref
  * target) | 'a' key NUL json NUL (tag attributes, values up to
- * AV_INDEX_VALUE_MAX bytes) | 'A' key NUL (tag attribute presence).
+ * AV_INDEX_VALUE_MAX bytes; a quoted UUID as 0x01 and its 16 bytes) | 'A'
+ * key NUL (tag attribute presence).
  *
  * Iterators yield rows visible at their reader's version, ascending. Costs:
  * a chunk decode per ~batch of rows; seek is a B-tree lookup.
@@ -35,10 +36,16 @@ void av_term_row(av_buf *b, char type, uint64_t row)
 
 void av_term_attr(av_buf *b, const char *key, const char *json, size_t n)
 {
+    uint8_t u[16];
     av_buf_putc(b, 'a');
     av_buf_puts(b, key);
     av_buf_putc(b, 0);
-    av_buf_put(b, json, n);
+    if (av_uuid_pack(json, n, u)) { /* 0x01 never starts JSON */
+        av_buf_putc(b, 1);
+        av_buf_put(b, u, 16);
+    } else {
+        av_buf_put(b, json, n);
+    }
     av_buf_putc(b, 0);
 }
 

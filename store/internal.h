@@ -125,6 +125,12 @@ void av_record_cid(av_id *out, const av_record *rec, const av_id ref_cids[3], co
 /* Copies a string into the record's own memory (for av_load results). */
 const char *av_record_keep(av_record *rec, const char *s, size_t n);
 
+/* A quoted lowercase UUID ("8-4-4-4-12" hex digits, 38 bytes of JSON) as 16
+ * bytes and back (records and index terms keep such values so). */
+#define AV_UUID_JSON 38
+int av_uuid_pack(const char *s, size_t n, uint8_t out[16]);
+void av_uuid_unpack(char out[AV_UUID_JSON], const uint8_t in[16]);
+
 /* ---- text store (text.c) ---- */
 /* A text's place (av_val.loc): block << 33 | class << 32 | raw offset in
  * the block. Block ids start at 1, so 0 is no place. */

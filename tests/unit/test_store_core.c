@@ -792,6 +792,65 @@ static void test_store__text_index_entries(void)
     CHECK(strstr(av_errmsg(), "text index entry is corrupt") != NULL);
 }
 
+/* UUID-shaped values (a dataset's own row ids) are kept as 16 bytes in
+ * records and index terms, and read back as the same bytes; anything else
+ * that looks like one stays as it is. */
+static void test_store__uuid_values(void)
+{
+    uint8_t u[16];
+    char back[AV_UUID_JSON];
+    const char *good = "\"67be9998-f866-48c1-ad05-c8189450085b\"";
+    CHECK_EQ_INT(av_uuid_pack(good, strlen(good), u), 1);
+    CHECK(u[0] == 0x67 && u[1] == 0xbe && u[4] == 0xf8 && u[15] == 0x5b);
+    av_uuid_unpack(back, u);
+    CHECK(!memcmp(back, good, AV_UUID_JSON));
+    static const char *const not_uuid[] = {
+        "\"67BE9998-F866-48C1-AD05-C8189450085B\"", /* upper case: kept as typed */
+        "\"67be9998f866-48c1-ad05-c8189450085b0\"", /* a dash out of place */
+        "\"67be9998-f866-48c1-ad05-c8189450085g\"", /* not hex */
+        "\"67be9998-f866-48c1-ad05-c8189450085\"",  /* short */
+        "x67be9998-f866-48c1-ad05-c8189450085bx",    /* not a string */
+    };
+    for (size_t i = 0; i < sizeof not_uuid / sizeof not_uuid[0]; i++)
+        CHECK_EQ_INT(av_uuid_pack(not_uuid[i], strlen(not_uuid[i]), u), 0);
+    av_store *s = fresh();
+    av_writer *w;
+    CHECK_EQ_INT(av_writer_open(&w, s), 0);
+    uint64_t p = put_prompt(w, good); /* a message that is one, too */
+    uint64_t t1 = put_tag(w, p, "uuid", good);
+    uint64_t t2 = put_tag(w, p, "uuid", not_uuid[0]);
+    CHECK_EQ_INT(commit(w, "v1"), 1);
+    av_reader *r;
+    CHECK_EQ_INT(av_reader_open(&r, s, 0), 0);
+    av_record rec;
+    av_record_init(&rec);
+    CHECK_EQ_INT(av_get(r, p, AV_GET_TEXT, &rec), 0);
+    CHECK(rec.msg[0].text.len == AV_UUID_JSON && !memcmp(rec.msg[0].text.ptr, good, AV_UUID_JSON));
+    CHECK_EQ_INT(av_get(r, t1, 0, &rec), 0);
+    CHECK(rec.attr[0].json.len == AV_UUID_JSON && !memcmp(rec.attr[0].json.ptr, good, AV_UUID_JSON));
+    CHECK_EQ_INT(av_get(r, t2, 0, &rec), 0);
+    CHECK(rec.attr[0].json.len == AV_UUID_JSON && !memcmp(rec.attr[0].json.ptr, not_uuid[0], AV_UUID_JSON));
+    av_record_free(&rec);
+    /* found by value, each by its own */
+    for (int i = 0; i < 2; i++) {
+        const char *v = i ? not_uuid[0] : good;
+        av_iter *it;
+        uint64_t row, n = 0, got = 0;
+        CHECK_EQ_INT(av_iter_attr(&it, r, "uuid", v, strlen(v)), 0);
+        while (av_iter_next(it, &row) > 0) n++, got = row;
+        av_iter_free(it);
+        CHECK_EQ_INT(n, 1);
+        CHECK_EQ_INT(got, i ? t2 : t1);
+    }
+    /* the tag with the lowercase one is 22 bytes smaller on disk */
+    MDB_val v1, v2;
+    CHECK_EQ_INT(av_rec_raw(s, r->txn, t1, &v1), 0);
+    CHECK_EQ_INT(av_rec_raw(s, r->txn, t2, &v2), 0);
+    CHECK_EQ_INT((int)v2.mv_size - (int)v1.mv_size, 22);
+    av_reader_close(r);
+    av_store_close(s);
+}
+
 static void test_store__text_frames(void)
 {
     av_store *s = fresh();
@@ -1513,6 +1572,7 @@ int main(void)
     RUN(test_store__texts_by_place);
     RUN(test_store__damaged_text_place);
     RUN(test_store__text_index_entries);
+    RUN(test_store__uuid_values);
     RUN(test_store__sort_by_key16);
     RUN(test_store__damaged_text_block);
     RUN(test_store__response_texts_in_own_blocks);
