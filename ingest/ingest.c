@@ -343,7 +343,7 @@ static int write_row(wstate *ws, const av_plan *p, uint64_t line, int *out_new)
         if ((rc = defer_link(ws, rec.row, line)) < 0) return rc;
     }
     /* the row tag: format, template, extra refs, then the unmodelled fields */
-    size_t na = 2 + (p->nrefs ? 1 : 0) + p->ntag;
+    size_t na = 2 + (p->nrefs ? 1 : 0) + (p->nlits ? 1 : 0) + p->ntag;
     if (ws->capattr < na) {
         ws->capattr = na * 2;
         ws->attr = av_xrealloc(ws->attr, ws->capattr * sizeof *ws->attr);
@@ -364,6 +364,7 @@ static int write_row(wstate *ws, const av_plan *p, uint64_t line, int *out_new)
         av_buf_putc(&ws->refs, ']');
         ws->attr[k++] = (av_attr){"_refs", {ws->refs.ptr, ws->refs.len, {{0}}, 0}};
     }
+    if (p->nlits) ws->attr[k++] = (av_attr){"_lits", {p->lits.ptr, p->lits.len, {{0}}, 0}};
     for (size_t i = 0; i < p->ntag; i++) ws->attr[k++] = (av_attr){p->tag[i].key, {p->tag[i].json, p->tag[i].n, {{0}}, 0}};
     av_record tag;
     av_record_init(&tag);

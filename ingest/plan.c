@@ -40,6 +40,7 @@ void av_plan_free(av_plan *p)
     free(p->refs);
     free(p->tag);
     av_buf_free(&p->tpl);
+    av_buf_free(&p->lits);
     av_buf_free(&p->scratch);
     while (p->arena) {
         struct pl_block *n = p->arena->next;
@@ -56,6 +57,8 @@ void av_plan_reset(av_plan *p, const char *format)
     p->main = -1;
     p->err[0] = 0;
     av_buf_reset(&p->tpl);
+    av_buf_reset(&p->lits);
+    p->nlits = 0;
     /* keep the first (largest kept) block, free the rest */
     if (p->arena) {
         struct pl_block *b = p->arena->next;
@@ -300,7 +303,17 @@ static void put_placeholder(av_buf *b, char what, int slot, int msg, char style)
     av_buf_putc(b, '"');
 }
 
-/* Writes v into b with substitutions; returns the number made. */
+/* A string or number no record holds: out to "_lits", so that rows that
+ * differ only in such values share a template. */
+static void put_literal(av_plan *p, av_buf *b, const jnode *v)
+{
+    av_buf_putc(&p->lits, p->nlits ? ',' : '[');
+    json_write(&p->lits, v);
+    put_placeholder(b, 'L', (int)p->nlits++, -1, 0);
+}
+
+/* Writes v into b with substitutions and literals taken out; returns the
+ * number of substitutions made. */
 static int walk(av_plan *p, av_buf *b, const jnode *v)
 {
     for (size_t i = 0; i < p->nsub; i++) {
@@ -317,9 +330,10 @@ static int walk(av_plan *p, av_buf *b, const jnode *v)
             put_placeholder(b, 'T', slot_of(p, rec), (int)m, 0);
             return 1;
         }
-        json_write(b, v);
+        put_literal(p, b, v);
         return 0;
     }
+    case J_NUM: put_literal(p, b, v); return 0;
     case J_ARR: {
         int subs = 0;
         av_buf_putc(b, '[');
@@ -359,6 +373,8 @@ int pl_finish(av_plan *p, const jnode *row)
     for (int j = 0; j < 3; j++)
         if (m->ref[j] >= 0 && p->rec[m->ref[j]].slot < 0) p->rec[m->ref[j]].slot = 1 + j;
     av_buf_reset(&p->tpl);
+    av_buf_reset(&p->lits);
+    p->nlits = 0;
     av_buf_putc(&p->tpl, '{');
     const jnode *c = row + 1;
     for (uint32_t i = 0; i < row->n; i++) {
@@ -369,7 +385,8 @@ int pl_finish(av_plan *p, const jnode *row)
         if (i) av_buf_putc(&p->tpl, ',');
         json_write(&p->tpl, k);
         av_buf_putc(&p->tpl, ':');
-        size_t mark = p->tpl.len;
+        size_t mark = p->tpl.len, lmark = p->lits.len;
+        uint32_t nlits = p->nlits;
         /* a key the store cannot hold as an attribute stays in the template */
         if (!walk(p, &p->tpl, v) && k->n + 1 <= PL_KEY_MAX) {
             /* not modelled: the value goes to the row tag; keys starting
@@ -380,14 +397,18 @@ int pl_finish(av_plan *p, const jnode *row)
             memcpy(key + (kn - k->n), k->s, k->n);
             key[kn] = 0;
             GROW(p->tag, p->ntag, p->tcap);
-            p->tag[p->ntag++] = (pl_attr){key, pl_strdup(p, p->tpl.ptr + mark, p->tpl.len - mark),
-                                          p->tpl.len - mark};
-            p->tpl.len = mark;
+            av_buf_reset(&p->scratch);
+            json_write(&p->scratch, v);
+            p->tag[p->ntag++] = (pl_attr){key, pl_strdup(p, p->scratch.ptr, p->scratch.len), p->scratch.len};
+            p->tpl.len = mark; /* and the literals it took out go back in */
+            p->lits.len = lmark;
+            p->nlits = nlits;
             av_buf_puts(&p->tpl, "\"\\u0000@\"");
         }
         c = v + v->skip;
     }
     av_buf_putc(&p->tpl, '}');
+    if (p->nlits) av_buf_putc(&p->lits, ']');
     return 0;
 }
 
@@ -398,7 +419,25 @@ typedef struct rstate {
     const pl_source *src;
     char *err;
     size_t errcap;
+    jdoc lits; /* the row tag's "_lits", parsed on first use */
+    int have_lits;
 } rstate;
+
+/* Writes literal i of the row tag's "_lits". */
+static int put_lit(rstate *x, long i)
+{
+    if (!x->have_lits) {
+        const char *json;
+        size_t n;
+        if (x->src->field(x->src->ctx, "_lits", &json, &n)) return -1;
+        if (json_parse(&x->lits, json, n, 0) || json_root(&x->lits)->type != J_ARR) return -1;
+        x->have_lits = 1;
+    }
+    const jnode *v = json_at(json_root(&x->lits), (uint32_t)i);
+    if (!v || (v->type != J_STR && v->type != J_NUM)) return -1;
+    json_write(x->out, v);
+    return 0;
+}
 
 static int rfail(rstate *x, const char *what)
 {
@@ -432,6 +471,7 @@ static int rfill(rstate *x, const jnode *v, const jnode *key, int top)
         char *end;
         long k = strtol(tmp, &end, 10);
         if (end == tmp || k < 0 || k > 100000) return rfail(x, "bad placeholder");
+        if (what == 'L') return put_lit(x, k) ? rfail(x, "names a literal the row tag lacks") : 0;
         if (what == 'N') {
             double num;
             if (x->src->num(x->src->ctx, (int)k, &num)) return rfail(x, "names a missing record");
@@ -481,20 +521,23 @@ static int rfill(rstate *x, const jnode *v, const jnode *key, int top)
 
 int pl_render(av_buf *out, const char *tpl, size_t n, const pl_source *src, jdoc *d, char *err, size_t errcap)
 {
-    rstate x = {out, src, err, errcap};
+    rstate x = {out, src, err, errcap, {0}, 0};
     if (json_parse(d, tpl, n, JSON_ALLOW_NUL) || json_root(d)->type != J_OBJ) return rfail(&x, "not a JSON object");
+    json_doc_init(&x.lits);
     /* only the top level's members may be "@" fields */
     const jnode *root = json_root(d), *c = root + 1;
+    int rc = 0;
     av_buf_putc(out, '{');
-    for (uint32_t i = 0; i < root->n; i++) {
+    for (uint32_t i = 0; i < root->n && !rc; i++) {
         if (i) av_buf_putc(out, ',');
         json_write(out, c);
         av_buf_putc(out, ':');
-        if (rfill(&x, c + 1, c, 1)) return -1;
+        rc = rfill(&x, c + 1, c, 1);
         c = json_next(c + 1);
     }
     av_buf_putc(out, '}');
-    return 0;
+    json_doc_free(&x.lits);
+    return rc ? -1 : 0;
 }
 
 /* template number k -> plan index */
@@ -527,6 +570,12 @@ static int ps_num(void *ctx, int k, double *out)
 static int ps_field(void *ctx, const char *key, const char **json, size_t *n)
 {
     const av_plan *p = ctx;
+    if (!strcmp(key, "_lits")) {
+        if (!p->nlits) return -1;
+        *json = p->lits.ptr;
+        *n = p->lits.len;
+        return 0;
+    }
     for (size_t i = 0; i < p->ntag; i++)
         if (!strcmp(p->tag[i].key, key)) {
             *json = p->tag[i].json;

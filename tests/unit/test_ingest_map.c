@@ -274,6 +274,90 @@ static void test_ingest_map__ultrafeedback(void)
     fx_close(&f);
 }
 
+/* Maps one row with format name; 0 on success. */
+static int map_row(av_plan *p, jdoc *d, const char *name, const char *json)
+{
+    if (json_parse(d, json, strlen(json), 0)) return -1;
+    return av_format_map(av_format_find(name), p, json_root(d));
+}
+
+/* The plan's own fields, but "_lits" replaced. */
+typedef struct {
+    pl_source plan;
+    const char *lits;
+} short_lits;
+
+static int short_lits_field(void *ctx, const char *key, const char **json, size_t *n)
+{
+    short_lits *x = ctx;
+    if (strcmp(key, "_lits")) return x->plan.field(x->plan.ctx, key, json, n);
+    *json = x->lits;
+    *n = strlen(x->lits);
+    return 0;
+}
+
+static int short_lits_msgs(void *ctx, int k, const pl_msg **out, size_t *n)
+{
+    short_lits *x = ctx;
+    return x->plan.msgs(x->plan.ctx, k, out, n);
+}
+
+static int short_lits_num(void *ctx, int k, double *out)
+{
+    short_lits *x = ctx;
+    return x->plan.num(x->plan.ctx, k, out);
+}
+
+/* Rows that differ only in values no record holds (model names, principle,
+ * Type lists, a number no record holds) share one template; those
+ * values go to the row tag's "_lits", and the row comes back exactly. */
+static void test_ingest_map__shared_templates(void)
+{
+    static const char *const rows[2] = {
+        "{\"source\":\"a\",\"instruction\":\"Say hi.\",\"completions\":[{\"model\":\"gpt-4\",\"principle\":"
+        "\"honesty\",\"response\":\"Hi!\",\"annotations\":{\"truthfulness\":{\"Rating\":\"4\",\"Rationale\":"
+        "\"Fine.\",\"Type\":[\"1\",\"2\"]}},\"critique\":\"Short.\",\"overall_score\":7.5,\"extra\":12}]}",
+        "{\"source\":\"b\",\"instruction\":\"Say bye.\",\"completions\":[{\"model\":\"llama-2-13b-chat\","
+        "\"principle\":\"helpfulness\",\"response\":\"Bye!\",\"annotations\":{\"truthfulness\":{\"Rating\":\"5\","
+        "\"Rationale\":\"Good.\",\"Type\":[\"0\",\"3\"]}},\"critique\":\"Curt.\",\"overall_score\":9.5,\"extra\":1.5e3}]}",
+    };
+    av_plan p[2];
+    jdoc d[2], t;
+    json_doc_init(&t);
+    for (int i = 0; i < 2; i++) {
+        av_plan_init(&p[i]);
+        json_doc_init(&d[i]);
+        CHECK_EQ_INT(map_row(&p[i], &d[i], "ultrafeedback", rows[i]), 0);
+    }
+    CHECK(p[0].tpl.len == p[1].tpl.len && !memcmp(p[0].tpl.ptr, p[1].tpl.ptr, p[0].tpl.len));
+    CHECK(p[0].nlits == 5 && p[1].nlits == 5); /* overall_score is the critique's rating */
+    CHECK(!strcmp(p[0].lits.ptr, "[\"gpt-4\",\"honesty\",\"1\",\"2\",12]"));
+    CHECK(!strcmp(p[1].lits.ptr, "[\"llama-2-13b-chat\",\"helpfulness\",\"0\",\"3\",1.5e3]"));
+    for (int i = 0; i < 2; i++) {
+        pl_source src;
+        pl_plan_source(&p[i], &src);
+        av_buf got = AV_BUF_INIT;
+        char err[200];
+        CHECK_EQ_INT(pl_render(&got, p[i].tpl.ptr, p[i].tpl.len, &src, &t, err, sizeof err), 0);
+        CHECK(got.len == strlen(rows[i]) && !memcmp(got.ptr, rows[i], got.len));
+        av_buf_free(&got);
+    }
+    /* a template naming a literal its row tag lacks: an error, not a guess */
+    short_lits x = {.lits = "[\"llama-2-13b-chat\",\"helpfulness\"]"};
+    pl_plan_source(&p[1], &x.plan);
+    pl_source src = {&x, short_lits_msgs, short_lits_num, short_lits_field};
+    av_buf got = AV_BUF_INIT;
+    char err[200];
+    CHECK_EQ_INT(pl_render(&got, p[1].tpl.ptr, p[1].tpl.len, &src, &t, err, sizeof err), -1);
+    CHECK(strstr(err, "names a literal the row tag lacks") != NULL);
+    av_buf_free(&got);
+    for (int i = 0; i < 2; i++) {
+        av_plan_free(&p[i]);
+        json_doc_free(&d[i]);
+    }
+    json_doc_free(&t);
+}
+
 static void test_ingest_map__preferences(void)
 {
     fx f;
@@ -440,6 +524,7 @@ int main(void)
     RUN(test_ingest_map__magpie_tagged);
     RUN(test_ingest_map__magpie_dpo_python_repr);
     RUN(test_ingest_map__ultrafeedback);
+    RUN(test_ingest_map__shared_templates);
     RUN(test_ingest_map__preferences);
     RUN(test_ingest_map__chat_and_prm);
     RUN(test_ingest_map__idempotent);
