@@ -266,6 +266,14 @@ struct av_writer {
     av_buf samples;
     size_t *sample_len;
     unsigned nsamples, capsamples;
+    struct trainer {      /* a dictionary being trained on its own thread */
+        pthread_t th;
+        int running, threaded;
+        uint64_t switch_at; /* text bytes at which the writer takes it up */
+        av_buf samples, dict;
+        size_t *sizes, len;
+        unsigned n;
+    } tr;
     av_compressor *z;
     av_compressor *zmain; /* the writer's thread's, for helping in sealed_wait */
 
@@ -730,33 +738,73 @@ static int sealed_wait(av_writer *w)
     return 0;
 }
 
-static void maybe_train(av_writer *w)
+/* Training runs beside the writer: the texts of the next TRAIN_LAG bytes
+ * (more once a dictionary exists: the old one does well meanwhile) are
+ * compressed with the dictionary in use, and the writer takes the new one up
+ * when it has put that many more bytes, or at its commit, waiting for the
+ * training if it is not done. Fixed points, so a store's bytes do not depend
+ * on thread timing. (Training in the writer's thread cost an UltraFeedback
+ * ingest ~0.07 s of its 0.7 s.) */
+#define TRAIN_LAG_FIRST (1u << 20)
+#define TRAIN_LAG (8u << 20)
+
+static void *train_main(void *arg)
 {
-    uint64_t next = w->dict_id ? w->dict_at * 16 : AV_DICT_FIRST;
-    if (w->text_total < next || w->nsamples < 64) return;
-    av_buf d = AV_BUF_INIT;
-    av_buf_grow(&d, AV_DICT_SIZE);
-    size_t n = av_dict_train(d.ptr, AV_DICT_SIZE, w->samples.ptr, w->sample_len, w->nsamples);
-    w->dict_at = w->text_total;
-    av_buf_reset(&w->samples);
-    w->nsamples = 0;
-    if (!n) {
-        av_buf_free(&d);
-        return;
-    }
+    struct trainer *t = arg;
+    av_buf_grow(&t->dict, AV_DICT_SIZE);
+    t->len = av_dict_train(t->dict.ptr, AV_DICT_SIZE, t->samples.ptr, t->sizes, t->n);
+    return NULL;
+}
+
+/* Waits for the training and puts its dictionary in use. */
+static void train_finish(av_writer *w)
+{
+    struct trainer *t = &w->tr;
+    if (!t->running) return;
+    if (t->threaded) pthread_join(t->th, NULL);
+    t->running = 0;
+    av_buf_reset(&t->samples);
+    if (!t->len) return;
     /* Texts already in the open block were collected before: seal them with
      * the old dictionary so a block never mixes two. */
     seal_block(w);
-    d.len = n;
     w->dict_id = w->dict_id + 1;
     /* Blocks queued for compression point at the old dictionary: keep it. */
     w->dicts = av_xrealloc(w->dicts, (w->ndicts + 1) * sizeof *w->dicts);
     w->dicts[w->ndicts++] = w->dict;
     memset(&w->dict, 0, sizeof w->dict);
-    av_buf_put(&w->dict, d.ptr, n);
+    av_buf_put(&w->dict, t->dict.ptr, t->len);
     av_buf_free(&w->new_dict);
-    w->new_dict = d;
+    w->new_dict = t->dict; /* stored with the next batch */
+    w->new_dict.len = t->len;
+    memset(&t->dict, 0, sizeof t->dict);
     w->new_dict_id = w->dict_id;
+}
+
+static void maybe_train(av_writer *w)
+{
+    if (w->tr.running) {
+        if (w->text_total >= w->tr.switch_at) train_finish(w);
+        return;
+    }
+    uint64_t next = w->dict_id ? w->dict_at * 16 : AV_DICT_FIRST;
+    if (w->text_total < next || w->nsamples < 64) return;
+    struct trainer *t = &w->tr;
+    /* the samples go to the trainer; the writer starts a new set */
+    av_buf sw = t->samples;
+    t->samples = w->samples;
+    w->samples = sw;
+    av_buf_reset(&w->samples);
+    t->sizes = av_xrealloc(t->sizes, w->nsamples * sizeof *t->sizes);
+    memcpy(t->sizes, w->sample_len, w->nsamples * sizeof *t->sizes);
+    t->n = w->nsamples;
+    t->len = 0;
+    w->nsamples = 0;
+    w->dict_at = w->text_total;
+    t->switch_at = w->text_total + (w->dict_id ? TRAIN_LAG : TRAIN_LAG_FIRST);
+    t->running = 1;
+    t->threaded = pthread_create(&t->th, NULL, train_main, t) == 0;
+    if (!t->threaded) train_main(t); /* no thread: train here, take it up as planned */
 }
 
 static void keep_sample(av_writer *w, const char *p, size_t n)
@@ -1827,6 +1875,10 @@ static void writer_free(av_writer *w)
     av_buf_free(&w->aux_kv);
     free(w->aux);
     av_buf_free(&w->dict);
+    if (w->tr.running && w->tr.threaded) pthread_join(w->tr.th, NULL);
+    av_buf_free(&w->tr.samples);
+    av_buf_free(&w->tr.dict);
+    free(w->tr.sizes);
     av_buf_free(&w->samples);
     free(w->sample_len);
     av_compressor_free(w->z);
@@ -1901,6 +1953,7 @@ fail:
 
 int av_writer_commit(av_writer *w, const av_commit_opts *opts, uint32_t *out_version)
 {
+    train_finish(w); /* a dictionary being trained is taken up now, and stored */
     int rc = flush(w, 1);
     if (rc < 0) {
         av_writer_abort(w);
