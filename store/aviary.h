@@ -427,6 +427,10 @@ void av_tune_batch(size_t records);
  * (SIGSTOP), so a test can kill a writer at a known point of a commit,
  * however fast the machine. */
 void av_tune_stop_after(uint32_t version, size_t batches);
+/* Test hook: how many text bytes a dictionary's first blocks (its baseline)
+ * and each later window take before a window's ratio is compared with the
+ * baseline (0: the defaults, 8 MB and 16 MB). */
+void av_tune_retrain(size_t base, size_t window);
 /* Hands back the store's map pages this process has read (they stay in the
  * page cache): writers do it after each batch, long scans now and then, so
  * resident memory does not grow with the store. */

@@ -476,6 +476,47 @@ static void test_store__texts_dictionary_growth(void)
     av_tune_initial_map(256u << 20);
 }
 
+/* Puts ~mb MB of 1.5 KB texts: words from `words`, or (NULL) random hex. */
+static void put_styled(av_writer *w, const char *const *words, size_t nwords, int i0, int mb)
+{
+    char text[1600];
+    uint64_t x = (uint64_t)i0 * 2654435761u + 1;
+    for (int i = i0; i < i0 + mb * 700; i++) {
+        int n = snprintf(text, sizeof text, "%d:", i);
+        while (n < 1500) {
+            x = x * 6364136223846793005ull + 1442695040888963407ull;
+            if (words) n += snprintf(text + n, sizeof text - n, " %s", words[(x >> 33) % nwords]);
+            else n += snprintf(text + n, sizeof text - n, " %08llx", (unsigned long long)(x >> 32));
+        }
+        put_prompt(w, text);
+    }
+}
+
+/* A dictionary is trained again only when the texts change: the same kind
+ * of texts keep one; texts of another kind after it make a second. */
+static void test_store__dictionary_retrained_when_texts_change(void)
+{
+    static const char *const prose[] = {"the", "model", "answer", "explains", "a", "function", "returns",
+                                        "list", "value", "user", "asks", "how", "to", "reverse", "string"};
+    av_tune_retrain(1u << 20, 2u << 20);
+    av_tune_batch(400);
+    for (int change = 0; change < 2; change++) {
+        av_store *s = fresh();
+        av_writer *w;
+        CHECK_EQ_INT(av_writer_open(&w, s), 0);
+        put_styled(w, prose, sizeof prose / sizeof prose[0], 0, 6); /* the dictionary (4 MB), its baseline */
+        if (change) put_styled(w, NULL, 0, 100000, 4); /* random digits: they compress worse */
+        else put_styled(w, prose, sizeof prose / sizeof prose[0], 100000, 4);
+        CHECK_EQ_INT(commit(w, "texts"), 1);
+        av_store_info info;
+        CHECK_EQ_INT(av_store_info_get(s, &info), 0);
+        CHECK_EQ_INT(info.dict_count, change ? 2 : 1);
+        av_store_close(s);
+    }
+    av_tune_batch(0);
+    av_tune_retrain(0, 0);
+}
+
 static uint8_t *saved_block; /* text block 1 as it was written */
 static size_t saved_len;
 
@@ -1566,6 +1607,7 @@ int main(void)
     RUN(test_store__provenance_and_events);
     RUN(test_store__provenance_chunks);
     RUN(test_store__texts_dictionary_growth);
+    RUN(test_store__dictionary_retrained_when_texts_change);
     RUN(test_store__killed_writer_rolls_back);
     RUN(test_store__sort_unique_rows);
     RUN(test_store__text_frames);
