@@ -1398,6 +1398,15 @@ static int flush(av_writer *w, int full)
     av_buf_free(&undo);
     if (err) return err;
     if (rc) return av_mdb_error(rc, "writing a batch");
+#ifdef SYNC_FILE_RANGE_WRITE
+    {
+        /* start writing the batch to disk now, without waiting: the commit's
+         * fdatasync then has little left to do (it waited ~25 ms at the end
+         * of a 58 MB UltraFeedback ingest) */
+        mdb_filehandle_t fd;
+        if (mdb_env_get_fd(w->s->env, &fd) == 0) sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+    }
+#endif
     batch_clear(w, full);
     av_store_release_map(w->s);
     set_release_every(w);
