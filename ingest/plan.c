@@ -167,6 +167,18 @@ static void add_sub(av_plan *p, const jnode *node, int rec, char what, char styl
     p->sub[p->nsub++] = (pl_sub){node, rec, what, style};
 }
 
+/* An integral |num| < 2^53, as digits ("%.0f" without printf's cost). */
+static void put_integral(av_buf *b, double num)
+{
+    char tmp[24];
+    int n = 0;
+    uint64_t u = (uint64_t)fabs(num);
+    do tmp[n++] = (char)('0' + u % 10);
+    while ((u /= 10) > 0);
+    if (num < 0) av_buf_putc(b, '-');
+    while (n) av_buf_putc(b, tmp[--n]);
+}
+
 int pl_render_num(av_buf *b, double num, char style)
 {
     switch (style) {
@@ -176,7 +188,7 @@ int pl_render_num(av_buf *b, double num, char style)
         return 0;
     case 'i':
         if (!isfinite(num) || num != floor(num) || fabs(num) > 9007199254740992.0) return -1;
-        av_buf_printf(b, "%.0f", num);
+        put_integral(b, num);
         return 0;
     case 's':
         if (isnan(num)) {
@@ -185,7 +197,7 @@ int pl_render_num(av_buf *b, double num, char style)
         }
         if (!isfinite(num)) return -1;
         av_buf_putc(b, '"');
-        if (num == floor(num) && fabs(num) < 1e15) av_buf_printf(b, "%.0f", num);
+        if (num == floor(num) && fabs(num) < 1e15) put_integral(b, num);
         else av_buf_json_num(b, num);
         av_buf_putc(b, '"');
         return 0;

@@ -2,6 +2,7 @@
 #include "util/util.h"
 
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,23 +132,61 @@ void av_buf_json_str(av_buf *b, const char *s, size_t n)
     av_buf_putc(b, '"');
 }
 
+/* The shortest decimal digits that read back as v (no leading or trailing
+ * zeros) and the decimal exponent of the first. Any decimal of at most 15
+ * significant digits survives a round trip through a double (DBL_DIG), so
+ * if one exists, v printed to 15 digits is it with zeros after; otherwise
+ * the shortest has 16 digits, or 17, which always read back. That holds
+ * for normal doubles; subnormals try every length. */
+static int shortest_digits(double v, char digits[20], int *exp10)
+{
+    char tmp[40];
+    /* (subnormals carry fewer digits: there, try every length) */
+    for (int prec = fabs(v) < DBL_MIN ? 0 : 14; prec <= 16; prec++) {
+        snprintf(tmp, sizeof tmp, "%.*e", prec, v);
+        if (prec == 16 || strtod(tmp, NULL) == v) break;
+    }
+    /* tmp is [-]d.ddd...e[+-]x */
+    const char *p = tmp + (tmp[0] == '-');
+    int n = 0;
+    for (; *p && *p != 'e'; p++)
+        if (*p != '.') digits[n++] = *p;
+    while (n > 1 && digits[n - 1] == '0') n--;
+    digits[n] = 0;
+    *exp10 = atoi(p + 1);
+    return n;
+}
+
 void av_buf_json_num(av_buf *b, double v)
 {
     if (!isfinite(v)) {
         av_buf_puts(b, "null");
         return;
     }
-    char tmp[40];
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(tmp, sizeof tmp, "%.*g", prec, v);
-        if (strtod(tmp, NULL) == v) break;
+    /* as Python's repr (what json.dumps writes, so what datasets hold): the
+     * shortest digits that read back; plain notation with a '.' (3.0,
+     * 15000000000.0, 0.0001) from 1e-4 up to below 1e16, 1e+16 and 1.5e-05
+     * outside. */
+    char d[20];
+    int e, n = v == 0 ? (d[0] = '0', d[1] = 0, e = 0, 1) : shortest_digits(v, d, &e);
+    if (signbit(v)) av_buf_putc(b, '-');
+    if (e < -4 || e >= 16) {
+        av_buf_putc(b, d[0]);
+        if (n > 1) {
+            av_buf_putc(b, '.');
+            av_buf_put(b, d + 1, (size_t)n - 1);
+        }
+        av_buf_printf(b, "e%c%02d", e < 0 ? '-' : '+', e < 0 ? -e : e);
+    } else if (e < 0) {
+        av_buf_puts(b, "0.");
+        for (int i = 0; i < -e - 1; i++) av_buf_putc(b, '0');
+        av_buf_put(b, d, (size_t)n);
+    } else {
+        for (int i = 0; i <= e; i++) av_buf_putc(b, i < n ? d[i] : '0');
+        av_buf_putc(b, '.');
+        if (n > e + 1) av_buf_put(b, d + e + 1, (size_t)(n - e - 1));
+        else av_buf_putc(b, '0');
     }
-    /* Python writes 1e+16 as 1e+16 and 3.0 as 3.0: keep a '.' or exponent. */
-    if (!strpbrk(tmp, ".eEn")) {
-        size_t l = strlen(tmp);
-        memcpy(tmp + l, ".0", 3);
-    }
-    av_buf_puts(b, tmp);
 }
 
 void av_buf_reset(av_buf *b)

@@ -1,10 +1,13 @@
 /* test_util_json.c: av_buf_json_str (which skips eight bytes at a time
  * while none needs escaping) against a byte-by-byte reference, on strings
  * built to put quotes, backslashes, control characters and UTF-8 at every
- * position relative to the eight-byte steps, and on random ones. */
+ * position relative to the eight-byte steps, and on random ones; and
+ * av_buf_json_num against what Python's json.dumps writes. */
 #include "tap.h"
 #include "util/util.h"
 
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,9 +80,54 @@ static void test_util__json_escape_random(void)
     CHECK_EQ_INT(bad, 0);
 }
 
+/* Numbers as Python's repr writes them (json.dumps, so the datasets): each
+ * expected string was printed by python3 -c 'print(repr(x))'. */
+static void test_util__json_num_as_python(void)
+{
+    static const struct {
+        double v;
+        const char *want;
+    } cases[] = {
+        {10.0, "10.0"}, {100.0, "100.0"}, {1.5e10, "15000000000.0"}, {7.0, "7.0"}, {0.0001, "0.0001"},
+        {1e-05, "1e-05"}, {4.333333333333333, "4.333333333333333"}, {1e16, "1e+16"},
+        {123456789012345678.0, "1.2345678901234568e+17"}, {-0.0, "-0.0"}, {0.0, "0.0"}, {0.1, "0.1"},
+        {0.1 + 0.2, "0.30000000000000004"}, {1e22, "1e+22"}, {5e-324, "5e-324"}, {-3.5, "-3.5"},
+        {1.7976931348623157e308, "1.7976931348623157e+308"}, {9999999999999998.0, "9999999999999998.0"},
+        {0.00012345, "0.00012345"}, {2.2250738585072014e-308, "2.2250738585072014e-308"},
+        {1e-320, "1e-320"}, {3.725039, "3.725039"}, {-1e100, "-1e+100"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        av_buf b = AV_BUF_INIT;
+        av_buf_json_num(&b, cases[i].v);
+        CHECK_EQ_STR(b.ptr, cases[i].want);
+        av_buf_free(&b);
+    }
+    av_buf b = AV_BUF_INIT;
+    av_buf_json_num(&b, NAN);
+    CHECK_EQ_STR(b.ptr, "null");
+    av_buf_free(&b);
+    /* any double: reads back as itself, with at most 17 digits */
+    uint64_t x = 99;
+    int ok = 1;
+    for (int i = 0; i < 100000; i++) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        double v;
+        memcpy(&v, &x, 8);
+        if (!isfinite(v)) continue;
+        av_buf_reset(&b);
+        av_buf_json_num(&b, v);
+        int digits = 0;
+        for (const char *p = b.ptr; *p && *p != 'e'; p++) digits += *p >= '0' && *p <= '9';
+        ok &= strtod(b.ptr, NULL) == v && (digits <= 17 || strchr(b.ptr, 'e') == NULL);
+    }
+    CHECK(ok);
+    av_buf_free(&b);
+}
+
 int main(void)
 {
     RUN(test_util__json_escape_positions);
     RUN(test_util__json_escape_random);
+    RUN(test_util__json_num_as_python);
     return tap_done();
 }
