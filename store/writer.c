@@ -1745,10 +1745,9 @@ int av_writer_link(av_writer *w, uint64_t row, uint64_t source_row, uint64_t lin
         av_be64(ev + 17, line);
         add_put(w, DBI_EVT, ek, 8, ev, 25);
     }
-    av_buf t = AV_BUF_INIT;
-    av_term_row(&t, 's', source_row);
-    termmap_add(&w->terms, t.ptr, t.len, row);
-    av_buf_free(&t);
+    char term[9] = {'s'}; /* av_term_row's 's' term, without a heap buffer per link */
+    av_be64((uint8_t *)term + 1, source_row);
+    termmap_add(&w->terms, term, sizeof term, row);
     if (row < w->row_lo) w->counts.linked++;
     w->changed = 1;
     /* links come by the hundred thousand at the end of a file: batches of
