@@ -134,13 +134,20 @@ static void idmap_free(idmap *m)
 typedef struct {
     uint64_t hash;
     size_t off, len; /* term bytes in termmap.arena */
-    uint64_t *rows;
-    size_t n, cap;
+    union {
+        uint64_t *rows; /* cap > 0 */
+        uint64_t one;   /* cap == 0: the term's only row, kept in the slot (most
+                         * values are on one row: a uuid, an intent) */
+    };
+    size_t n, cap; /* n == 0: a free slot */
 } termslot;
+
+static uint64_t *term_rows(termslot *t) { return t->cap ? t->rows : &t->one; }
 
 typedef struct {
     termslot *slot;
     size_t cap, n, nrows;
+    size_t heap_rows; /* row slots allocated outside the table (terms of several rows) */
     av_buf arena;
 } termmap;
 
@@ -151,9 +158,9 @@ static void termmap_add(termmap *m, const char *term, size_t len, uint64_t row)
         m->cap = m->cap ? m->cap * 2 : 256;
         m->slot = zeroed(m->cap, sizeof *m->slot);
         for (size_t i = 0; i < old.cap; i++) {
-            if (!old.slot[i].rows) continue;
+            if (!old.slot[i].n) continue;
             size_t j = old.slot[i].hash & (m->cap - 1);
-            while (m->slot[j].rows) j = (j + 1) & (m->cap - 1);
+            while (m->slot[j].n) j = (j + 1) & (m->cap - 1);
             m->slot[j] = old.slot[i];
         }
         free(old.slot);
@@ -161,11 +168,20 @@ static void termmap_add(termmap *m, const char *term, size_t len, uint64_t row)
     m->nrows++;
     uint64_t h = XXH3_64bits(term, len);
     size_t i = h & (m->cap - 1);
-    for (; m->slot[i].rows; i = (i + 1) & (m->cap - 1)) {
+    for (; m->slot[i].n; i = (i + 1) & (m->cap - 1)) {
         termslot *t = &m->slot[i];
         if (t->hash == h && t->len == len && !memcmp(m->arena.ptr + t->off, term, len)) {
-            if (t->rows[t->n - 1] == row) return;
-            if (t->n == t->cap) t->rows = av_xrealloc(t->rows, (t->cap *= 2) * sizeof *t->rows);
+            if (term_rows(t)[t->n - 1] == row) return;
+            if (!t->cap) { /* a second row: the rows move out of the slot */
+                uint64_t first = t->one;
+                t->rows = av_xmalloc(4 * sizeof *t->rows);
+                t->rows[0] = first;
+                t->cap = 4;
+                m->heap_rows += 4;
+            } else if (t->n == t->cap) {
+                m->heap_rows += t->cap;
+                t->rows = av_xrealloc(t->rows, (t->cap *= 2) * sizeof *t->rows);
+            }
             t->rows[t->n++] = row;
             return;
         }
@@ -175,18 +191,18 @@ static void termmap_add(termmap *m, const char *term, size_t len, uint64_t row)
     t->off = m->arena.len;
     t->len = len;
     av_buf_put(&m->arena, term, len);
-    t->cap = 4;
-    t->rows = av_xmalloc(t->cap * sizeof *t->rows);
-    t->rows[0] = row;
+    t->cap = 0;
+    t->one = row;
     t->n = 1;
     m->n++;
 }
 
 static void termmap_clear(termmap *m)
 {
-    for (size_t i = 0; i < m->cap; i++) free(m->slot[i].rows);
+    for (size_t i = 0; i < m->cap; i++)
+        if (m->slot[i].cap) free(m->slot[i].rows);
     if (m->cap) memset(m->slot, 0, m->cap * sizeof *m->slot);
-    m->n = m->nrows = 0;
+    m->n = m->nrows = m->heap_rows = 0;
     av_buf_reset(&m->arena);
 }
 
@@ -1151,7 +1167,7 @@ static void compact_terms(termmap *m)
 {
     size_t n = 0;
     for (size_t i = 0; i < m->cap; i++)
-        if (m->slot[i].rows) m->slot[n++] = m->slot[i];
+        if (m->slot[i].n) m->slot[n++] = m->slot[i];
     for (size_t i = n; i < m->cap; i++) memset(&m->slot[i], 0, sizeof m->slot[i]);
     if (n) qsort_r(m->slot, n, sizeof *m->slot, cmp_term, m);
     m->n = n;
@@ -1195,10 +1211,11 @@ static int terms_txn(av_writer *w, av_buf *undo, size_t *from)
         av_buf_reset(&kb);
         av_buf_reset(&vb);
         av_buf_put(&kb, m->arena.ptr + t->off, t->len);
-        av_be64(k8, t->rows[0]);
+        const uint64_t *rows = term_rows(t);
+        av_be64(k8, rows[0]);
         av_buf_put(&kb, k8, 8);
-        av_chunk_encode(&vb, t->rows, t->n);
-        rc = put_logged(txn, w->s, t->rows[0] >= w->row_lo ? NULL : undo, DBI_IDX, kb.ptr, kb.len, vb.ptr, vb.len,
+        av_chunk_encode(&vb, rows, t->n);
+        rc = put_logged(txn, w->s, rows[0] >= w->row_lo ? NULL : undo, DBI_IDX, kb.ptr, kb.len, vb.ptr, vb.len,
                         key_after(&ap, kb.ptr, kb.len) ? MDB_APPEND : 0);
     }
     appender_free(&ap);
@@ -1333,7 +1350,7 @@ static int batch_empty(const av_writer *w, int full)
 /* Memory held by entries a full flush writes. */
 static size_t deferred_bytes(const av_writer *w)
 {
-    return (w->pend_cid.cap + w->pend_text.cap) * sizeof(idslot) + w->terms.nrows * 8 + w->terms.arena.len +
+    return (w->pend_cid.cap + w->pend_text.cap) * sizeof(idslot) + w->terms.heap_rows * 8 + w->terms.arena.len +
            w->terms.cap * sizeof(termslot);
 }
 
@@ -1832,7 +1849,7 @@ static const termslot *deferred_term(const av_writer *w, const av_buf *term)
     const termmap *m = &w->terms;
     if (!m->cap) return NULL;
     uint64_t h = XXH3_64bits(term->ptr, term->len);
-    for (size_t i = h & (m->cap - 1); m->slot[i].rows; i = (i + 1) & (m->cap - 1)) {
+    for (size_t i = h & (m->cap - 1); m->slot[i].n; i = (i + 1) & (m->cap - 1)) {
         const termslot *t = &m->slot[i];
         if (t->hash == h && t->len == term->len && !memcmp(m->arena.ptr + t->off, term->ptr, term->len)) return t;
     }
@@ -1856,7 +1873,7 @@ int av_writer_tagged(av_writer *w, uint64_t row, const char *key)
     av_buf term = AV_BUF_INIT;
     av_term_row(&term, 'r', row);
     const termslot *t = deferred_term(w, &term);
-    for (size_t i = 0; t && i < t->n && !found; i++) found = is_tag_with(w, t->rows[i], row, key, &rec);
+    for (size_t i = 0; t && i < t->n && !found; i++) found = is_tag_with(w, t->cap ? t->rows[i] : t->one, row, key, &rec);
     av_buf_free(&term);
     if (!found) {
         av_iter *it;
