@@ -433,6 +433,8 @@ typedef struct rstate {
     size_t errcap;
     jdoc lits; /* the row tag's "_lits", parsed on first use */
     int have_lits;
+    const jnode *lit; /* the element last written, number lit_i (they come in order) */
+    long lit_i;
 } rstate;
 
 /* Writes literal i of the row tag's "_lits". */
@@ -444,8 +446,13 @@ static int put_lit(rstate *x, long i)
         if (x->src->field(x->src->ctx, "_lits", &json, &n)) return -1;
         if (json_parse(&x->lits, json, n, 0) || json_root(&x->lits)->type != J_ARR) return -1;
         x->have_lits = 1;
+        x->lit = NULL;
     }
-    const jnode *v = json_at(json_root(&x->lits), (uint32_t)i);
+    const jnode *arr = json_root(&x->lits), *v;
+    if (x->lit && i == x->lit_i + 1) v = (uint32_t)i < arr->n ? json_next(x->lit) : NULL;
+    else v = json_at(arr, (uint32_t)i);
+    x->lit = v;
+    x->lit_i = i;
     if (!v || (v->type != J_STR && v->type != J_NUM)) return -1;
     json_write(x->out, v);
     return 0;
@@ -533,7 +540,7 @@ static int rfill(rstate *x, const jnode *v, const jnode *key, int top)
 
 int pl_render(av_buf *out, const char *tpl, size_t n, const pl_source *src, jdoc *d, char *err, size_t errcap)
 {
-    rstate x = {out, src, err, errcap, {0}, 0};
+    rstate x = {out, src, err, errcap, {0}, 0, NULL, -1};
     if (json_parse(d, tpl, n, JSON_ALLOW_NUL) || json_root(d)->type != J_OBJ) return rfail(&x, "not a JSON object");
     json_doc_init(&x.lits);
     /* only the top level's members may be "@" fields */

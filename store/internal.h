@@ -141,7 +141,7 @@ static inline uint64_t av_loc_make(uint64_t block, int cls, uint32_t off)
 static inline uint64_t av_loc_block(uint64_t loc) { return loc >> 33; }
 static inline uint32_t av_loc_off(uint64_t loc) { return (uint32_t)loc; }
 /* A txt entry (text hash -> where the text is) on disk, store format 4:
- * varint (block << 1 | class), varint offset, varint length; 4 to 13 bytes
+ * varint (block << 1 | class), varint offset, varint length; 3 to 15 bytes
  * (format 3 gave every entry 16). */
 #define AV_TXT_MAX 20
 size_t av_txt_pack(uint8_t out[AV_TXT_MAX], uint64_t loc, uint32_t len);

@@ -422,36 +422,49 @@ static int prov_one(void *ctx, const MDB_val *k, const MDB_val *v)
     return 0;
 }
 
-static int prov_before(const av_prov *a, const av_prov *b)
+static int cmp_prov(const void *x, const void *y)
 {
-    return a->source < b->source || (a->source == b->source && a->line < b->line);
+    const av_prov *a = x, *b = y;
+    if (a->source != b->source) return a->source < b->source ? -1 : 1;
+    return (a->line > b->line) - (a->line < b->line);
 }
 
 int av_prov_get(av_reader *r, uint64_t row, av_prov *out, size_t cap, size_t *n)
 {
     *n = 0;
-    /* the links row's own version made (a chunk), then any later ones */
+    /* the links row's own version made (a chunk), then any later ones, all
+     * gathered (a few, mostly) so that the first cap are those of the
+     * lowest (source, line), as one table would give them */
     const av_prov_link *l;
     size_t nl;
     uint32_t ver;
     int rc = av_pch_links(r->txn, r->s, &r->pch, row, &l, &nl, &ver);
     if (rc < 0) return rc;
-    if (ver <= r->version)
-        for (size_t i = 0; i < nl; i++, (*n)++)
-            if (*n < cap) out[*n] = (av_prov){l[i].source, l[i].line, ver};
-    uint8_t kb[8];
-    av_be64(kb, row);
-    collect_ctx c = {r, out, cap, n};
-    if ((rc = prefix_each(r, DBI_PROV, kb, 8, "reading provenance", prov_one, &c)) < 0) return rc;
-    /* in (source, line) order, as one table would give them */
-    size_t m = *n < cap ? *n : cap;
-    for (size_t i = 1; i < m; i++)
-        for (size_t j = i; j > 0 && prov_before(&out[j], &out[j - 1]); j--) {
-            av_prov t = out[j];
-            out[j] = out[j - 1];
-            out[j - 1] = t;
-        }
-    return 0;
+    av_prov local[16], *all = local;
+    size_t cap_all = sizeof local / sizeof local[0], got = 0;
+    for (;;) {
+        got = 0;
+        if (ver <= r->version)
+            for (size_t i = 0; i < nl; i++, got++)
+                if (got < cap_all) all[got] = (av_prov){l[i].source, l[i].line, ver};
+        uint8_t kb[8];
+        av_be64(kb, row);
+        collect_ctx c = {r, all, cap_all, &got};
+        if ((rc = prefix_each(r, DBI_PROV, kb, 8, "reading provenance", prov_one, &c)) < 0) break;
+        if (got <= cap_all) break;
+        /* more than fit: again, with room for all (the chunk's links are
+         * still in the cache: prefix_each reads only the prov table) */
+        if (all != local) free(all);
+        cap_all = got;
+        all = av_xmalloc(cap_all * sizeof *all);
+    }
+    if (rc >= 0) {
+        qsort(all, got, sizeof *all, cmp_prov);
+        memcpy(out, all, (got < cap ? got : cap) * sizeof *out);
+        *n = got;
+    }
+    if (all != local) free(all);
+    return rc < 0 ? rc : 0;
 }
 
 static int toggle_one(void *ctx, const MDB_val *k, const MDB_val *v)

@@ -858,6 +858,10 @@ static void note_ratio(av_writer *w, const sealed_block *sb)
     if (w->base_raw < ratio_base) {
         w->base_raw += sb->raw_len;
         w->base_out += sb->val.len;
+        if (w->base_raw >= ratio_base) { /* the first window's samples from here */
+            av_buf_reset(&w->samples);
+            w->nsamples = 0;
+        }
         return;
     }
     w->win_raw += sb->raw_len;

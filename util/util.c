@@ -132,28 +132,86 @@ void av_buf_json_str(av_buf *b, const char *s, size_t n)
     av_buf_putc(b, '"');
 }
 
-/* The shortest decimal digits that read back as v (no leading or trailing
- * zeros) and the decimal exponent of the first. Any decimal of at most 15
- * significant digits survives a round trip through a double (DBL_DIG), so
- * if one exists, v printed to 15 digits is it with zeros after; otherwise
- * the shortest has 16 digits, or 17, which always read back. That holds
- * for normal doubles; subnormals try every length. */
-static int shortest_digits(double v, char digits[20], int *exp10)
+/* v's digits to L significant places, nearest (d gets L digits), and the
+ * decimal exponent of the first. */
+static void digits_at(double v, int L, char *d, int *e)
 {
-    char tmp[40];
-    /* (subnormals carry fewer digits: there, try every length) */
-    for (int prec = fabs(v) < DBL_MIN ? 0 : 14; prec <= 16; prec++) {
-        snprintf(tmp, sizeof tmp, "%.*e", prec, v);
-        if (prec == 16 || strtod(tmp, NULL) == v) break;
-    }
-    /* tmp is [-]d.ddd...e[+-]x */
-    const char *p = tmp + (tmp[0] == '-');
+    char tmp[48];
+    snprintf(tmp, sizeof tmp, "%.*e", L - 1, fabs(v));
+    const char *p = tmp;
     int n = 0;
     for (; *p && *p != 'e'; p++)
-        if (*p != '.') digits[n++] = *p;
-    while (n > 1 && digits[n - 1] == '0') n--;
+        if (*p != '.') d[n++] = *p;
+    *e = atoi(p + 1);
+}
+
+/* The double that L digits d with exponent e read back as (positive). */
+static double digits_value(const char *d, int L, int e)
+{
+    char tmp[48];
+    int n = snprintf(tmp, sizeof tmp, "%c.", d[0]);
+    memcpy(tmp + n, d + 1, (size_t)L - 1);
+    snprintf(tmp + n + L - 1, sizeof tmp - (size_t)(n + L - 1), "e%d", e);
+    return strtod(tmp, NULL);
+}
+
+/* d (L digits, exponent *e) one unit up (dir 1) or down (-1) in its last place. */
+static void digits_step(char *d, int L, int *e, int dir)
+{
+    int i = L - 1;
+    if (dir > 0) {
+        while (i >= 0 && d[i] == '9') d[i--] = '0';
+        if (i >= 0) d[i]++;
+        else { /* 99..9 + 1 = 10..0, one place up */
+            d[0] = '1';
+            ++*e;
+        }
+    } else {
+        while (i >= 0 && d[i] == '0') d[i--] = '9';
+        if (i >= 0) d[i]--;
+        if (d[0] == '0') { /* 10..0 - 1: 9..9 one place down */
+            memset(d, '9', (size_t)L);
+            --*e;
+        }
+    }
+}
+
+/* The shortest decimal digits that read back as v (no trailing zeros) and
+ * the decimal exponent of the first, as Python's repr finds them. Any
+ * decimal of at most 15 significant digits survives a round trip through a
+ * double (DBL_DIG), so if one reads back as v, v printed to 15 digits does;
+ * at 16 digits the nearest may miss where v's interval is lopsided (powers
+ * of two: the double above is twice as far as the one below) while its
+ * neighbour reads back; 17 always do. Subnormals carry fewer digits: there,
+ * every length is tried. */
+static int shortest_digits(double v, char digits[20], int *exp10)
+{
+    char d[20], c[20];
+    int L = fabs(v) < DBL_MIN ? 1 : 15, e = 0, ce, done = 0;
+    for (; L <= 17 && !done; L++) {
+        digits_at(v, L, d, &e);
+        if (L == 17 || digits_value(d, L, e) == fabs(v)) {
+            done = 1;
+            break;
+        }
+        if (L < 16) continue;
+        for (int dir = 1; dir >= -1 && !done; dir -= 2) {
+            memcpy(c, d, (size_t)L);
+            ce = e;
+            digits_step(c, L, &ce, dir);
+            if (digits_value(c, L, ce) == fabs(v)) {
+                memcpy(d, c, (size_t)L);
+                e = ce;
+                done = 1;
+            }
+        }
+        if (done) break;
+    }
+    int n = L;
+    while (n > 1 && d[n - 1] == '0') n--;
+    memcpy(digits, d, (size_t)n);
     digits[n] = 0;
-    *exp10 = atoi(p + 1);
+    *exp10 = e;
     return n;
 }
 

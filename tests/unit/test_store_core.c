@@ -476,7 +476,8 @@ static void test_store__texts_dictionary_growth(void)
     av_tune_initial_map(256u << 20);
 }
 
-/* Puts ~mb MB of 1.5 KB texts: words from `words`, or (NULL) random hex. */
+/* Puts ~mb MB of 1.5 KB texts: words from `words`, or (NULL) words "w"
+ * and four digits, a thousand of them (they compress worse). */
 static void put_styled(av_writer *w, const char *const *words, size_t nwords, int i0, int mb)
 {
     char text[1600];
@@ -486,10 +487,25 @@ static void put_styled(av_writer *w, const char *const *words, size_t nwords, in
         while (n < 1500) {
             x = x * 6364136223846793005ull + 1442695040888963407ull;
             if (words) n += snprintf(text + n, sizeof text - n, " %s", words[(x >> 33) % nwords]);
-            else n += snprintf(text + n, sizeof text - n, " %08llx", (unsigned long long)(x >> 32));
+            else n += snprintf(text + n, sizeof text - n, " w%04u", (unsigned)((x >> 33) % 1000));
         }
         put_prompt(w, text);
     }
+}
+
+/* 1 if dictionary id of the store in dir holds bytes s. */
+static int dict_has(const char *dir, uint32_t id, const char *s)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    raw_open(dir, "dict", MDB_RDONLY, &env, &txn, &dbi);
+    uint8_t k4[4] = {(uint8_t)(id >> 24), (uint8_t)(id >> 16), (uint8_t)(id >> 8), (uint8_t)id};
+    MDB_val k = {4, k4}, v;
+    int found = mdb_get(txn, dbi, &k, &v) == 0 && memmem(v.mv_data, v.mv_size, s, strlen(s)) != NULL;
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+    return found;
 }
 
 /* A dictionary is trained again only when the texts change: the same kind
@@ -505,13 +521,18 @@ static void test_store__dictionary_retrained_when_texts_change(void)
         av_writer *w;
         CHECK_EQ_INT(av_writer_open(&w, s), 0);
         put_styled(w, prose, sizeof prose / sizeof prose[0], 0, 6); /* the dictionary (4 MB), its baseline */
-        if (change) put_styled(w, NULL, 0, 100000, 4); /* random digits: they compress worse */
+        if (change) put_styled(w, NULL, 0, 100000, 4); /* texts that compress worse */
         else put_styled(w, prose, sizeof prose / sizeof prose[0], 100000, 4);
         CHECK_EQ_INT(commit(w, "texts"), 1);
         av_store_info info;
         CHECK_EQ_INT(av_store_info_get(s, &info), 0);
         CHECK_EQ_INT(info.dict_count, change ? 2 : 1);
+        char dir[600];
+        snprintf(dir, sizeof dir, "%s", av_store_dir(s));
         av_store_close(s);
+        /* each learnt from the texts of its time */
+        CHECK(dict_has(dir, 1, " reverse") && !dict_has(dir, 1, " w0"));
+        if (change) CHECK(dict_has(dir, 2, " w0") && !dict_has(dir, 2, " reverse"));
     }
     av_tune_batch(0);
     av_tune_retrain(0, 0);
@@ -1077,6 +1098,9 @@ static void test_store__provenance_chunks(void)
     CHECK_EQ_INT(av_writer_link(w, row[10], src.row, 4242), 1); /* an old row: one by one, in v2 */
     want[10][nwant[10]++] = 4242;
     classic++;
+    for (uint64_t l = 0; l < 20; l++) /* more links than av_prov_get keeps on its stack */
+        CHECK_EQ_INT(av_writer_link(w, row[21], src.row, 500000 - l * 7), 1);
+    classic += 20;
     CHECK_EQ_INT(commit(w, "v2"), 2);
     char dir[600];
     snprintf(dir, sizeof dir, "%s", av_store_dir(s));
@@ -1092,6 +1116,7 @@ static void test_store__provenance_chunks(void)
     for (int pass = 0; pass < 3; pass++)
         for (int j = 0; j < N; j++) {
             int i = pass == 0 ? j : pass == 1 ? N - 1 - j : (int)(((uint64_t)j * 7919) % N);
+            if (i == 21) continue; /* its 21 links are checked below */
             av_prov pv[8];
             size_t n;
             ok &= av_prov_get(r, row[i], pv, 8, &n) == 0 && n == (size_t)nwant[i];
@@ -1111,6 +1136,14 @@ static void test_store__provenance_chunks(void)
     CHECK_EQ_INT(n, 0);
     CHECK_EQ_INT(av_prov_get(r, row[10], pv, 1, &n), 0);
     CHECK_EQ_INT(n, 3);
+    CHECK_EQ_INT(pv[0].line, 4242); /* the lowest line, though it is in the other table */
+    av_prov many[32];
+    CHECK_EQ_INT(av_prov_get(r, row[21], many, 3, &n), 0);
+    CHECK_EQ_INT(n, 21);
+    CHECK(many[0].line == 22 && many[1].line == 500000 - 19 * 7 && many[2].line == 500000 - 18 * 7);
+    CHECK_EQ_INT(av_prov_get(r, row[21], many, 32, &n), 0);
+    CHECK_EQ_INT(n, 21);
+    for (size_t k = 1; k < n; k++) CHECK(many[k - 1].line < many[k].line);
     av_reader_close(r);
     /* v1 readers do not see v2's link */
     CHECK_EQ_INT(av_reader_open(&r, s, 1), 0);
