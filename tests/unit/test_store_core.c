@@ -72,6 +72,18 @@ static uint64_t put_tag(av_writer *w, uint64_t target, const char *key, const ch
     return r.row;
 }
 
+/* A source record named name; its row. */
+static uint64_t put_source(av_writer *w, const char *name)
+{
+    av_record r;
+    av_record_init(&r);
+    r.kind = AV_SOURCE;
+    r.name = name;
+    int rc = av_writer_put(w, &r);
+    if (rc < 0) fprintf(stderr, "put source: %s\n", av_errmsg());
+    return r.row;
+}
+
 static uint32_t commit(av_writer *w, const char *msg)
 {
     av_commit_opts o = {.message = msg, .command = "test"};
@@ -1060,11 +1072,8 @@ static void test_store__provenance_chunks(void)
     av_store *s = fresh();
     av_writer *w;
     CHECK_EQ_INT(av_writer_open(&w, s), 0);
-    av_record src;
-    av_record_init(&src);
-    src.kind = AV_SOURCE;
-    src.name = "file";
-    CHECK_EQ_INT(av_writer_put(w, &src), 1);
+    uint64_t src_row = put_source(w, "file");
+    CHECK(src_row != 0);
     enum { N = 2000 };
     static uint64_t row[N];
     static uint64_t want[N][4]; /* lines linked to row i, in the order made */
@@ -1078,28 +1087,28 @@ static void test_store__provenance_chunks(void)
     for (int i = 0; i < N; i++) {
         /* lines far apart and going back now and then: deltas of both signs */
         uint64_t line = (uint64_t)(i % 7 == 3 ? i * 1000 + 5 : i + 1);
-        CHECK_EQ_INT(av_writer_link(w, row[i], src.row, line), 1);
+        CHECK_EQ_INT(av_writer_link(w, row[i], src_row, line), 1);
         want[i][nwant[i]++] = line;
         if (i % 5 == 0) { /* a second line for the same row, straight after */
-            CHECK_EQ_INT(av_writer_link(w, row[i], src.row, line + 1), 1);
+            CHECK_EQ_INT(av_writer_link(w, row[i], src_row, line + 1), 1);
             want[i][nwant[i]++] = line + 1;
         }
-        CHECK_EQ_INT(av_writer_link(w, row[i], src.row, line), 0); /* again: nothing */
+        CHECK_EQ_INT(av_writer_link(w, row[i], src_row, line), 0); /* again: nothing */
         if (i % 97 == 50) { /* an earlier row, out of order: one by one */
-            CHECK_EQ_INT(av_writer_link(w, row[i / 2], src.row, 999999), 1);
+            CHECK_EQ_INT(av_writer_link(w, row[i / 2], src_row, 999999), 1);
             want[i / 2][nwant[i / 2]++] = 999999;
             classic++;
-            CHECK_EQ_INT(av_writer_link(w, row[i / 2], src.row, want[i / 2][0]), 0); /* in a chunk already */
+            CHECK_EQ_INT(av_writer_link(w, row[i / 2], src_row, want[i / 2][0]), 0); /* in a chunk already */
         }
     }
     CHECK_EQ_INT(commit(w, "v1"), 1);
     CHECK_EQ_INT(av_writer_open(&w, s), 0);
-    CHECK_EQ_INT(av_writer_link(w, row[10], src.row, want[10][0]), 0); /* stored in v1's chunks */
-    CHECK_EQ_INT(av_writer_link(w, row[10], src.row, 4242), 1); /* an old row: one by one, in v2 */
+    CHECK_EQ_INT(av_writer_link(w, row[10], src_row, want[10][0]), 0); /* stored in v1's chunks */
+    CHECK_EQ_INT(av_writer_link(w, row[10], src_row, 4242), 1); /* an old row: one by one, in v2 */
     want[10][nwant[10]++] = 4242;
     classic++;
     for (uint64_t l = 0; l < 20; l++) /* more links than av_prov_get keeps on its stack */
-        CHECK_EQ_INT(av_writer_link(w, row[21], src.row, 500000 - l * 7), 1);
+        CHECK_EQ_INT(av_writer_link(w, row[21], src_row, 500000 - l * 7), 1);
     classic += 20;
     CHECK_EQ_INT(commit(w, "v2"), 2);
     char dir[600];
@@ -1124,7 +1133,7 @@ static void test_store__provenance_chunks(void)
                 /* sorted by line; each made by v1 but the one of v2 */
                 int found = 0;
                 for (int m = 0; m < nwant[i]; m++) found |= want[i][m] == pv[k].line;
-                ok &= found && pv[k].source == src.row && pv[k].version == (pv[k].line == 4242 ? 2u : 1u);
+                ok &= found && pv[k].source == src_row && pv[k].version == (pv[k].line == 4242 ? 2u : 1u);
                 ok &= k == 0 || pv[k - 1].line < pv[k].line;
             }
         }
@@ -1132,7 +1141,7 @@ static void test_store__provenance_chunks(void)
     /* a row with no links, and a cap smaller than the links */
     av_prov pv[1];
     size_t n;
-    CHECK_EQ_INT(av_prov_get(r, src.row, pv, 1, &n), 0);
+    CHECK_EQ_INT(av_prov_get(r, src_row, pv, 1, &n), 0);
     CHECK_EQ_INT(n, 0);
     CHECK_EQ_INT(av_prov_get(r, row[10], pv, 1, &n), 0);
     CHECK_EQ_INT(n, 3);
@@ -1190,13 +1199,10 @@ static void test_store__rollback_restores_merged_index(void)
     av_store *s = fresh();
     av_writer *w;
     CHECK_EQ_INT(av_writer_open(&w, s), 0);
-    av_record src;
-    av_record_init(&src);
-    src.kind = AV_SOURCE;
-    src.name = "data";
-    CHECK_EQ_INT(av_writer_put(w, &src), 1);
+    uint64_t src_row = put_source(w, "data");
+    CHECK(src_row != 0);
     uint64_t p = put_prompt(w, "old");
-    CHECK_EQ_INT(av_writer_link(w, p, src.row, 1), 1);
+    CHECK_EQ_INT(av_writer_link(w, p, src_row, 1), 1);
     CHECK_EQ_INT(commit(w, "v1"), 1);
     fflush(NULL);
     pid_t pid = fork();
@@ -1205,8 +1211,8 @@ static void test_store__rollback_restores_merged_index(void)
         av_writer *cw;
         if (av_store_open(&cs, av_store_dir(s), AV_OPEN_RDWR) || av_writer_open(&cw, cs)) _exit(2);
         uint64_t q = put_prompt(cw, "new");
-        av_writer_link(cw, p, src.row, 5);
-        av_writer_link(cw, q, src.row, 6);
+        av_writer_link(cw, p, src_row, 5);
+        av_writer_link(cw, q, src_row, 6);
         if (!av_writer_reader(cw)) _exit(3); /* forces the batch to disk */
         _exit(0);
     }
@@ -1219,7 +1225,7 @@ static void test_store__rollback_restores_merged_index(void)
     CHECK_EQ_INT(av_reader_open(&r, s, 0), 0);
     av_iter *it;
     uint64_t row, n = 0;
-    CHECK_EQ_INT(av_iter_source(&it, r, src.row), 0);
+    CHECK_EQ_INT(av_iter_source(&it, r, src_row), 0);
     while (av_iter_next(it, &row) > 0) {
         CHECK_EQ_INT(row, p);
         n++;
@@ -1235,7 +1241,7 @@ static void test_store__rollback_restores_merged_index(void)
      * not key by key) are gone too: a later commit's readers see no trace */
     CHECK_EQ_INT(av_writer_open(&w, s), 0);
     uint64_t p2 = put_prompt(w, "after");
-    CHECK_EQ_INT(av_writer_link(w, p2, src.row, 9), 1);
+    CHECK_EQ_INT(av_writer_link(w, p2, src_row, 9), 1);
     CHECK_EQ_INT(commit(w, "v2"), 2);
     CHECK_EQ_INT(av_reader_open(&r, s, 0), 0);
     n = 0;
@@ -1244,7 +1250,7 @@ static void test_store__rollback_restores_merged_index(void)
     av_iter_free(it);
     CHECK_EQ_INT(n, 2); /* "old" and "after", not the dead "new" */
     n = 0;
-    CHECK_EQ_INT(av_iter_source(&it, r, src.row), 0);
+    CHECK_EQ_INT(av_iter_source(&it, r, src_row), 0);
     while (av_iter_next(it, &row) > 0) n++;
     av_iter_free(it);
     CHECK_EQ_INT(n, 2);
