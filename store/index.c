@@ -7,8 +7,8 @@
  * hold later rows); a provenance link added later to an old record can make
  * chunks overlap, and then the iterator reads the term whole and sorts it.
  *
- * Terms: 'k' kind (1 byte) | 'm'/'s'/'r' row (u64 BE: model, source, ref
- * target) | 'a' key NUL json NUL (tag attributes, values up to
+ * Terms: 'k' kind (1 byte) | 'm'/'s'/AV_TERM_REF row (u64 BE: model, source,
+ * ref target) | 'a' key NUL json NUL (tag attributes, values up to
  * AV_INDEX_VALUE_MAX bytes; a quoted UUID as 0x01 and its 16 bytes) | 'A'
  * key NUL (tag attribute presence).
  *
@@ -280,7 +280,7 @@ int av_iter_kind(av_iter **out, av_reader *r, av_kind kind)
 int av_iter_refs(av_iter **out, av_reader *r, uint64_t target)
 {
     av_buf t = AV_BUF_INIT;
-    av_term_row(&t, 'r', target);
+    av_term_row(&t, AV_TERM_REF, target);
     return postings_iter(out, r, &t);
 }
 

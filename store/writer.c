@@ -1560,7 +1560,7 @@ static void index_record(av_writer *w, const av_record *rec, uint64_t row)
     for (int i = 0; i < 3; i++) {
         if (!rec->ref[i] || (i > 0 && rec->ref[i] == rec->ref[0]) || (i == 2 && rec->ref[2] == rec->ref[1])) continue;
         av_buf_reset(&t);
-        av_term_row(&t, 'r', rec->ref[i]);
+        av_term_row(&t, AV_TERM_REF, rec->ref[i]);
         termmap_add(&w->terms, t.ptr, t.len, row);
     }
     if (rec->kind == AV_TAG) {
@@ -1876,7 +1876,7 @@ int av_writer_tagged(av_writer *w, uint64_t row, const char *key)
     av_record_init(&rec);
     int found = 0;
     av_buf term = AV_BUF_INIT;
-    av_term_row(&term, 'r', row);
+    av_term_row(&term, AV_TERM_REF, row);
     const termslot *t = deferred_term(w, &term);
     for (size_t i = 0; t && i < t->n && !found; i++) found = is_tag_with(w, t->cap ? t->rows[i] : t->one, row, key, &rec);
     av_buf_free(&term);

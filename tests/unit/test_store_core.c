@@ -1192,6 +1192,60 @@ static void test_store__provenance_chunks(void)
     av_tune_batch(0);
 }
 
+/* References are indexed under a term type that sorts after every other,
+ * so new rows' reference chunks go at the end of the index table (appended,
+ * filling pages), and they are found there. */
+static void test_store__reference_terms_last(void)
+{
+    av_tune_batch(100);
+    av_store *s = fresh();
+    av_writer *w;
+    CHECK_EQ_INT(av_writer_open(&w, s), 0);
+    uint64_t first = 0;
+    char text[64];
+    for (int i = 0; i < 300; i++) {
+        snprintf(text, sizeof text, "prompt %d", i);
+        uint64_t p = put_prompt(w, text);
+        if (!i) first = p;
+        snprintf(text, sizeof text, "%d", i % 7);
+        put_tag(w, p, "bucket", text);
+    }
+    CHECK_EQ_INT(commit(w, "v1"), 1);
+    av_reader *r;
+    CHECK_EQ_INT(av_reader_open(&r, s, 0), 0);
+    av_iter *it;
+    uint64_t row, n = 0;
+    CHECK_EQ_INT(av_iter_refs(&it, r, first), 0);
+    while (av_iter_next(it, &row) > 0) n++;
+    av_iter_free(it);
+    CHECK_EQ_INT(n, 1);
+    av_reader_close(r);
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s", av_store_dir(s));
+    av_store_close(s);
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    raw_open(dir, "idx", MDB_RDONLY, &env, &txn, &dbi);
+    MDB_cursor *c;
+    CHECK_EQ_INT(mdb_cursor_open(txn, dbi, &c), 0);
+    MDB_val k, v;
+    size_t refs = 0, after_other = 0;
+    int seen_other = 0;
+    for (int rc = mdb_cursor_get(c, &k, &v, MDB_LAST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_PREV)) {
+        int is_ref = ((const char *)k.mv_data)[0] == AV_TERM_REF;
+        refs += is_ref;
+        if (!is_ref) seen_other = 1;
+        else if (seen_other) after_other++; /* a reference term before another term */
+    }
+    CHECK_EQ_INT(refs, 300);
+    CHECK_EQ_INT(after_other, 0);
+    mdb_cursor_close(c);
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+    av_tune_batch(0);
+}
+
 /* A killed writer that linked an old row again (merging an index chunk)
  * leaves the old chunk as it was. */
 static void test_store__rollback_restores_merged_index(void)
@@ -1645,6 +1699,7 @@ int main(void)
     RUN(test_store__versions_retract_and_index);
     RUN(test_store__provenance_and_events);
     RUN(test_store__provenance_chunks);
+    RUN(test_store__reference_terms_last);
     RUN(test_store__texts_dictionary_growth);
     RUN(test_store__dictionary_retrained_when_texts_change);
     RUN(test_store__killed_writer_rolls_back);
