@@ -357,9 +357,10 @@ static int write_row(wstate *ws, const av_plan *p, uint64_t line, int *out_new)
         av_buf_reset(&ws->refs);
         av_buf_putc(&ws->refs, '[');
         for (size_t i = 0; i < p->nrefs; i++) {
-            char hex[33];
-            av_id_hex(hex, &ws->cids[p->refs[i]]);
-            av_buf_printf(&ws->refs, "%s\"%s\"", i ? "," : "", hex);
+            char q[36] = ",\"";
+            av_id_hex(q + 2, &ws->cids[p->refs[i]]);
+            q[34] = '"';
+            av_buf_put(&ws->refs, i ? q : q + 1, i ? 35 : 34);
         }
         av_buf_putc(&ws->refs, ']');
         ws->attr[k++] = (av_attr){"_refs", {ws->refs.ptr, ws->refs.len, {{0}}, 0}};
