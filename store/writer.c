@@ -249,7 +249,9 @@ struct av_writer {
     size_t *rec_off, nrecs, caprecs;
     idmap pend_cid;   /* cid -> row */
     idmap pend_text;  /* text hash -> place (8), length (4), as av_txt_pack writes them */
-    idmap pend_prov;  /* hash of a link key -> 1 */
+    idmap pend_prov;  /* hash of a link key -> 1: this batch's links one by one */
+    av_prov_link *plinks; /* this batch's links into chunks, in row order */
+    size_t nplinks, capplinks;
     av_pchenc pch;    /* links of this writer's own rows, in row order (prov.c), being chunked */
     idmap pend_tgl;   /* row (8 bytes, padded) -> 1 */
     termmap terms;
@@ -1333,6 +1335,7 @@ static void batch_clear(av_writer *w, int full)
         termmap_clear(&w->terms);
     }
     idmap_clear(&w->pend_prov);
+    w->nplinks = 0;
     av_buf_reset(&w->aux_kv);
     w->naux = 0;
     av_buf_reset(&w->kv);
@@ -1728,24 +1731,38 @@ int av_writer_link(av_writer *w, uint64_t row, uint64_t source_row, uint64_t lin
                                 av_kind_name(kind));
         w->source_ok = source_row;
     }
-    uint8_t key[24];
-    av_be64(key, row);
-    av_be64(key + 8, source_row);
-    av_be64(key + 16, line);
-    av_id h;
-    av_hash(&h, key, 24);
-    if (idmap_find(&w->pend_prov, h.b)) return 0;
     if (row >= w->row_lo && (row > w->prov_own_hi || (w->pch.n && row == w->pch.last))) {
         /* One of this writer's rows, past the highest it linked (a file's
-         * links come at its end, in row order), or another link of the
-         * row the open chunk ends with (this batch's links are in
-         * pend_prov): new, and it goes into a chunk. */
+         * links come at its end, in row order): new, and it goes into a
+         * chunk; or another link of the row the open chunk ends with, new
+         * unless this batch's chunk links end with it. */
+        for (size_t i = w->nplinks; i-- > 0 && w->plinks[i].row == row;)
+            if (w->plinks[i].source == source_row && w->plinks[i].line == line) return 0;
+        if (w->nplinks == w->capplinks)
+            w->plinks = av_xrealloc(w->plinks, (w->capplinks = w->capplinks ? w->capplinks * 2 : 4096) * sizeof *w->plinks);
+        w->plinks[w->nplinks++] = (av_prov_link){row, source_row, line};
         w->prov_own_hi = row;
         if (!w->pch.n) av_pch_start(&w->pch, w->version);
         av_pch_add(&w->pch, row, source_row, line);
         if (w->pch.val.len >= AV_PCH_BYTES) pch_close(w);
     } else {
-        /* Any other link may be stored already, in either table. */
+        /* Any other link may be stored already: this batch's, one by one
+         * or in chunks, or either table's. */
+        uint8_t key[24];
+        av_be64(key, row);
+        av_be64(key + 8, source_row);
+        av_be64(key + 16, line);
+        av_id h;
+        av_hash(&h, key, 24);
+        if (idmap_find(&w->pend_prov, h.b)) return 0;
+        size_t lo = 0, hi = w->nplinks;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (w->plinks[mid].row < row) lo = mid + 1;
+            else hi = mid;
+        }
+        for (; lo < w->nplinks && w->plinks[lo].row == row; lo++)
+            if (w->plinks[lo].source == source_row && w->plinks[lo].line == line) return 0;
         MDB_val k = {24, key}, v;
         rc = mdb_get(w->rd.txn, w->s->dbi[DBI_PROV], &k, &v);
         if (rc == 0) return 0;
@@ -1759,8 +1776,8 @@ int av_writer_link(av_writer *w, uint64_t row, uint64_t source_row, uint64_t lin
         uint8_t ver4[4];
         av_be32(ver4, w->version);
         add_put(w, DBI_PROV, key, 24, ver4, 4);
+        idmap_put(&w->pend_prov, h.b, h.b);
     }
-    idmap_put(&w->pend_prov, h.b, h.b);
     if (row < w->row_lo) {
         /* links of this version's own new records are found with av_prov_get */
         uint8_t ek[8], ev[25];
@@ -1779,7 +1796,7 @@ int av_writer_link(av_writer *w, uint64_t row, uint64_t source_row, uint64_t lin
     w->changed = 1;
     /* links come by the hundred thousand at the end of a file: batches of
      * LINKS_PER_BATCH keep their dedup table and puts small */
-    if ((w->batch_bytes >= BATCH_BYTES || w->pend_prov.n >= LINKS_PER_BATCH) &&
+    if ((w->batch_bytes >= BATCH_BYTES || w->pend_prov.n + w->nplinks >= LINKS_PER_BATCH) &&
         (rc = flush(w, deferred_bytes(w) >= DEFERRED_BYTES)) < 0)
         return rc;
     return 1;
@@ -1943,6 +1960,7 @@ static void writer_free(av_writer *w)
     idmap_free(&w->pend_cid);
     idmap_free(&w->pend_text);
     idmap_free(&w->pend_prov);
+    free(w->plinks);
     av_pch_free(&w->pch);
     idmap_free(&w->pend_tgl);
     idmap_free(&w->syms);
