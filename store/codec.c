@@ -204,6 +204,25 @@ size_t av_txt_pack(uint8_t out[AV_TXT_MAX], uint64_t loc, uint32_t len)
     return n;
 }
 
+size_t av_cid_pack(uint8_t out[10], uint64_t row)
+{
+    size_t n = 0;
+    while (row >= 0x80) {
+        out[n++] = (uint8_t)(row | 0x80);
+        row >>= 7;
+    }
+    out[n++] = (uint8_t)row;
+    return n;
+}
+
+int av_cid_row(const void *p, size_t n, uint64_t *row)
+{
+    const uint8_t *q = p, *end = q + n;
+    if (av_read_varint(&q, end, row) || q != end || *row == 0)
+        return av_error_set(AV_ECORRUPT, "content id index entry is corrupt");
+    return 0;
+}
+
 int av_txt_unpack(const void *p, size_t n, uint64_t *loc, uint32_t *len)
 {
     const uint8_t *q = p, *end = q + n;

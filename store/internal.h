@@ -132,6 +132,11 @@ int av_uuid_pack(const char *s, size_t n, uint8_t out[16]);
 void av_uuid_unpack(char out[AV_UUID_JSON], const uint8_t in[16]);
 
 /* ---- text store (text.c) ---- */
+/* A `cid` entry's value (store format 4): the record's row as a varint, 1-9
+ * bytes where format 3 took 8. av_cid_row: 0, or AV_ECORRUPT. */
+size_t av_cid_pack(uint8_t out[10], uint64_t row);
+int av_cid_row(const void *p, size_t n, uint64_t *row);
+
 /* A text's place (av_val.loc): block << 33 | class << 32 | raw offset in
  * the block. Block ids start at 1, so 0 is no place. */
 static inline uint64_t av_loc_make(uint64_t block, int cls, uint32_t off)

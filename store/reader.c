@@ -297,14 +297,16 @@ int av_text_get(av_reader *r, const av_id *hash, char **out, size_t *out_len)
 int av_find(av_reader *r, const av_id *cid, uint64_t *out)
 {
     MDB_val k = {16, (void *)cid->b}, v;
+    uint64_t row = 0;
     int rc = mdb_get(r->txn, r->s->dbi[DBI_CID], &k, &v);
-    if (rc == MDB_NOTFOUND || (rc == 0 && av_get_be64(v.mv_data) >= r->row_end)) {
+    if (rc == 0 && (rc = av_cid_row(v.mv_data, v.mv_size, &row)) < 0) return rc;
+    if (rc == MDB_NOTFOUND || (rc == 0 && row >= r->row_end)) {
         char hex[33];
         av_id_hex(hex, cid);
         return av_error_set(AV_ENOTFOUND, "no record %s", hex);
     }
     if (rc) return av_mdb_error(rc, "looking up a content id");
-    *out = av_get_be64(v.mv_data);
+    *out = row;
     return 0;
 }
 
@@ -330,7 +332,11 @@ int av_find_hex(av_reader *r, const char *hex, uint64_t *out)
         char h[33];
         av_id_hex(h, (const av_id *)k.mv_data);
         if (strncasecmp(h, hex, n)) break;
-        uint64_t row = av_get_be64(v.mv_data);
+        uint64_t row;
+        if (av_cid_row(v.mv_data, v.mv_size, &row) < 0) {
+            mdb_cursor_close(c);
+            return AV_ECORRUPT;
+        }
         if (row >= r->row_end || av_is_hidden(r, row)) continue;
         if (nfound < 6) {
             memcpy(hexes[nfound], h, 33);

@@ -407,7 +407,8 @@ static int undo_range(MDB_txn *txn, av_store *s, uint8_t which, uint64_t lo, uin
         if (rc) return rc;
         if (which == DBI_REC && v.mv_size >= 17) {
             MDB_val ck = {16, (uint8_t *)v.mv_data + 1}, cv;
-            if (mdb_get(txn, s->dbi[DBI_CID], &ck, &cv) == 0 && cv.mv_size == 8 && av_get_be64(cv.mv_data) == id &&
+            uint64_t crow;
+            if (mdb_get(txn, s->dbi[DBI_CID], &ck, &cv) == 0 && av_cid_row(cv.mv_data, cv.mv_size, &crow) == 0 && crow == id &&
                 (rc = mdb_del(txn, s->dbi[DBI_CID], &ck, NULL)))
                 return rc;
         }
@@ -1155,10 +1156,9 @@ static int map_txn(av_writer *w, int dbi, idmap *m, size_t vlen, av_buf *undo, s
         if ((i - *from) % MERGE_RELEASE == MERGE_RELEASE - 1) av_store_release_map(w->s);
         MDB_val k = {16, m->slot[i].key}, v = {vlen, m->slot[i].val};
         uint8_t packed[AV_TXT_MAX];
-        if (dbi == DBI_TXT) {
-            v.mv_size = av_txt_pack(packed, av_get_be64(m->slot[i].val), av_get_be32(m->slot[i].val + 8));
-            v.mv_data = packed;
-        }
+        if (dbi == DBI_TXT) v.mv_size = av_txt_pack(packed, av_get_be64(m->slot[i].val), av_get_be32(m->slot[i].val + 8));
+        else v.mv_size = av_cid_pack(packed, av_get_be64(m->slot[i].val));
+        v.mv_data = packed;
         unsigned fl = key_after(&ap, k.mv_data, 16) ? MDB_APPEND : MDB_NOOVERWRITE;
         rc = mdb_put(txn, w->s->dbi[dbi], &k, &v, fl);
         if (rc == MDB_KEYEXIST) rc = 0;
@@ -1662,7 +1662,7 @@ int av_writer_put(av_writer *w, av_record *rec)
     MDB_val k = {16, rec->cid.b}, v;
     rc = mdb_get(w->rd.txn, w->s->dbi[DBI_CID], &k, &v);
     if (rc == 0) {
-        rec->row = av_get_be64(v.mv_data);
+        if ((rc = av_cid_row(v.mv_data, v.mv_size, &rec->row)) < 0) return rc;
         if (rec->row < w->row_lo && hidden_now(w, rec->row) && !pending_toggle(w, rec->row)) {
             if ((rc = toggle(w, rec->row, AV_EVENT_RESTORE)) < 0) return rc;
         }
@@ -1861,8 +1861,7 @@ int av_writer_find(av_writer *w, const av_id *cid, uint64_t *out)
         return av_error_set(AV_ENOTFOUND, "no record %s", hex);
     }
     if (rc) return av_mdb_error(rc, "looking up a content id");
-    *out = av_get_be64(v.mv_data);
-    return 0;
+    return av_cid_row(v.mv_data, v.mv_size, out);
 }
 
 /* Rows of the deferred postings of term (not yet in the index), or NULL. */

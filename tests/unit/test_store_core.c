@@ -864,6 +864,23 @@ static void test_store__text_index_entries(void)
     CHECK_EQ_INT(av_txt_unpack(endless, sizeof endless, &loc, &len), AV_ECORRUPT);
     CHECK_EQ_INT(av_txt_unpack(block0, 0, &loc, &len), AV_ECORRUPT);
     CHECK(strstr(av_errmsg(), "text index entry is corrupt") != NULL);
+    /* content id entries: the row as a varint */
+    uint8_t c[10];
+    uint64_t row;
+    CHECK_EQ_INT((int)av_cid_pack(c, 5), 1);
+    CHECK(c[0] == 5);
+    CHECK_EQ_INT((int)av_cid_pack(c, 300), 2);
+    CHECK(c[0] == 0xac && c[1] == 0x02);
+    CHECK_EQ_INT(av_cid_row(c, 2, &row), 0);
+    CHECK_EQ_INT(row, 300);
+    CHECK_EQ_INT((int)av_cid_pack(c, UINT64_MAX), 10);
+    CHECK_EQ_INT(av_cid_row(c, 10, &row), 0);
+    CHECK(row == UINT64_MAX);
+    CHECK_EQ_INT(av_cid_row(c, 1, &row), AV_ECORRUPT); /* cut short */
+    static const uint8_t zero_row[] = {0}, extra[] = {5, 0};
+    CHECK_EQ_INT(av_cid_row(zero_row, 1, &row), AV_ECORRUPT); /* rows start at 1 */
+    CHECK_EQ_INT(av_cid_row(extra, 2, &row), AV_ECORRUPT);
+    CHECK(strstr(av_errmsg(), "content id index entry is corrupt") != NULL);
 }
 
 /* UUID-shaped values (a dataset's own row ids) are kept as 16 bytes in
