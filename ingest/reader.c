@@ -70,12 +70,12 @@ static int too_long(av_input *in)
     return -1;
 }
 
-static int raw_read(av_input *in)
+/* Reads up to cap bytes of the file into dst, hashing and counting them:
+ * the number read, 0 at its end (raw_eof set), -1 on an error. */
+static ssize_t read_file(av_input *in, void *dst, size_t cap)
 {
-    if (in->raw_eof) return 0;
-    if (in->raw_pos < in->raw_len) return 1;
     ssize_t r;
-    do r = read(in->fd, in->raw, RAW_CHUNK);
+    do r = read(in->fd, dst, cap);
     while (r < 0 && errno == EINTR);
     if (r < 0) {
         char m[200];
@@ -86,8 +86,17 @@ static int raw_read(av_input *in)
         in->raw_eof = 1;
         return 0;
     }
-    av_sha256_update(&in->sha, in->raw, (size_t)r);
+    av_sha256_update(&in->sha, dst, (size_t)r);
     in->raw_bytes += (uint64_t)r;
+    return r;
+}
+
+static int raw_read(av_input *in)
+{
+    if (in->raw_eof) return 0;
+    if (in->raw_pos < in->raw_len) return 1;
+    ssize_t r = read_file(in, in->raw, RAW_CHUNK);
+    if (r <= 0) return (int)r;
     in->raw_len = (size_t)r;
     in->raw_pos = 0;
     return 1;
@@ -187,21 +196,11 @@ static int fill(av_input *in)
     if (in->comp == COMP_NONE && in->raw_pos >= in->raw_len && !in->raw_eof) {
         /* plain input, read ahead all used: read straight into the window
          * (one copy of every byte fewer) */
-        size_t room = in->cap - in->end;
-        ssize_t r;
-        do r = read(in->fd, in->buf + in->end, room);
-        while (r < 0 && errno == EINTR);
-        if (r < 0) {
-            char m[200];
-            snprintf(m, sizeof m, "read error: %s", strerror(errno));
-            return set_err(in, in->line, m);
+        ssize_t r = read_file(in, in->buf + in->end, in->cap - in->end);
+        if (r <= 0) {
+            if (r == 0) in->eof = 1;
+            return (int)r;
         }
-        if (r == 0) {
-            in->raw_eof = in->eof = 1;
-            return 0;
-        }
-        av_sha256_update(&in->sha, in->buf + in->end, (size_t)r);
-        in->raw_bytes += (uint64_t)r;
         in->end += (size_t)r;
         return 1;
     }

@@ -4,7 +4,10 @@
  * (one LMDB transaction each, of at most ~16 MB or av_tune_batch records),
  * so memory stays bounded however large the input. Entries with random keys
  * (text hashes, content ids, index terms) are held back and merged later in
- * sorted chunks; texts are compressed on a worker thread. Nothing it writes is
+ * sorted chunks; texts are compressed on a worker thread, and dictionaries
+ * trained on another, taken up at fixed points (maybe_train). Provenance
+ * links of the writer's own rows go into chunks (pch, prov.c), others one
+ * by one (av_writer_link). Nothing it writes is
  * visible before av_writer_commit: readers see rows only below the row_end of
  * a committed version, and the commit record plus meta["head"] are written
  * last, in one transaction.

@@ -350,6 +350,14 @@ static void test_ingest_map__shared_templates(void)
     char err[200];
     CHECK_EQ_INT(pl_render(&got, p[1].tpl.ptr, p[1].tpl.len, &src, &t, err, sizeof err), -1);
     CHECK(strstr(err, "names a literal the row tag lacks") != NULL);
+    /* "_lits" that is not an array of strings and numbers: the same error */
+    static const char *const not_lits[] = {"{\"a\":1}", "[\"gpt-4\",[1],\"0\",\"3\",1]", "[", ""};
+    for (size_t i = 0; i < sizeof not_lits / sizeof not_lits[0]; i++) {
+        x.lits = not_lits[i];
+        av_buf_reset(&got);
+        CHECK_EQ_INT(pl_render(&got, p[1].tpl.ptr, p[1].tpl.len, &src, &t, err, sizeof err), -1);
+        CHECK(strstr(err, "names a literal the row tag lacks") != NULL);
+    }
     av_buf_free(&got);
     for (int i = 0; i < 2; i++) {
         av_plan_free(&p[i]);

@@ -45,6 +45,31 @@ static void raw_open(const char *dir, const char *name, unsigned flags, MDB_env 
     CHECK_EQ_INT(mdb_dbi_open(*txn, name, 0, dbi), 0);
 }
 
+/* A read-only cursor on table name of store s, which it closes first (so
+ * LMDB itself shows what aviary wrote); raw_cursor_close ends it. */
+typedef struct {
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_cursor *c;
+} raw_cursor;
+
+static void raw_cursor_open(raw_cursor *rc, av_store *s, const char *name)
+{
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s", av_store_dir(s));
+    av_store_close(s);
+    MDB_dbi dbi;
+    raw_open(dir, name, MDB_RDONLY, &rc->env, &rc->txn, &dbi);
+    CHECK_EQ_INT(mdb_cursor_open(rc->txn, dbi, &rc->c), 0);
+}
+
+static void raw_cursor_close(raw_cursor *rc)
+{
+    mdb_cursor_close(rc->c);
+    mdb_txn_abort(rc->txn);
+    mdb_env_close(rc->env);
+}
+
 static uint64_t put_prompt(av_writer *w, const char *text)
 {
     av_record r;
@@ -939,6 +964,32 @@ static void test_store__uuid_values(void)
     CHECK_EQ_INT(av_rec_raw(s, r->txn, t2, &v2), 0);
     CHECK_EQ_INT((int)v2.mv_size - (int)v1.mv_size, 22);
     av_reader_close(r);
+    /* a damaged one: the length before the 16 bytes (varint 38 << 2 | 3 =
+     * 0x9b 0x01) says 37 or 39, where a UUID is 38 bytes of JSON: corrupt,
+     * with a message; mended, it reads */
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s", av_store_dir(s));
+    av_store_close(s);
+    static const uint8_t bad[] = {0x97, 0x9f};
+    for (size_t i = 0; i < sizeof bad; i++) {
+        poke_record_tail(dir, t1, 17, bad[i]); /* k counts from 0 at the last byte */
+        CHECK_EQ_INT(av_store_open(&s, dir, AV_OPEN_RDONLY), 0);
+        CHECK_EQ_INT(av_reader_open(&r, s, 0), 0);
+        av_record_init(&rec);
+        CHECK_EQ_INT(av_get(r, t1, 0, &rec), AV_ECORRUPT);
+        CHECK(strstr(av_errmsg(), "corrupt") != NULL);
+        av_record_free(&rec);
+        av_reader_close(r);
+        av_store_close(s);
+    }
+    poke_record_tail(dir, t1, 17, 0x9b);
+    CHECK_EQ_INT(av_store_open(&s, dir, AV_OPEN_RDONLY), 0);
+    CHECK_EQ_INT(av_reader_open(&r, s, 0), 0);
+    av_record_init(&rec);
+    CHECK_EQ_INT(av_get(r, t1, 0, &rec), 0);
+    CHECK(rec.attr[0].json.len == AV_UUID_JSON && !memcmp(rec.attr[0].json.ptr, good, AV_UUID_JSON));
+    av_record_free(&rec);
+    av_reader_close(r);
     av_store_close(s);
 }
 
@@ -1237,15 +1288,9 @@ static void test_store__reference_terms_last(void)
     av_iter_free(it);
     CHECK_EQ_INT(n, 1);
     av_reader_close(r);
-    char dir[600];
-    snprintf(dir, sizeof dir, "%s", av_store_dir(s));
-    av_store_close(s);
-    MDB_env *env;
-    MDB_txn *txn;
-    MDB_dbi dbi;
-    raw_open(dir, "idx", MDB_RDONLY, &env, &txn, &dbi);
-    MDB_cursor *c;
-    CHECK_EQ_INT(mdb_cursor_open(txn, dbi, &c), 0);
+    raw_cursor rc;
+    raw_cursor_open(&rc, s, "idx");
+    MDB_cursor *c = rc.c;
     MDB_val k, v;
     size_t refs = 0, after_other = 0;
     int seen_other = 0;
@@ -1257,9 +1302,7 @@ static void test_store__reference_terms_last(void)
     }
     CHECK_EQ_INT(refs, 300);
     CHECK_EQ_INT(after_other, 0);
-    mdb_cursor_close(c);
-    mdb_txn_abort(txn);
-    mdb_env_close(env);
+    raw_cursor_close(&rc);
     av_tune_batch(0);
 }
 
@@ -1566,15 +1609,9 @@ static void test_store__response_texts_in_own_blocks(void)
     CHECK(av_loc_class(rec.msg[0].text.loc) == AV_TEXTS_RESPONSE);
     av_record_free(&rec);
     av_reader_close(r);
-    char path[600];
-    snprintf(path, sizeof path, "%s", av_store_dir(s));
-    av_store_close(s);
-    MDB_env *env;
-    MDB_txn *txn;
-    MDB_dbi txt;
-    raw_open(path, "txt", MDB_RDONLY, &env, &txn, &txt);
-    MDB_cursor *c;
-    CHECK_EQ_INT(mdb_cursor_open(txn, txt, &c), 0);
+    raw_cursor rc;
+    raw_cursor_open(&rc, s, "txt");
+    MDB_cursor *c = rc.c;
     MDB_val k, v;
     uint64_t pblock = 0, rblock = 0;
     for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
@@ -1598,9 +1635,7 @@ static void test_store__response_texts_in_own_blocks(void)
         if (len > 2000 && b == pblock) mixed++; /* a response text in the prompt block */
     }
     CHECK_EQ_INT(mixed, 0);
-    mdb_cursor_close(c);
-    mdb_txn_abort(txn);
-    mdb_env_close(env);
+    raw_cursor_close(&rc);
     av_tune_batch(0);
 }
 
