@@ -24,7 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define AV_FORMAT_VERSION 4 /* on-disk format; a store with a newer one is refused */
+#define AV_FORMAT_VERSION 5 /* on-disk format; a store with a newer one is refused */
 
 /* ---- errors ---------------------------------------------------------- */
 

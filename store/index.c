@@ -281,7 +281,45 @@ int av_iter_refs(av_iter **out, av_reader *r, uint64_t target)
 {
     av_buf t = AV_BUF_INIT;
     av_term_row(&t, AV_TERM_REF, target);
-    return postings_iter(out, r, &t);
+    int rc = postings_iter(out, r, &t);
+    if (rc < 0) return rc;
+    /* and the sources the target's reference chunk holds (refs.c): most
+     * references are there, and then the idx has no entry */
+    av_iter *it = *out;
+    const uint64_t *chunk;
+    size_t nc;
+    if ((rc = av_rch_sources(r->txn, r->s, &r->rch, target, &chunk, &nc)) < 0) {
+        av_iter_free(it);
+        *out = NULL;
+        return rc;
+    }
+    if (!nc) return 0;
+    /* the chunk's rows, after the idx's when it has any (read whole) */
+    size_t n = 0, cap = nc + 16;
+    uint64_t *rows = av_xmalloc(cap * sizeof *rows);
+    if (!it->done) {
+        uint64_t row;
+        while ((rc = av_iter_next(it, &row)) == 1) {
+            if (n == cap) rows = av_xrealloc(rows, (cap *= 2) * sizeof *rows);
+            rows[n++] = row;
+        }
+        if (rc < 0) {
+            free(rows);
+            av_iter_free(it);
+            *out = NULL;
+            return rc;
+        }
+    }
+    if (n + nc > cap) rows = av_xrealloc(rows, (cap = n + nc) * sizeof *rows);
+    memcpy(rows + n, chunk, nc * sizeof *rows);
+    free(it->rows);
+    it->rows = rows;
+    it->n = n ? av_sort_unique_u64(rows, n + nc) : nc;
+    it->cap = cap;
+    it->pos = 0;
+    it->done = 0;
+    it->materialized = 1;
+    return 0;
 }
 
 int av_iter_model(av_iter **out, av_reader *r, uint64_t model_row)

@@ -37,7 +37,7 @@
 
 enum av_dbi {
     DBI_META, DBI_REC, DBI_CID, DBI_TXT, DBI_BLK, DBI_DICT, DBI_IDX, DBI_PROV,
-    DBI_TGL, DBI_EVT, DBI_COMMIT, DBI_LABEL, DBI_AUX, DBI_UNDO, DBI_SYM, DBI_COL, DBI_PCH, DBI_COUNT
+    DBI_TGL, DBI_EVT, DBI_COMMIT, DBI_LABEL, DBI_AUX, DBI_UNDO, DBI_SYM, DBI_COL, DBI_PCH, DBI_RCH, DBI_COUNT
 };
 
 #define AV_INLINE_MAX 48      /* values up to this many bytes live in the record */
@@ -231,6 +231,23 @@ void av_store_map_moved(av_store *s);
  * a 50K Magpie store, 2,706 as '~'). */
 #define AV_TERM_REF '~'
 
+/* ---- the reference index of new rows, in chunks (refs.c) ---- */
+typedef struct av_rchenc {
+    av_buf val;
+    uint64_t first, last; /* targets */
+    size_t n;
+} av_rchenc;
+/* Adds target's sources (rows: ascending, unique, n >= 1); targets ascend. */
+void av_rch_add(av_rchenc *e, uint64_t target, const uint64_t *rows, size_t n);
+void av_rch_reset(av_rchenc *e);
+void av_rch_free(av_rchenc *e);
+typedef struct av_rchcache av_rchcache;
+void av_rchcache_free(av_rchcache *c);
+void av_rchcache_forget(av_rchcache *c);
+/* The sources the rch table holds for target, ascending (*out points into
+ * the cache *cp, made on first use; valid until its next call). */
+int av_rch_sources(MDB_txn *txn, av_store *s, av_rchcache **cp, uint64_t target, const uint64_t **out, size_t *n);
+
 /* ---- provenance (prov.c) ---- */
 typedef struct av_prov_link {
     uint64_t row, source, line;
@@ -268,6 +285,7 @@ struct av_reader {
     const uint8_t *col_ptr; /* the row column chunk last read (in txn's map) */
     uint64_t col_chunk;
     av_pchcache *pch;       /* the provenance chunk last read */
+    av_rchcache *rch;       /* the reference chunk last read */
 };
 /* Fills a reader's view (version, row_end, hidden set) for txn. */
 int av_reader_load_view(av_reader *r, uint32_t version, uint32_t head, uint64_t writer_row_end);

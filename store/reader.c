@@ -148,6 +148,7 @@ int av_reader_load_view(av_reader *r, uint32_t version, uint32_t head, uint64_t 
     r->version = version;
     r->col_ptr = NULL;
     av_pchcache_forget(r->pch);
+    av_rchcache_forget(r->rch);
     if (writer_row_end) r->row_end = writer_row_end;
     else if ((rc = av_commit_row_hi(r->s, r->txn, version, &r->row_end)) < 0) return rc;
     (void)head;
@@ -216,6 +217,7 @@ void av_reader_close(av_reader *r)
     txn_end_read(r->s, r->txn);
     av_blockcache_free(r->cache);
     av_pchcache_free(r->pch);
+    av_rchcache_free(r->rch);
     av_symtab_free(&r->syms);
     av_record_free(&r->scratch);
     free(r->hidden);

@@ -28,7 +28,7 @@ static size_t initial_map = 256u << 20;
 void av_tune_initial_map(size_t bytes) { initial_map = bytes < 65536 ? 65536 : bytes; }
 
 static const char *const dbi_names[DBI_COUNT] = {"meta", "rec", "cid", "txt", "blk", "dict", "idx",
-                                                 "prov", "tgl", "evt", "commit", "label", "aux", "undo", "sym", "col", "pch"};
+                                                 "prov", "tgl", "evt", "commit", "label", "aux", "undo", "sym", "col", "pch", "rch"};
 
 static int path_join(char *out, size_t cap, const char *dir, const char *name)
 {

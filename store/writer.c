@@ -242,6 +242,7 @@ struct av_writer {
     av_store *s;
     uint32_t version, head;
     uint64_t row_lo, next_row, next_block;
+    uint64_t rch_floor; /* the lowest target a new reference chunk may hold (refs.c) */
     uint64_t prov_own_hi; /* the highest of this writer's rows it linked (0: none) */
     av_reader rd; /* the writer's own view: committed + flushed */
     int rd_open;
@@ -372,8 +373,9 @@ static void pch_close(av_writer *w)
  * with the text entries that point into them (a block lists its texts). */
 static int undo_range(MDB_txn *txn, av_store *s, uint8_t which, uint64_t lo, uint64_t hi)
 {
-    if (which == DBI_PROV || which == DBI_PCH) {
-        /* provenance of the writer's own rows (keys start with the row) */
+    if (which == DBI_PROV || which == DBI_PCH || which == DBI_RCH) {
+        /* provenance of the writer's own rows, reference chunks of its own
+         * targets (keys start with the row) */
         MDB_cursor *c;
         int rc = mdb_cursor_open(txn, s->dbi[which], &c);
         if (rc) return rc;
@@ -482,7 +484,8 @@ static int rollback(av_store *s)
             uint64_t kl, vl = 0;
             if (dbi == UNDO_RANGE) {
                 uint64_t lo, hi;
-                if (p >= end || (*p != DBI_REC && *p != DBI_BLK && *p != DBI_IDX && *p != DBI_PROV && *p != DBI_PCH))
+                if (p >= end || (*p != DBI_REC && *p != DBI_BLK && *p != DBI_IDX && *p != DBI_PROV && *p != DBI_PCH &&
+                              *p != DBI_RCH))
                     goto corrupt;
                 p++;
                 if (av_read_varint(&p, end, &lo) < 0 || av_read_varint(&p, end, &hi) < 0 || hi < lo) goto corrupt;
@@ -656,7 +659,7 @@ int av_writer_open(av_writer **out, av_store *s)
     mdb_txn_abort(txn);
     s->nreaders--;
     w->version = w->head + 1;
-    w->row_lo = w->next_row;
+    w->row_lo = w->rch_floor = w->next_row;
     w->counts.version = w->version;
     if ((rc = writer_rd_open(w)) < 0) goto fail;
     set_release_every(w);
@@ -1197,6 +1200,18 @@ static void compact_terms(termmap *m)
     }
 }
 
+/* Puts the reference chunk being built into the rch table. */
+static int rch_put(MDB_txn *txn, av_store *s, av_rchenc *e)
+{
+    if (!e->n) return 0;
+    uint8_t k8[8];
+    av_be64(k8, e->first);
+    MDB_val k = {8, k8}, v = {e->val.len, e->val.ptr};
+    int rc = mdb_put(txn, s->dbi[DBI_RCH], &k, &v, MDB_APPEND);
+    av_rch_reset(e);
+    return rc;
+}
+
 static int terms_txn(av_writer *w, av_buf *undo, size_t *from)
 {
     termmap *m = &w->terms;
@@ -1213,27 +1228,45 @@ static int terms_txn(av_writer *w, av_buf *undo, size_t *from)
     }
     size_t end = *from + MERGE_CHUNK / 2 < m->n ? *from + MERGE_CHUNK / 2 : m->n;
     /* chunks starting at one of this writer's rows are noted as a range,
-     * not key by key (undo_range) */
+     * not key by key (undo_range); so are its reference chunks, whose
+     * targets are its own rows too (rch_floor >= row_lo) */
     undo_note_range(undo, DBI_IDX, w->row_lo, w->row_lo);
+    undo_note_range(undo, DBI_RCH, w->row_lo, w->row_lo);
+    av_rchenc rch = {AV_BUF_INIT, 0, 0, 0};
+    uint64_t floor = w->rch_floor, last = 0;
     for (size_t i = *from; i < end && !rc; i++) {
         if ((i - *from) % MERGE_RELEASE == MERGE_RELEASE - 1) av_store_release_map(w->s);
         termslot *t = &m->slot[i];
+        const char *term = m->arena.ptr + t->off;
+        const uint64_t *rows = term_rows(t);
+        if (t->len == 9 && term[0] == AV_TERM_REF && av_get_be64((const uint8_t *)term + 1) >= floor) {
+            /* terms sort by key: these come last, targets ascending */
+            last = av_get_be64((const uint8_t *)term + 1);
+            av_rch_add(&rch, last, rows, t->n);
+            if (rch.val.len >= AV_PCH_BYTES) rc = rch_put(txn, w->s, &rch);
+            continue;
+        }
         av_buf_reset(&kb);
         av_buf_reset(&vb);
-        av_buf_put(&kb, m->arena.ptr + t->off, t->len);
-        const uint64_t *rows = term_rows(t);
+        av_buf_put(&kb, term, t->len);
         av_be64(k8, rows[0]);
         av_buf_put(&kb, k8, 8);
         av_chunk_encode(&vb, rows, t->n);
         rc = put_logged(txn, w->s, rows[0] >= w->row_lo ? NULL : undo, DBI_IDX, kb.ptr, kb.len, vb.ptr, vb.len,
                         key_after(&ap, kb.ptr, kb.len) ? MDB_APPEND : 0);
     }
+    if (!rc) rc = rch_put(txn, w->s, &rch);
+    av_rch_free(&rch);
     appender_free(&ap);
     av_buf_free(&kb);
     av_buf_free(&vb);
     if (!rc) rc = undo_save(txn, w->s, undo);
-    if (!rc && !(rc = mdb_txn_commit(txn))) *from = end;
-    else if (rc) mdb_txn_abort(txn);
+    if (!rc && !(rc = mdb_txn_commit(txn))) {
+        *from = end;
+        if (last) w->rch_floor = last + 1;
+    } else if (rc) {
+        mdb_txn_abort(txn);
+    }
     return rc;
 }
 
@@ -1952,6 +1985,7 @@ static void writer_free(av_writer *w)
     writer_rd_close(w);
     av_blockcache_free(w->rd.cache);
     av_pchcache_free(w->rd.pch);
+    av_rchcache_free(w->rd.rch);
     av_symtab_free(&w->rd.syms);
     av_record_free(&w->rd.scratch);
     free(w->rd.hidden);

@@ -1260,49 +1260,134 @@ static void test_store__provenance_chunks(void)
     av_tune_batch(0);
 }
 
-/* References are indexed under a term type that sorts after every other,
- * so new rows' reference chunks go at the end of the index table (appended,
- * filling pages), and they are found there. */
-static void test_store__reference_terms_last(void)
+/* References to a writer's new rows are kept in chunks (rch), not an idx
+ * entry each: every prompt finds its tags, in row order, across chunks and
+ * batches; a later version's reference to an old row is an idx entry, and
+ * both read back merged; a damaged chunk is an error, not a wrong answer. */
+static uint64_t refs_of(av_reader *r, uint64_t target, uint64_t *rows, size_t cap)
+{
+    av_iter *it;
+    if (av_iter_refs(&it, r, target) < 0) return UINT64_MAX;
+    uint64_t row, n = 0;
+    int rc;
+    while ((rc = av_iter_next(it, &row)) > 0)
+        if (n < cap) rows[n++] = row;
+    av_iter_free(it);
+    return rc < 0 ? UINT64_MAX : n;
+}
+
+static size_t raw_ref_entries(const char *dir)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    raw_open(dir, "idx", MDB_RDONLY, &env, &txn, &dbi);
+    MDB_cursor *c;
+    CHECK_EQ_INT(mdb_cursor_open(txn, dbi, &c), 0);
+    MDB_val k, v;
+    size_t n = 0;
+    for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
+        n += ((const char *)k.mv_data)[0] == AV_TERM_REF;
+    mdb_cursor_close(c);
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+    return n;
+}
+
+static void skew_first_target(uint8_t *v, size_t *len, void *ctx)
+{
+    (void)len;
+    (void)ctx;
+    v[0] = 5; /* the first target's gap from the key must be 0 */
+}
+
+static void test_store__reference_chunks(void)
 {
     av_tune_batch(100);
     av_store *s = fresh();
     av_writer *w;
     CHECK_EQ_INT(av_writer_open(&w, s), 0);
-    uint64_t first = 0;
+    enum { N = 1000 };
+    static uint64_t prompt[N], tag[N][3];
+    static int ntag[N];
     char text[64];
-    for (int i = 0; i < 300; i++) {
+    for (int i = 0; i < N; i++) {
         snprintf(text, sizeof text, "prompt %d", i);
-        uint64_t p = put_prompt(w, text);
-        if (!i) first = p;
+        prompt[i] = put_prompt(w, text);
         snprintf(text, sizeof text, "%d", i % 7);
-        put_tag(w, p, "bucket", text);
+        tag[i][ntag[i]++] = put_tag(w, prompt[i], "bucket", text);
+        if (i % 3 == 0) tag[i][ntag[i]++] = put_tag(w, prompt[i], "extra", "true");
     }
     CHECK_EQ_INT(commit(w, "v1"), 1);
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s", av_store_dir(s));
+    size_t nch = raw_count(dir, "rch");
+    /* a chunk or more per index flush (every few batches here); one by one
+     * only a reference made a flush after its target's chunk was written */
+    size_t loose = raw_ref_entries(dir);
+    CHECK(nch >= 2 && nch < 100);
+    CHECK(loose < N / 20);
+    /* v2: old rows get a reference each (idx entries), a new row its own */
+    CHECK_EQ_INT(av_writer_open(&w, s), 0);
+    tag[0][ntag[0]++] = put_tag(w, prompt[0], "late", "1");
+    tag[500][ntag[500]++] = put_tag(w, prompt[500], "late", "1");
+    uint64_t p2 = put_prompt(w, "a prompt of v2");
+    uint64_t t2 = put_tag(w, p2, "bucket", "9");
+    CHECK_EQ_INT(commit(w, "v2"), 2);
+    CHECK_EQ_INT(raw_ref_entries(dir), loose + 2);
+    CHECK_EQ_INT(raw_count(dir, "rch"), nch + 1);
     av_reader *r;
     CHECK_EQ_INT(av_reader_open(&r, s, 0), 0);
-    av_iter *it;
-    uint64_t row, n = 0;
-    CHECK_EQ_INT(av_iter_refs(&it, r, first), 0);
-    while (av_iter_next(it, &row) > 0) n++;
-    av_iter_free(it);
-    CHECK_EQ_INT(n, 1);
+    int ok = 1;
+    uint64_t got[8];
+    for (int pass = 0; pass < 2; pass++)
+        for (int j = 0; j < N; j++) {
+            int i = pass == 0 ? j : (int)(((uint64_t)j * 7919) % N);
+            uint64_t n = refs_of(r, prompt[i], got, 8);
+            ok &= n == (uint64_t)ntag[i];
+            for (int k = 0; k < ntag[i] && k < (int)n; k++) ok &= got[k] == tag[i][k]; /* ascending */
+        }
+    CHECK(ok);
+    CHECK_EQ_INT(refs_of(r, p2, got, 8), 1);
+    CHECK_EQ_INT(got[0], t2);
+    CHECK_EQ_INT(refs_of(r, tag[5][0], got, 8), 0); /* a row nothing refers to */
     av_reader_close(r);
-    raw_cursor rc;
-    raw_cursor_open(&rc, s, "idx");
-    MDB_cursor *c = rc.c;
-    MDB_val k, v;
-    size_t refs = 0, after_other = 0;
-    int seen_other = 0;
-    for (int rc = mdb_cursor_get(c, &k, &v, MDB_LAST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_PREV)) {
-        int is_ref = ((const char *)k.mv_data)[0] == AV_TERM_REF;
-        refs += is_ref;
-        if (!is_ref) seen_other = 1;
-        else if (seen_other) after_other++; /* a reference term before another term */
-    }
-    CHECK_EQ_INT(refs, 300);
-    CHECK_EQ_INT(after_other, 0);
-    raw_cursor_close(&rc);
+    CHECK_EQ_INT(av_reader_open(&r, s, 1), 0); /* v1 does not see v2's */
+    CHECK_EQ_INT(refs_of(r, prompt[0], got, 8), 2);
+    CHECK_EQ_INT(refs_of(r, prompt[500], got, 8), 1);
+    CHECK_EQ_INT(refs_of(r, p2, got, 8), 0);
+    av_reader_close(r);
+    av_store_close(s);
+    /* a chunk starting inside the first one: the two overlap */
+    uint8_t k8[8];
+    for (int i = 0; i < 8; i++) k8[i] = (uint8_t)(prompt[1] >> (56 - 8 * i));
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    raw_open(dir, "rch", 0, &env, &txn, &dbi);
+    uint8_t one[] = {0, 1, 2}; /* prompt[1], one source: the row after it */
+    MDB_val k = {8, k8}, v = {sizeof one, one};
+    CHECK_EQ_INT(mdb_put(txn, dbi, &k, &v, MDB_NOOVERWRITE), 0);
+    CHECK_EQ_INT(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    CHECK_EQ_INT(av_store_open(&s, dir, AV_OPEN_RDONLY), 0);
+    CHECK_EQ_INT(av_reader_open(&r, s, 0), 0);
+    CHECK_EQ_INT(refs_of(r, prompt[0], got, 8), UINT64_MAX);
+    CHECK(strstr(av_errmsg(), "overlap") != NULL);
+    av_reader_close(r);
+    av_store_close(s);
+    /* the chunk holding prompt[0] says its first target is not its key */
+    for (int i = 0; i < 8; i++) k8[i] = (uint8_t)(prompt[0] >> (56 - 8 * i));
+    rewrite_raw(dir, "rch", k8, 8, 0, skew_first_target, NULL);
+    CHECK_EQ_INT(av_store_open(&s, dir, AV_OPEN_RDONLY), 0);
+    CHECK_EQ_INT(av_reader_open(&r, s, 0), 0);
+    av_iter *it = NULL;
+    CHECK_EQ_INT(av_iter_refs(&it, r, prompt[0]), AV_ECORRUPT);
+    CHECK(it == NULL && strstr(av_errmsg(), "reference chunk") != NULL);
+    CHECK_EQ_INT(refs_of(r, prompt[N - 1], got, 8), (uint64_t)ntag[N - 1]); /* other chunks still read */
+    CHECK_EQ_INT(refs_of(r, p2, got, 8), 1); /* other chunks still read */
+    av_reader_close(r);
+    av_store_close(s);
     av_tune_batch(0);
 }
 
@@ -1751,7 +1836,7 @@ int main(void)
     RUN(test_store__versions_retract_and_index);
     RUN(test_store__provenance_and_events);
     RUN(test_store__provenance_chunks);
-    RUN(test_store__reference_terms_last);
+    RUN(test_store__reference_chunks);
     RUN(test_store__texts_dictionary_growth);
     RUN(test_store__dictionary_retrained_when_texts_change);
     RUN(test_store__killed_writer_rolls_back);
