@@ -3,7 +3,13 @@
  * A record on disk (rec table) is:
  *   u8 kind | cid (16) | varint version | u8 presence bits
  *   | varint ref0? ref1? ref2? model? run? | name? (varint len, bytes) | num? (8 bytes LE)
- *   | varint nmsg, each: role, value | varint nattr, each: varint key symbol, value
+ *   | varint nmsg, each: role, value
+ *   | varint (nattr << 1 | k), [k: varint key set symbol], each attribute:
+ *     [!k: varint key symbol], value
+ * A key set (store format 5) is a symbol whose bytes are 0xff and the keys'
+ * symbol ids as varints: a record with two or more attributes names its
+ * keys with one symbol (a Magpie row's tag: 1 byte where its 25 keys took
+ * 25), unless their ids take more than KEYSET_MAX bytes.
  * role: u8 code (1 system, 2 user, 3 assistant, 4 rationale, 5 critique) or
  * 0 followed by varint len + bytes. value: varint (len << 2 | mode); mode 0:
  * the bytes follow (len <= AV_INLINE_MAX), 1: the text's place follows,
@@ -366,6 +372,11 @@ static void put_str(av_buf *b, const char *s)
     av_buf_put(b, s, n);
 }
 
+/* A key set symbol: KEYSET_MARK (never in UTF-8, so never a key's or a
+ * value's first byte), then the keys' symbol ids as varints, in order. */
+#define KEYSET_MARK 0xff
+#define KEYSET_MAX 256
+
 enum { P_REF0 = 1, P_REF1 = 2, P_REF2 = 4, P_MODEL = 8, P_RUN = 16, P_NAME = 32, P_NUM = 64 };
 
 void av_record_encode(av_buf *b, const av_record *rec, av_sym_fn sym, void *ctx)
@@ -398,10 +409,29 @@ void av_record_encode(av_buf *b, const av_record *rec, av_sym_fn sym, void *ctx)
         if (!code) put_str(b, rec->msg[i].role);
         put_val(b, &rec->msg[i].text, 0);
     }
-    av_put_varint(b, rec->nattr);
+    /* the keys of two or more attributes are one symbol, their key set
+     * (a Magpie row's tag: one byte where its 25 keys took 25) */
+    uint32_t keyset = 0;
+    uint8_t ks[KEYSET_MAX];
+    size_t ksl = 0;
+    if (rec->nattr >= 2) {
+        ks[ksl++] = KEYSET_MARK;
+        for (uint32_t i = 0; i < rec->nattr && ksl + 5 <= KEYSET_MAX; i++) {
+            uint32_t id = sym(ctx, rec->attr[i].key, strlen(rec->attr[i].key), 1);
+            if (!id) break;
+            while (id >= 0x80) {
+                ks[ksl++] = (uint8_t)(id | 0x80);
+                id >>= 7;
+            }
+            ks[ksl++] = (uint8_t)id;
+            if (i + 1 == rec->nattr) keyset = sym(ctx, (const char *)ks, ksl, 1);
+        }
+    }
+    av_put_varint(b, (uint64_t)rec->nattr << 1 | (keyset != 0));
+    if (keyset) av_put_varint(b, keyset);
     for (uint32_t i = 0; i < rec->nattr; i++) {
         const av_attr *a = &rec->attr[i];
-        av_put_varint(b, sym(ctx, a->key, strlen(a->key), 1));
+        if (!keyset) av_put_varint(b, sym(ctx, a->key, strlen(a->key), 1));
         put_val(b, &a->json, a->json.len <= AV_INLINE_MAX ? sym(ctx, a->json.ptr, a->json.len, 0) : 0);
     }
 }
@@ -448,17 +478,23 @@ static const char *dec_str(dec *d)
     return dec_bytes(d, (size_t)n);
 }
 
-static const char *dec_sym(dec *d, size_t *len)
+/* Symbol id's bytes, copied into the record's memory. */
+static const char *sym_copy(dec *d, uint32_t id, size_t *len)
 {
-    uint64_t id;
-    if (av_read_varint(&d->p, d->end, &id) < 0 || id == 0 || id > UINT32_MAX) return NULL;
-    const char *s = av_sym_get(d->s, d->txn, d->syms, (uint32_t)id, len);
+    const char *s = av_sym_get(d->s, d->txn, d->syms, id, len);
     if (!s) return NULL;
     char *c = mem_take(d->m, *len + 1);
     if (!c) return NULL;
     memcpy(c, s, *len);
     c[*len] = 0;
     return c;
+}
+
+static const char *dec_sym(dec *d, size_t *len)
+{
+    uint64_t id;
+    if (av_read_varint(&d->p, d->end, &id) < 0 || id == 0 || id > UINT32_MAX) return NULL;
+    return sym_copy(d, (uint32_t)id, len);
 }
 
 static int dec_val(dec *d, av_val *v)
@@ -549,14 +585,35 @@ static int decode_once(av_record *rec, struct recmem *m, uint64_t row, const voi
         rec->msg[i].role = code ? role_codes[code] : dec_str(&d);
         if (!rec->msg[i].role || dec_val(&d, &rec->msg[i].text) < 0) goto bad;
     }
-    if (av_read_varint(&d.p, d.end, &nattr) < 0 || nattr > len) goto bad;
+    if (av_read_varint(&d.p, d.end, &nattr) < 0 || (nattr >> 1) > len) goto bad;
+    int has_keyset = nattr & 1;
+    nattr >>= 1;
     rec->nattr = (uint32_t)nattr;
     rec->attr = mem_take(m, nattr * sizeof(av_attr));
     if (nattr && !rec->attr) goto bad;
+    const uint8_t *kp = NULL, *kend = NULL;
+    if (has_keyset) {
+        uint64_t id;
+        size_t kl;
+        if (nattr < 2 || av_read_varint(&d.p, d.end, &id) < 0 || id == 0 || id > UINT32_MAX) goto bad;
+        const char *k = av_sym_get(s, txn, syms, (uint32_t)id, &kl);
+        if (!k || kl < 2 || (uint8_t)k[0] != KEYSET_MARK) goto bad;
+        kp = (const uint8_t *)k + 1;
+        kend = (const uint8_t *)k + kl;
+    }
     for (uint64_t i = 0; i < nattr; i++) {
         size_t kl;
-        if (!(rec->attr[i].key = dec_sym(&d, &kl)) || dec_val(&d, &rec->attr[i].json) < 0) goto bad;
+        if (has_keyset) {
+            uint64_t id;
+            if (av_read_varint(&kp, kend, &id) < 0 || id == 0 || id > UINT32_MAX ||
+                !(rec->attr[i].key = sym_copy(&d, (uint32_t)id, &kl)))
+                goto bad;
+        } else if (!(rec->attr[i].key = dec_sym(&d, &kl))) {
+            goto bad;
+        }
+        if (dec_val(&d, &rec->attr[i].json) < 0) goto bad;
     }
+    if (has_keyset && kp != kend) goto bad;
     if (d.p != d.end) goto bad;
     return 0;
 bad:

@@ -993,6 +993,160 @@ static void test_store__uuid_values(void)
     av_store_close(s);
 }
 
+/* A tag's keys are one symbol, its key set, when it has two or more: tags
+ * of one shape share it, another order is another set, a single key or too
+ * many keys stay one by one; all read back in their order. A key set that
+ * lists other keys than the record has values is corrupt, with a message. */
+static uint64_t put_tag_n(av_writer *w, uint64_t target, const char *const *keys, const char *const *vals, int n)
+{
+    av_record r;
+    av_record_init(&r);
+    static av_attr a[400];
+    for (int i = 0; i < n; i++) a[i] = (av_attr){keys[i], {vals[i], strlen(vals[i]), {{0}}, 0}};
+    r.kind = AV_TAG;
+    r.ref[0] = target;
+    r.nattr = (uint32_t)n;
+    r.attr = a;
+    int rc = av_writer_put(w, &r);
+    if (rc < 0) fprintf(stderr, "put tag: %s\n", av_errmsg());
+    return r.row;
+}
+
+/* The key sets in the sym table (0xff first), and the id of the one that
+ * lists keys[0..n) (each id below 128: one byte). */
+static size_t raw_key_sets(const char *dir, const char *const *keys, size_t n, uint32_t *id)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    raw_open(dir, "sym", MDB_RDONLY, &env, &txn, &dbi);
+    uint8_t want[16] = {0xff};
+    for (size_t i = 0; i < n; i++) {
+        char sk[32];
+        snprintf(sk, sizeof sk, "s%s", keys[i]);
+        MDB_val k = {strlen(sk), sk}, v;
+        CHECK_EQ_INT(mdb_get(txn, dbi, &k, &v), 0);
+        const uint8_t *b = v.mv_data;
+        CHECK(v.mv_size == 4 && !b[0] && !b[1] && !b[2] && b[3] < 128);
+        want[1 + i] = b[3];
+    }
+    MDB_cursor *c;
+    CHECK_EQ_INT(mdb_cursor_open(txn, dbi, &c), 0);
+    MDB_val k, v;
+    size_t sets = 0;
+    for (int r = mdb_cursor_get(c, &k, &v, MDB_FIRST); r == 0; r = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        const uint8_t *kb = k.mv_data, *vb = v.mv_data;
+        if (k.mv_size != 5 || kb[0] != 'i' || !v.mv_size || vb[0] != 0xff) continue;
+        sets++;
+        if (v.mv_size == n + 1 && !memcmp(vb, want, n + 1))
+            *id = (uint32_t)kb[1] << 24 | (uint32_t)kb[2] << 16 | (uint32_t)kb[3] << 8 | kb[4];
+    }
+    mdb_cursor_close(c);
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+    return sets;
+}
+
+static void test_store__attribute_key_sets(void)
+{
+    av_store *s = fresh();
+    av_writer *w;
+    CHECK_EQ_INT(av_writer_open(&w, s), 0);
+    uint64_t p = put_prompt(w, "a prompt");
+    static const char *const abc[] = {"alpha", "beta", "gamma"}, *const cba[] = {"gamma", "beta", "alpha"};
+    uint64_t t[40];
+    char v0[16], v1[16];
+    for (int i = 0; i < 40; i++) {
+        snprintf(v0, sizeof v0, "%d", i);
+        snprintf(v1, sizeof v1, "\"x%d\"", i);
+        const char *vals[] = {v0, v1, "true"};
+        t[i] = put_tag_n(w, p, i == 7 ? cba : abc, vals, 3);
+    }
+    uint64_t one = put_tag(w, p, "alpha", "1");
+    enum { MANY = 300 }; /* their ids take more than a key set's 256 bytes */
+    static char kn[MANY][8];
+    static const char *mk[MANY], *mv[MANY];
+    for (int i = 0; i < MANY; i++) {
+        snprintf(kn[i], sizeof kn[i], "k%03d", i);
+        mk[i] = kn[i];
+        mv[i] = i % 2 ? "null" : "2";
+    }
+    uint64_t many = put_tag_n(w, p, mk, mv, MANY);
+    CHECK_EQ_INT(commit(w, "v1"), 1);
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s", av_store_dir(s));
+    uint32_t set3 = 0;
+    CHECK_EQ_INT(raw_key_sets(dir, abc, 3, &set3), 2); /* alpha beta gamma; gamma beta alpha */
+    CHECK(set3 != 0);
+    av_reader *r;
+    CHECK_EQ_INT(av_reader_open(&r, s, 0), 0);
+    av_record rec;
+    av_record_init(&rec);
+    int ok = 1;
+    for (int i = 0; i < 40; i++) {
+        ok &= av_get(r, t[i], 0, &rec) == 0 && rec.nattr == 3;
+        snprintf(v0, sizeof v0, "%d", i);
+        snprintf(v1, sizeof v1, "\"x%d\"", i);
+        const char *const *keys = i == 7 ? cba : abc;
+        for (int k = 0; k < 3 && ok; k++) ok &= !strcmp(rec.attr[k].key, keys[k]);
+        ok &= ok && !strcmp(rec.attr[0].json.ptr, v0) && !strcmp(rec.attr[1].json.ptr, v1);
+    }
+    CHECK(ok);
+    CHECK_EQ_INT(av_get(r, one, 0, &rec), 0);
+    CHECK(rec.nattr == 1 && !strcmp(rec.attr[0].key, "alpha") && !strcmp(rec.attr[0].json.ptr, "1"));
+    CHECK_EQ_INT(av_get(r, many, 0, &rec), 0);
+    CHECK_EQ_INT(rec.nattr, MANY);
+    for (int i = 0; i < MANY && ok; i++) ok &= !strcmp(rec.attr[i].key, kn[i]) && !strcmp(rec.attr[i].json.ptr, mv[i]);
+    CHECK(ok);
+    /* on disk: kind, cid, version, presence, ref, no messages, then 3 << 1
+     * | 1 (a key set follows) and the set's id: 3 keys in one byte; the
+     * single key's tag says 1 << 1 and names its key */
+    MDB_val a;
+    CHECK_EQ_INT(av_rec_raw(s, r->txn, t[1], &a), 0);
+    const uint8_t *ab = a.mv_data;
+    CHECK(a.mv_size > 23 && ab[20] == 0 && ab[21] == 7 && ab[22] == set3);
+    CHECK_EQ_INT(av_rec_raw(s, r->txn, one, &a), 0);
+    ab = a.mv_data;
+    CHECK(a.mv_size > 23 && ab[20] == 0 && ab[21] == 2);
+    av_record_free(&rec);
+    av_reader_close(r);
+    av_store_close(s);
+    /* the key set of three keys loses one, then its mark: its tags are
+     * corrupt, others read */
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    for (int pass = 0; pass < 2; pass++) {
+        raw_open(dir, "sym", 0, &env, &txn, &dbi);
+        uint8_t k5[5] = {'i', (uint8_t)(set3 >> 24), (uint8_t)(set3 >> 16), (uint8_t)(set3 >> 8), (uint8_t)set3};
+        MDB_val k = {5, k5}, v;
+        CHECK_EQ_INT(mdb_get(txn, dbi, &k, &v), 0);
+        static uint8_t orig[4];
+        if (!pass) {
+            CHECK(v.mv_size == 4);
+            memcpy(orig, v.mv_data, 4);
+        }
+        uint8_t val[4];
+        memcpy(val, orig, 4);
+        MDB_val nv = {pass ? 4 : 3, val};
+        if (pass) val[0] = 'x'; /* all its keys, but no mark */
+        CHECK_EQ_INT(mdb_put(txn, dbi, &k, &nv, 0), 0);
+        CHECK_EQ_INT(mdb_txn_commit(txn), 0);
+        mdb_env_close(env);
+        CHECK_EQ_INT(av_store_open(&s, dir, AV_OPEN_RDONLY), 0);
+        CHECK_EQ_INT(av_reader_open(&r, s, 0), 0);
+        av_record_init(&rec);
+        CHECK_EQ_INT(av_get(r, t[0], 0, &rec), AV_ECORRUPT);
+        CHECK(strstr(av_errmsg(), "corrupt") != NULL);
+        CHECK_EQ_INT(av_get(r, t[7], 0, &rec), 0); /* the other order's set */
+        CHECK_EQ_INT(av_get(r, one, 0, &rec), 0);
+        CHECK_EQ_INT(av_get(r, many, 0, &rec), 0);
+        av_record_free(&rec);
+        av_reader_close(r);
+        av_store_close(s);
+    }
+}
+
 static void test_store__text_frames(void)
 {
     av_store *s = fresh();
@@ -1837,6 +1991,7 @@ int main(void)
     RUN(test_store__provenance_and_events);
     RUN(test_store__provenance_chunks);
     RUN(test_store__reference_chunks);
+    RUN(test_store__attribute_key_sets);
     RUN(test_store__texts_dictionary_growth);
     RUN(test_store__dictionary_retrained_when_texts_change);
     RUN(test_store__killed_writer_rolls_back);
