@@ -115,11 +115,60 @@ int av_json_number(const char *s, size_t n, double *out)
     return 1;
 }
 
+/* Gaps of one size in a row (a kind's rows every third row, a source's every
+ * row) are written as runs: a posting of a key every Magpie tag has took
+ * 50 KB for 50,000 rows and takes 0.6 KB. A run holds at most RUN_MAX gaps,
+ * so a chunk's row count stays within RUN_MAX times its bytes. */
+#define RUN_MIN 3
+#define RUN_MAX (RUN_MIN + 255)
+
 void av_chunk_encode(av_buf *b, const uint64_t *rows, size_t n)
 {
     av_put_varint(b, n);
     av_put_varint(b, n ? rows[n - 1] - rows[0] : 0);
-    for (size_t i = 1; i < n; i++) av_put_varint(b, rows[i] - rows[i - 1]);
+    for (size_t i = 1; i < n;) {
+        uint64_t gap = rows[i] - rows[i - 1];
+        size_t run = 1;
+        while (i + run < n && run < RUN_MAX && rows[i + run] - rows[i + run - 1] == gap) run++;
+        if (run >= RUN_MIN) {
+            av_put_varint(b, gap << 1 | 1);
+            av_buf_putc(b, (char)(uint8_t)(run - RUN_MIN));
+            i += run;
+        } else {
+            av_put_varint(b, gap << 1);
+            i++;
+        }
+    }
+}
+
+int av_chunk_decode(const void *val, size_t len, uint64_t first, uint64_t **rows, size_t *n, size_t *cap)
+{
+    const uint8_t *p = val, *end = p + len;
+    uint64_t cnt, span, row = first;
+    if (av_read_varint(&p, end, &cnt) < 0 || av_read_varint(&p, end, &span) < 0 || cnt == 0 ||
+        cnt > (uint64_t)len * RUN_MAX || span < cnt - 1 || span > UINT64_MAX - first)
+        return av_error_set(AV_ECORRUPT, "index chunk is corrupt");
+    if (*n + cnt > *cap) *rows = av_xrealloc(*rows, (*cap = (*n + cnt) * 2) * sizeof **rows);
+    uint64_t *out = *rows + *n, left = cnt - 1;
+    *out++ = row;
+    while (left) {
+        uint64_t t, times = 1;
+        if (av_read_varint(&p, end, &t) < 0 || t < 2) goto bad;
+        if (t & 1) {
+            if (p >= end) goto bad;
+            times = RUN_MIN + *p++;
+            if (times > left) goto bad;
+        }
+        uint64_t gap = t >> 1;
+        if (gap > (first + span - row) / times) goto bad;
+        for (uint64_t i = 0; i < times; i++) *out++ = row += gap;
+        left -= times;
+    }
+    if (p != end || row != first + span) goto bad;
+    *n += cnt;
+    return 0;
+bad:
+    return av_error_set(AV_ECORRUPT, "index chunk is corrupt");
 }
 
 enum { IT_ALL, IT_POSTINGS };
@@ -144,23 +193,9 @@ static int key_is_term(const av_iter *it, const MDB_val *k)
 /* Decodes the chunk at key/val, appending to it->rows when append is set. */
 static int decode_chunk(av_iter *it, const MDB_val *k, const MDB_val *v, int append)
 {
-    const uint8_t *p = v->mv_data, *end = p + v->mv_size;
-    uint64_t n, span, row = av_get_be64((const uint8_t *)k->mv_data + it->term.len);
-    if (av_read_varint(&p, end, &n) < 0 || av_read_varint(&p, end, &span) < 0 || n == 0 || n > v->mv_size)
-        return av_error_set(AV_ECORRUPT, "index chunk is corrupt");
     if (!append) it->n = it->pos = 0;
-    if (it->n + n > it->cap) {
-        it->cap = (it->n + n) * 2;
-        it->rows = av_xrealloc(it->rows, it->cap * sizeof *it->rows);
-    }
-    it->rows[it->n++] = row;
-    for (uint64_t i = 1; i < n; i++) {
-        uint64_t gap;
-        if (av_read_varint(&p, end, &gap) < 0) return av_error_set(AV_ECORRUPT, "index chunk is corrupt");
-        row += gap;
-        it->rows[it->n++] = row;
-    }
-    return 0;
+    return av_chunk_decode(v->mv_data, v->mv_size, av_get_be64((const uint8_t *)k->mv_data + it->term.len), &it->rows,
+                           &it->n, &it->cap);
 }
 
 /* Positions on the term's first chunk; materializes when chunks overlap. */

@@ -196,6 +196,9 @@ void av_term_num(av_buf *b, const char *key, double v);
 int av_json_number(const char *json, size_t n, double *out);
 /* Encodes ascending rows as a chunk value. */
 void av_chunk_encode(av_buf *b, const uint64_t *rows, size_t n);
+/* Appends a chunk's rows (its first row: first) to *rows; AV_ECORRUPT when
+ * the bytes are not a chunk (rows not ascending, counts or span wrong). */
+int av_chunk_decode(const void *val, size_t len, uint64_t first, uint64_t **rows, size_t *n, size_t *cap);
 
 /* ---- the row column (column.c) ---- */
 #define AV_COL_ROWS 1022 /* rows per chunk: 8176 bytes, two LMDB pages */

@@ -989,20 +989,6 @@ static void undo_note(av_buf *undo, uint8_t dbi, const void *k, size_t kl)
     av_buf_put(undo, k, kl);
 }
 
-static void chunk_rows(const MDB_val *key, const MDB_val *val, uint64_t **rows, size_t *n, size_t *cap)
-{
-    const uint8_t *p = val->mv_data, *end = p + val->mv_size;
-    uint64_t cnt, span, row = av_get_be64((const uint8_t *)key->mv_data + key->mv_size - 8);
-    if (av_read_varint(&p, end, &cnt) < 0 || av_read_varint(&p, end, &span) < 0) return;
-    for (uint64_t i = 0; i < cnt; i++) {
-        uint64_t gap = 0;
-        if (i && av_read_varint(&p, end, &gap) < 0) return;
-        row += gap;
-        if (*n == *cap) *rows = av_xrealloc(*rows, (*cap = *cap ? *cap * 2 : 64) * sizeof **rows);
-        (*rows)[(*n)++] = row;
-    }
-}
-
 /* Two batches wrote a chunk with the same (term, first row): an old row got
  * a new link. Merge the rows and keep the old value for undo. */
 static int merge_chunk(MDB_txn *txn, av_store *s, av_buf *undo, MDB_val *key, MDB_val *val)
@@ -1012,8 +998,12 @@ static int merge_chunk(MDB_txn *txn, av_store *s, av_buf *undo, MDB_val *key, MD
     if (rc) return rc;
     uint64_t *rows = NULL;
     size_t n = 0, cap = 0;
-    chunk_rows(key, &old, &rows, &n, &cap);
-    chunk_rows(key, val, &rows, &n, &cap);
+    uint64_t first = av_get_be64((const uint8_t *)key->mv_data + key->mv_size - 8);
+    if (av_chunk_decode(old.mv_data, old.mv_size, first, &rows, &n, &cap) < 0 ||
+        av_chunk_decode(val->mv_data, val->mv_size, first, &rows, &n, &cap) < 0) {
+        free(rows);
+        return AV_ECORRUPT;
+    }
     qsort(rows, n, sizeof *rows, cmp_row);
     size_t u = 0;
     for (size_t i = 0; i < n; i++)

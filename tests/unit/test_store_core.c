@@ -1738,6 +1738,67 @@ static void test_store__numeric_index_and_peek(void)
 }
 
 /* Sorting row sets: dense (bitmap) and sparse (radix) inputs, repeats. */
+/* Index chunks: rows read back as written whatever their gaps; gaps of one
+ * size in a row take a few bytes a run; bytes that are not a chunk are an
+ * error. */
+static int chunk_roundtrip(const uint64_t *rows, size_t n, size_t *bytes)
+{
+    av_buf b = AV_BUF_INIT;
+    av_chunk_encode(&b, rows, n);
+    uint64_t *got = NULL;
+    size_t m = 0, cap = 0;
+    int ok = av_chunk_decode(b.ptr, b.len, rows[0], &got, &m, &cap) == 0 && m == n;
+    for (size_t i = 0; ok && i < n; i++) ok = got[i] == rows[i];
+    if (bytes) *bytes = b.len;
+    free(got);
+    av_buf_free(&b);
+    return ok;
+}
+
+static void test_store__index_chunk_runs(void)
+{
+    static uint64_t rows[60000];
+    size_t bytes;
+    rows[0] = 7;
+    CHECK(chunk_roundtrip(rows, 1, &bytes));
+    /* every third row, as a kind's or a tag key's rows in a Magpie store */
+    for (size_t i = 0; i < 50000; i++) rows[i] = 3 + 3 * i;
+    CHECK(chunk_roundtrip(rows, 50000, &bytes));
+    CHECK(bytes < 700); /* 50,000 gaps of 3: ~194 runs of 258 */
+    /* runs of every length around the limits, between single gaps */
+    size_t n = 0;
+    uint64_t row = 1;
+    rows[n++] = row;
+    static const size_t lens[] = {1, 2, 3, 4, 257, 258, 259, 260, 516, 517, 1000};
+    for (size_t l = 0; l < sizeof lens / sizeof lens[0]; l++) {
+        uint64_t gap = 1 + l * 37;
+        for (size_t i = 0; i < lens[l]; i++) rows[n++] = row += gap;
+        rows[n++] = row += 1000003; /* a gap of its own */
+    }
+    CHECK(chunk_roundtrip(rows, n, NULL));
+    /* large gaps, near the top of the row space */
+    uint64_t big[] = {1, 1ull << 40, (1ull << 40) + 5, (1ull << 40) + 10, (1ull << 40) + 15, (1ull << 62)};
+    CHECK(chunk_roundtrip(big, 6, NULL));
+    /* damaged: cut short, a run past the count, a zero gap, a wrong span,
+     * bytes after the last row, a count no bytes could hold */
+    static const uint8_t bad[][8] = {
+        {4, 3, 2}, /* 4 rows, span 3: one gap of 1 of the three */
+        {3, 6, 7, 1}, /* a run of 4 gaps of 3 where 2 are left */
+        {2, 1, 0}, /* a gap of 0 */
+        {2, 5, 2}, /* span 5, the gap says 1 */
+        {2, 1, 2, 2}, /* a byte after the last row */
+        {0xff, 0xff, 0x7f, 1, 2}, /* 2M rows in 5 bytes */
+    };
+    static const size_t badlen[] = {3, 4, 3, 3, 4, 5};
+    for (size_t i = 0; i < sizeof badlen / sizeof badlen[0]; i++) {
+        uint64_t *got = NULL;
+        size_t m = 0, cap = 0;
+        CHECK_EQ_INT(av_chunk_decode(bad[i], badlen[i], 10, &got, &m, &cap), AV_ECORRUPT);
+        CHECK_EQ_INT(m, 0);
+        free(got);
+    }
+}
+
 static void test_store__sort_unique_rows(void)
 {
     uint64_t dense[] = {9, 3, 3, 7, 1, 9, 2}, want_d[] = {1, 2, 3, 7, 9};
@@ -1996,6 +2057,7 @@ int main(void)
     RUN(test_store__dictionary_retrained_when_texts_change);
     RUN(test_store__killed_writer_rolls_back);
     RUN(test_store__sort_unique_rows);
+    RUN(test_store__index_chunk_runs);
     RUN(test_store__text_frames);
     RUN(test_store__texts_by_place);
     RUN(test_store__damaged_text_place);
