@@ -234,6 +234,18 @@ void av_store_map_moved(av_store *s);
  * a 50K Magpie store, 2,706 as '~'). */
 #define AV_TERM_REF '~'
 
+/* ---- the cid and txt tables, keyed by half a hash (shortkey.c) ---- */
+#define AV_SHORT_KEY 8
+/* The row of content id cid / the place and length of the text of hash:
+ * 0, MDB_NOTFOUND, or an AV_E* code with its message. */
+int av_cid_get(MDB_txn *txn, av_store *s, const av_id *cid, uint64_t *row);
+int av_txt_get(MDB_txn *txn, av_store *s, av_blockcache *cache, const av_id *hash, uint64_t *loc, uint32_t *len);
+/* Puts an entry of hash (16 bytes) into the cid or txt table: under its
+ * first 8 bytes, or all 16 when another hash has those. An MDB code. */
+int av_shortkey_put(MDB_txn *txn, MDB_dbi dbi, const uint8_t hash[16], const void *val, size_t vlen, unsigned flags);
+/* Deletes content id cid's entry if it names row. An MDB code. */
+int av_cid_del(MDB_txn *txn, av_store *s, const av_id *cid, uint64_t row);
+
 /* ---- the reference index of new rows, in chunks (refs.c) ---- */
 typedef struct av_rchenc {
     av_buf val;

@@ -298,16 +298,14 @@ int av_text_get(av_reader *r, const av_id *hash, char **out, size_t *out_len)
 
 int av_find(av_reader *r, const av_id *cid, uint64_t *out)
 {
-    MDB_val k = {16, (void *)cid->b}, v;
     uint64_t row = 0;
-    int rc = mdb_get(r->txn, r->s->dbi[DBI_CID], &k, &v);
-    if (rc == 0 && (rc = av_cid_row(v.mv_data, v.mv_size, &row)) < 0) return rc;
+    int rc = av_cid_get(r->txn, r->s, cid, &row);
     if (rc == MDB_NOTFOUND || (rc == 0 && row >= r->row_end)) {
         char hex[33];
         av_id_hex(hex, cid);
         return av_error_set(AV_ENOTFOUND, "no record %s", hex);
     }
-    if (rc) return av_mdb_error(rc, "looking up a content id");
+    if (rc < 0) return rc;
     *out = row;
     return 0;
 }
@@ -326,19 +324,27 @@ int av_find_hex(av_reader *r, const char *hex, uint64_t *out)
     MDB_cursor *c;
     int rc = mdb_cursor_open(r->txn, r->s->dbi[DBI_CID], &c);
     if (rc) return av_mdb_error(rc, "looking up an id");
-    MDB_val k = {16, lo}, v;
+    /* keys are the ids' first 8 bytes (or all 16, shortkey.c): walk those
+     * that match the prefix that far, and check the rest in the record */
+    MDB_val k = {AV_SHORT_KEY, lo}, v;
+    size_t key_digits = 2 * AV_SHORT_KEY < n ? 2 * AV_SHORT_KEY : n;
     uint64_t found[6];
     size_t nfound = 0;
     char hexes[6][33];
     for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
         char h[33];
-        av_id_hex(h, (const av_id *)k.mv_data);
-        if (strncasecmp(h, hex, n)) break;
+        av_id kid = {{0}};
+        memcpy(kid.b, k.mv_data, k.mv_size < 16 ? k.mv_size : 16);
+        av_id_hex(h, &kid);
+        if (strncasecmp(h, hex, key_digits)) break;
         uint64_t row;
-        if (av_cid_row(v.mv_data, v.mv_size, &row) < 0) {
+        MDB_val rv;
+        if (av_cid_row(v.mv_data, v.mv_size, &row) < 0 || av_rec_raw(r->s, r->txn, row, &rv) < 0 || rv.mv_size < 17) {
             mdb_cursor_close(c);
-            return AV_ECORRUPT;
+            return av_error_set(AV_ECORRUPT, "the content id entry of row %llu is corrupt", (unsigned long long)row);
         }
+        av_id_hex(h, (const av_id *)((const uint8_t *)rv.mv_data + 1));
+        if (strncasecmp(h, hex, n)) continue;
         if (row >= r->row_end || av_is_hidden(r, row)) continue;
         if (nfound < 6) {
             memcpy(hexes[nfound], h, 33);

@@ -271,18 +271,16 @@ int av_text_at(av_store *s, MDB_txn *txn, av_blockcache *cache, uint64_t loc, si
 
 int av_text_fetch(av_store *s, MDB_txn *txn, av_blockcache *cache, const av_id *hash, char **out, size_t *out_len)
 {
-    MDB_val key = {16, (void *)hash->b}, val;
     av_store_touch(s);
-    int rc = mdb_get(txn, s->dbi[DBI_TXT], &key, &val);
+    uint64_t loc;
+    uint32_t len;
+    int rc = av_txt_get(txn, s, cache, hash, &loc, &len);
     if (rc == MDB_NOTFOUND) {
         char hex[33];
         av_id_hex(hex, hash);
         return av_error_set(AV_ENOTFOUND, "no text %s in the store", hex);
     }
-    if (rc) return av_mdb_error(rc, "looking up a text");
-    uint64_t loc;
-    uint32_t len;
-    if ((rc = av_txt_unpack(val.mv_data, val.mv_size, &loc, &len)) < 0) return rc;
+    if (rc < 0) return rc;
     const char *p = NULL;
     if ((rc = av_text_at(s, txn, cache, loc, len, &p)) < 0) return rc;
     *out = av_xstrndup(p, len);

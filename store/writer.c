@@ -411,11 +411,9 @@ static int undo_range(MDB_txn *txn, av_store *s, uint8_t which, uint64_t lo, uin
         if (rc == MDB_NOTFOUND) continue;
         if (rc) return rc;
         if (which == DBI_REC && v.mv_size >= 17) {
-            MDB_val ck = {16, (uint8_t *)v.mv_data + 1}, cv;
-            uint64_t crow;
-            if (mdb_get(txn, s->dbi[DBI_CID], &ck, &cv) == 0 && av_cid_row(cv.mv_data, cv.mv_size, &crow) == 0 && crow == id &&
-                (rc = mdb_del(txn, s->dbi[DBI_CID], &ck, NULL)))
-                return rc;
+            av_id cid;
+            memcpy(cid.b, (uint8_t *)v.mv_data + 1, 16);
+            if ((rc = av_cid_del(txn, s, &cid, id))) return rc;
         }
         if ((rc = mdb_del(txn, s->dbi[which], &k, NULL))) return rc;
     }
@@ -917,15 +915,13 @@ static int store_text(av_writer *w, av_val *v, int cls)
         note_text_class(w, cls, v->loc);
         return 0;
     }
-    MDB_val k = {16, (void *)v->hash.b}, got;
-    int rc = mdb_get(w->rd.txn, w->s->dbi[DBI_TXT], &k, &got);
+    uint32_t len;
+    int rc = av_txt_get(w->rd.txn, w->s, w->rd.cache, &v->hash, &v->loc, &len);
     if (rc == 0) {
-        uint32_t len;
-        if ((rc = av_txt_unpack(got.mv_data, got.mv_size, &v->loc, &len)) < 0) return rc;
         note_text_class(w, cls, v->loc);
         return 0;
     }
-    if (rc != MDB_NOTFOUND) return av_mdb_error(rc, "looking up a text");
+    if (rc != MDB_NOTFOUND) return rc;
     if (v->len > UINT32_MAX) return av_error_set(AV_EINVAL, "a text of %zu bytes is too long (4 GiB at most)", v->len);
     if (bb->raw.len + v->len > AV_BLOCK_RAW && bb->ntexts) {
         if ((rc = seal_one(w, cls)) < 0) return rc;
@@ -1134,7 +1130,7 @@ static void compact_sorted(idmap *m)
  * and Linux may map a whole page-cache folio on each touch. */
 #define MERGE_RELEASE 512
 
-static int map_txn(av_writer *w, int dbi, idmap *m, size_t vlen, av_buf *undo, size_t *from)
+static int map_txn(av_writer *w, int dbi, idmap *m, av_buf *undo, size_t *from)
 {
     MDB_txn *txn;
     int rc = mdb_txn_begin(w->s->env, NULL, 0, &txn);
@@ -1150,14 +1146,11 @@ static int map_txn(av_writer *w, int dbi, idmap *m, size_t vlen, av_buf *undo, s
     size_t end = *from + MERGE_CHUNK < m->n ? *from + MERGE_CHUNK : m->n;
     for (size_t i = *from; i < end && !rc; i++) {
         if ((i - *from) % MERGE_RELEASE == MERGE_RELEASE - 1) av_store_release_map(w->s);
-        MDB_val k = {16, m->slot[i].key}, v = {vlen, m->slot[i].val};
         uint8_t packed[AV_TXT_MAX];
-        if (dbi == DBI_TXT) v.mv_size = av_txt_pack(packed, av_get_be64(m->slot[i].val), av_get_be32(m->slot[i].val + 8));
-        else v.mv_size = av_cid_pack(packed, av_get_be64(m->slot[i].val));
-        v.mv_data = packed;
-        unsigned fl = key_after(&ap, k.mv_data, 16) ? MDB_APPEND : MDB_NOOVERWRITE;
-        rc = mdb_put(txn, w->s->dbi[dbi], &k, &v, fl);
-        if (rc == MDB_KEYEXIST) rc = 0;
+        size_t n = dbi == DBI_TXT ? av_txt_pack(packed, av_get_be64(m->slot[i].val), av_get_be32(m->slot[i].val + 8))
+                                  : av_cid_pack(packed, av_get_be64(m->slot[i].val));
+        rc = av_shortkey_put(txn, w->s->dbi[dbi], m->slot[i].key, packed, n,
+                             key_after(&ap, m->slot[i].key, AV_SHORT_KEY) ? MDB_APPEND : 0);
     }
     appender_free(&ap);
     if (!rc) rc = undo_save(txn, w->s, undo);
@@ -1420,8 +1413,8 @@ static int flush(av_writer *w, int full)
         for (int tries = 0;; tries++) {
             switch (step) {
             case 0: rc = flush_txn(w, &undo); break;
-            case 1: rc = map_txn(w, DBI_TXT, &w->pend_text, 16, &undo, &from); break;
-            case 2: rc = map_txn(w, DBI_CID, &w->pend_cid, 8, &undo, &from); break;
+            case 1: rc = map_txn(w, DBI_TXT, &w->pend_text, &undo, &from); break;
+            case 2: rc = map_txn(w, DBI_CID, &w->pend_cid, &undo, &from); break;
             default: rc = terms_txn(w, &undo, &from); break;
             }
             if (rc == 0 && step > 0 && from < total) { /* the next chunk */
@@ -1685,16 +1678,14 @@ int av_writer_put(av_writer *w, av_record *rec)
         rec->row = av_get_be64(hit->val);
         return 0;
     }
-    MDB_val k = {16, rec->cid.b}, v;
-    rc = mdb_get(w->rd.txn, w->s->dbi[DBI_CID], &k, &v);
+    rc = av_cid_get(w->rd.txn, w->s, &rec->cid, &rec->row);
     if (rc == 0) {
-        if ((rc = av_cid_row(v.mv_data, v.mv_size, &rec->row)) < 0) return rc;
         if (rec->row < w->row_lo && hidden_now(w, rec->row) && !pending_toggle(w, rec->row)) {
             if ((rc = toggle(w, rec->row, AV_EVENT_RESTORE)) < 0) return rc;
         }
         return 0;
     }
-    if (rc != MDB_NOTFOUND) return av_mdb_error(rc, "looking up a content id");
+    if (rc != MDB_NOTFOUND) return rc;
 
     /* New: texts, then the record itself. */
     for (uint32_t i = 0; i < rec->nmsg; i++)
@@ -1879,15 +1870,13 @@ int av_writer_find(av_writer *w, const av_id *cid, uint64_t *out)
         *out = av_get_be64(hit->val);
         return 0;
     }
-    MDB_val k = {16, (void *)cid->b}, v;
-    int rc = mdb_get(w->rd.txn, w->s->dbi[DBI_CID], &k, &v);
+    int rc = av_cid_get(w->rd.txn, w->s, cid, out);
     if (rc == MDB_NOTFOUND) {
         char hex[33];
         av_id_hex(hex, cid);
         return av_error_set(AV_ENOTFOUND, "no record %s", hex);
     }
-    if (rc) return av_mdb_error(rc, "looking up a content id");
-    return av_cid_row(v.mv_data, v.mv_size, out);
+    return rc;
 }
 
 /* Rows of the deferred postings of term (not yet in the index), or NULL. */

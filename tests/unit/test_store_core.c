@@ -1920,8 +1920,8 @@ static void test_store__response_texts_in_own_blocks(void)
         CHECK_EQ_INT(av_txt_unpack(v.mv_data, v.mv_size, &loc, &len), 0);
         CHECK(v.mv_size < 16); /* format 4: packed, where format 3 took 16 bytes */
         uint64_t b = av_loc_block(loc);
-        if (!memcmp(k.mv_data, ph.b, 16)) pblock = b;
-        if (!memcmp(k.mv_data, rh.b, 16)) rblock = b;
+        if (k.mv_size == AV_SHORT_KEY && !memcmp(k.mv_data, ph.b, AV_SHORT_KEY)) pblock = b; /* keyed by 8 bytes */
+        if (k.mv_size == AV_SHORT_KEY && !memcmp(k.mv_data, rh.b, AV_SHORT_KEY)) rblock = b;
     }
     CHECK(pblock && rblock && pblock != rblock);
     /* no block holds both kinds: prompt texts all share the last prompt's few blocks */
@@ -1999,6 +1999,135 @@ static int cmp_u64(const void *a, const void *b)
 }
 
 /* An 8-digit prefix shared by two records is ambiguous. */
+/* The cid and txt tables are keyed by a hash's first 8 bytes; a second
+ * hash with those 8 bytes gets all 16. Such pairs are made here by hand
+ * (finding real ones takes ~2^32 hashes): a 16-byte key is found past an
+ * 8-byte one that names another record or text, by readers and by a writer,
+ * which adds nothing twice; av_shortkey_put makes the 16-byte key itself. */
+static void raw_move_to_long_key(const char *dir, const char *table, const uint8_t h[16], const MDB_val *other)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    raw_open(dir, table, 0, &env, &txn, &dbi);
+    MDB_val k8 = {8, (void *)h}, v, k16 = {16, (void *)h};
+    CHECK_EQ_INT(mdb_get(txn, dbi, &k8, &v), 0);
+    uint8_t mine[32];
+    CHECK(v.mv_size <= sizeof mine);
+    memcpy(mine, v.mv_data, v.mv_size);
+    MDB_val mv = {v.mv_size, mine};
+    CHECK_EQ_INT(mdb_put(txn, dbi, &k16, &mv, MDB_NOOVERWRITE), 0);
+    MDB_val ov = *other;
+    CHECK_EQ_INT(mdb_put(txn, dbi, &k8, &ov, 0), 0); /* its 8 bytes now name the other */
+    CHECK_EQ_INT(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+}
+
+static void test_store__half_hash_keys(void)
+{
+    av_store *s = fresh();
+    av_writer *w;
+    CHECK_EQ_INT(av_writer_open(&w, s), 0);
+    char ta[200], tb[200];
+    memset(ta, 'a', 150), ta[150] = 0; /* long: both go to the text store */
+    memset(tb, 'b', 150), tb[150] = 0;
+    uint64_t a = put_prompt(w, ta), b = put_prompt(w, tb);
+    CHECK_EQ_INT(commit(w, "v1"), 1);
+    av_reader *r;
+    CHECK_EQ_INT(av_reader_open(&r, s, 0), 0);
+    av_record ra, rb;
+    av_record_init(&ra);
+    av_record_init(&rb);
+    CHECK_EQ_INT(av_get(r, a, AV_GET_TEXT, &ra), 0);
+    CHECK_EQ_INT(av_get(r, b, AV_GET_TEXT, &rb), 0);
+    av_id acid = ra.cid, bcid = rb.cid, ah = ra.msg[0].text.hash, bh = rb.msg[0].text.hash;
+    av_record_free(&ra);
+    av_record_free(&rb);
+    av_reader_close(r);
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s", av_store_dir(s));
+    av_store_close(s);
+    /* b's id and b's text: their 8-byte keys now name a's record and text */
+    uint8_t rowv[10], txtv[AV_TXT_MAX];
+    MDB_val arow = {av_cid_pack(rowv, a), rowv};
+    raw_move_to_long_key(dir, "cid", bcid.b, &arow);
+    CHECK_EQ_INT(av_store_open(&s, dir, AV_OPEN_RDWR), 0);
+    CHECK_EQ_INT(av_reader_open(&r, s, 0), 0);
+    av_record_init(&ra);
+    CHECK_EQ_INT(av_get(r, a, 0, &ra), 0);
+    uint64_t aloc = 0;
+    CHECK_EQ_INT(av_get(r, a, AV_GET_TEXT, &ra), 0);
+    aloc = ra.msg[0].text.loc;
+    av_record_free(&ra);
+    av_reader_close(r);
+    av_store_close(s);
+    MDB_val atxt = {av_txt_pack(txtv, aloc, 150), txtv};
+    raw_move_to_long_key(dir, "txt", bh.b, &atxt);
+    size_t ncid = raw_count(dir, "cid"), ntxt = raw_count(dir, "txt");
+    CHECK_EQ_INT(av_store_open(&s, dir, AV_OPEN_RDWR), 0);
+    CHECK_EQ_INT(av_reader_open(&r, s, 0), 0);
+    uint64_t row = 0;
+    CHECK_EQ_INT(av_find(r, &bcid, &row), 0);
+    CHECK_EQ_INT(row, b);
+    CHECK_EQ_INT(av_find(r, &acid, &row), 0);
+    CHECK_EQ_INT(row, a);
+    char hex[33], pre[21];
+    av_id_hex(hex, &bcid);
+    memcpy(pre, hex, 20), pre[20] = 0; /* past the 8-byte key: checked in the record */
+    CHECK_EQ_INT(av_find_hex(r, pre, &row), 0);
+    CHECK_EQ_INT(row, b);
+    memcpy(pre, hex, 16), pre[16] = 0; /* just the key: a's record does not match */
+    CHECK_EQ_INT(av_find_hex(r, pre, &row), 0);
+    CHECK_EQ_INT(row, b);
+    char *text = NULL;
+    size_t tlen;
+    CHECK_EQ_INT(av_text_get(r, &bh, &text, &tlen), 0);
+    CHECK(tlen == 150 && !strcmp(text, tb));
+    free(text);
+    CHECK_EQ_INT(av_text_get(r, &ah, &text, &tlen), 0);
+    CHECK(tlen == 150 && !strcmp(text, ta));
+    free(text);
+    av_reader_close(r);
+    /* a writer finds both: b again adds nothing; a new record with b's text
+     * stores no second copy */
+    CHECK_EQ_INT(av_writer_open(&w, s), 0);
+    CHECK_EQ_INT(put_prompt(w, tb), b);
+    av_record t;
+    av_record_init(&t);
+    av_msg m = {"system", {tb, 150, {{0}}, 0}};
+    t.kind = AV_PROMPT;
+    t.nmsg = 1;
+    t.msg = &m;
+    CHECK_EQ_INT(av_writer_put(w, &t), 1);
+    CHECK_EQ_INT(commit(w, "v2"), 2);
+    av_store_close(s);
+    CHECK_EQ_INT(raw_count(dir, "cid"), ncid + 1);
+    CHECK_EQ_INT(raw_count(dir, "txt"), ntxt);
+    /* av_shortkey_put: a second hash with the same first 8 bytes */
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    raw_open(dir, "aux", 0, &env, &txn, &dbi);
+    uint8_t h1[16], h2[16];
+    memset(h1, 0xee, 16);
+    memcpy(h2, h1, 16);
+    h2[15] = 1;
+    CHECK_EQ_INT(av_shortkey_put(txn, dbi, h1, "one", 3, MDB_APPEND), 0);
+    CHECK_EQ_INT(av_shortkey_put(txn, dbi, h2, "two", 3, MDB_APPEND), 0); /* not after: put in place */
+    CHECK_EQ_INT(av_shortkey_put(txn, dbi, h1, "one", 3, 0), 0);          /* again: nothing */
+    CHECK_EQ_INT(av_shortkey_put(txn, dbi, h2, "two", 3, 0), 0);
+    MDB_val k8 = {8, h1}, k16 = {16, h2}, v;
+    CHECK_EQ_INT(mdb_get(txn, dbi, &k8, &v), 0);
+    CHECK(v.mv_size == 3 && !memcmp(v.mv_data, "one", 3));
+    CHECK_EQ_INT(mdb_get(txn, dbi, &k16, &v), 0);
+    CHECK(v.mv_size == 3 && !memcmp(v.mv_data, "two", 3));
+    MDB_stat st;
+    CHECK_EQ_INT(mdb_stat(txn, dbi, &st), 0);
+    CHECK_EQ_INT(st.ms_entries, 2);
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+}
+
 static void test_store__ambiguous_prefix(void)
 {
     av_store *s = fresh();
@@ -2072,5 +2201,6 @@ int main(void)
     RUN(test_store__numeric_index_and_peek);
     RUN(test_store__reader_snapshot);
     RUN(test_store__ambiguous_prefix);
+    RUN(test_store__half_hash_keys);
     return tap_done();
 }
