@@ -13,7 +13,7 @@
 #define CMD(name) extern int cmd_##name(int, char **, av_cli *) __attribute__((weak));
 CMD(init) CMD(log) CMD(tag) CMD(diff) CMD(retract) CMD(dump) CMD(add) CMD(show) CMD(stats)
 CMD(ingest) CMD(model) CMD(query) CMD(export) CMD(generate) CMD(judge) CMD(revise)
-CMD(runs) CMD(resume) CMD(audit) CMD(trace) CMD(licence) CMD(dedup) CMD(curate)
+CMD(runs) CMD(resume) CMD(audit) CMD(trace) CMD(licence) CMD(dedup) CMD(curate) CMD(gc)
 #undef CMD
 
 struct command {
@@ -36,6 +36,7 @@ static const struct command commands[] = {
     {"diff", cmd_diff, CLI_STORE_RO, "what was added and retracted between two versions"},
     {"tag", cmd_tag, CLI_STORE_RW, "name a version, or list the names"},
     {"retract", cmd_retract, CLI_STORE_RW, "hide records from a new version on"},
+    {"gc", cmd_gc, CLI_STORE_RW, "repack the store: texts compressed harder, tables in order, file compacted"},
     {"model", cmd_model, CLI_STORE_RW, "list models or set a model's licence"},
     {"generate", cmd_generate, CLI_STORE_RW, "generate prompts (Magpie) or responses via an endpoint"},
     {"judge", cmd_judge, CLI_STORE_RW, "rate, compare, score or tag with an AI judge"},

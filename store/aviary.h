@@ -165,6 +165,24 @@ int av_store_init(const char *dir);
 int av_store_open(av_store **out, const char *dir, unsigned flags);
 void av_store_close(av_store *s);
 const char *av_store_dir(const av_store *s);
+/* Repacks the store (aviary gc): texts compressed again at a higher zstd
+ * level with dictionaries trained on the whole store, the random-key
+ * tables written again in order, the file copied compacted in place of the
+ * old one. What readers see does not change. Needs the store to itself:
+ * AV_EBUSY while another process has it open or writes to it. */
+#define AV_GC_LEVEL 12
+typedef struct av_gc_opts {
+    int level; /* zstd level for texts (0: AV_GC_LEVEL) */
+    void (*progress)(void *ctx, const char *step, uint64_t done, uint64_t total);
+    void *ctx;
+} av_gc_opts;
+typedef struct av_gc_result {
+    uint64_t file_before, file_after; /* data.mdb's bytes */
+    uint64_t text_before, text_after; /* text blocks' bytes */
+    unsigned dicts_added;
+} av_gc_result;
+int av_store_gc(av_store *s, const av_gc_opts *opts, av_gc_result *res);
+
 /* The newest committed version (0 for a new store). */
 int av_store_head(av_store *s, uint32_t *out);
 

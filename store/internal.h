@@ -64,6 +64,7 @@ struct av_store {
     char *dir;
     unsigned flags;
     int lock_fd;        /* the writer lock file, open while a writer lives */
+    int users_fd;       /* users.lock, held shared while the store is open (-1: none) */
     atomic_int nreaders; /* open readers of this process (map growth waits for 0) */
     atomic_uint lookups; /* record and text reads, for av_store_touch */
     _Atomic(uintptr_t) map_lo; /* where LMDB's map is, once found (av_store_release_map) */
@@ -184,6 +185,20 @@ int av_block_seal(av_compressor *z, av_buf *out, av_block_builder *bb, uint32_t 
  * fails (too few samples: the caller goes on without one). */
 size_t av_dict_train(void *dict, size_t cap, const void *samples, const size_t *sizes, unsigned n);
 
+/* Repacking (gc.c): a block's frames compressed again at a level, with a
+ * new dictionary (dict_len > 0) or each block's own. */
+typedef struct av_repacker av_repacker;
+av_repacker *av_repacker_new(int level, uint32_t dict_id, const void *dict, size_t dict_len);
+void av_repacker_free(av_repacker *z);
+/* Block id's value old, its texts and frames the same, compressed again
+ * into out. */
+int av_block_repack(av_store *s, MDB_txn *txn, av_blockcache *c, av_repacker *z, uint64_t id, const MDB_val *old,
+                    av_buf *out);
+/* Up to want bytes of class cls's texts, taken evenly across the store, as
+ * training samples; *class_bytes: the class's raw bytes. */
+int av_text_sample(av_store *s, MDB_txn *txn, av_blockcache *c, int cls, size_t want, av_buf *samples, size_t **sizes,
+                   unsigned *n, uint64_t *class_bytes);
+
 /* ---- index postings (index.c) ---- */
 /* Appends the term bytes of each kind of index to b. */
 void av_term_kind(av_buf *b, av_kind k);
@@ -233,6 +248,18 @@ void av_store_map_moved(av_store *s);
  * 'r', among the 's' terms, they split pages in the middle: 3,024 pages for
  * a 50K Magpie store, 2,706 as '~'). */
 #define AV_TERM_REF '~'
+
+/* The writer lock (writer.lock, flock), after undoing what a killed writer
+ * left: *fd holds it until closed. */
+int av_writer_lock(av_store *s, int *fd);
+/* Takes users.lock exclusive (AV_EBUSY while another process has the store
+ * open), or back to shared. */
+int av_store_exclusive(av_store *s, int on);
+/* Test hook: the raw text bytes a class needs for gc to train its own
+ * dictionary (0: the default, 8 MB). */
+void av_tune_gc_min_class(uint64_t bytes);
+/* Closes and opens the LMDB environment again (its file was replaced). */
+int av_store_reopen(av_store *s);
 
 /* ---- the cid and txt tables, keyed by half a hash (shortkey.c) ---- */
 #define AV_SHORT_KEY 8

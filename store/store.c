@@ -14,8 +14,10 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -41,6 +43,24 @@ static int file_exists(const char *dir, const char *name)
     char p[4096];
     struct stat st;
     return path_join(p, sizeof p, dir, name) == 0 && stat(p, &st) == 0;
+}
+
+/* Every process with the store open holds users.lock shared: a process that
+ * needs the store to itself (gc, which puts a new file in place) takes it
+ * exclusive, and openers wait for it. -1 when the file cannot be opened
+ * (a read-only directory without it). */
+static int users_lock(const char *dir)
+{
+    char p[4096];
+    if (path_join(p, sizeof p, dir, "users.lock")) return -1;
+    int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) fd = open(p, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    if (flock(fd, LOCK_SH)) {
+        close(fd);
+        return -1;
+    }
+    return fd;
 }
 
 static int env_open(av_store *s, int create)
@@ -133,6 +153,7 @@ static void store_free(av_store *s)
     if (!s) return;
     if (s->env) mdb_env_close(s->env);
     if (s->lock_fd > 0) close(s->lock_fd);
+    if (s->users_fd > 0) close(s->users_fd);
     free(s->dir);
     free(s);
 }
@@ -171,6 +192,7 @@ int av_store_open(av_store **out, const char *dir, unsigned flags)
     s->dir = av_xstrdup(dir);
     s->flags = flags;
     s->lock_fd = -1;
+    s->users_fd = users_lock(dir);
     int rc = env_open(s, 0);
     if (rc == 0 && (flags & AV_OPEN_RDWR)) rc = av_store_recover(s);
     if (rc < 0) {
@@ -182,6 +204,24 @@ int av_store_open(av_store **out, const char *dir, unsigned flags)
 }
 
 void av_store_close(av_store *s) { store_free(s); }
+
+int av_store_exclusive(av_store *s, int on)
+{
+    if (s->users_fd < 0) return on ? av_error_set(AV_EIO, "cannot lock '%s/users.lock'", s->dir) : 0;
+    if (!on) return flock(s->users_fd, LOCK_SH) ? av_error_set(AV_EIO, "cannot lock '%s/users.lock'", s->dir) : 0;
+    if (flock(s->users_fd, LOCK_EX | LOCK_NB) == 0) return 0;
+    if (errno == EWOULDBLOCK)
+        return av_error_set(AV_EBUSY, "another process has the store in '%s' open; this needs it to itself", s->dir);
+    return av_error_set(AV_EIO, "cannot lock '%s/users.lock': %s", s->dir, strerror(errno));
+}
+
+int av_store_reopen(av_store *s)
+{
+    if (s->nreaders > 0) return av_error_set(AV_EBUSY, "this process holds %d readers of the store", s->nreaders);
+    mdb_env_close(s->env);
+    s->env = NULL;
+    return env_open(s, 0);
+}
 
 const char *av_store_dir(const av_store *s) { return s->dir; }
 

@@ -387,3 +387,130 @@ size_t av_dict_train(void *dict, size_t cap, const void *samples, const size_t *
     if (ZDICT_isError(r)) return 0;
     return r;
 }
+
+/* ---- repacking (gc.c): a block's frames compressed again ---- */
+
+struct av_repacker {
+    ZSTD_CCtx *cctx;
+    ZSTD_CDict *cdict; /* NULL: each block keeps its own dictionary */
+    uint32_t dict_id;
+    int level;
+    ZSTD_CDict *old; /* the block's own dictionary, at level */
+    uint32_t old_id;
+    char *raw;
+    size_t cap;
+};
+
+av_repacker *av_repacker_new(int level, uint32_t dict_id, const void *dict, size_t dict_len)
+{
+    av_repacker *z = av_xcalloc(1, sizeof *z);
+    z->cctx = ZSTD_createCCtx();
+    z->level = level;
+    if (dict_len) {
+        z->cdict = ZSTD_createCDict(dict, dict_len, level);
+        z->dict_id = dict_id;
+    }
+    return z;
+}
+
+void av_repacker_free(av_repacker *z)
+{
+    if (!z) return;
+    ZSTD_freeCCtx(z->cctx);
+    ZSTD_freeCDict(z->cdict);
+    ZSTD_freeCDict(z->old);
+    free(z->raw);
+    free(z);
+}
+
+int av_block_repack(av_store *s, MDB_txn *txn, av_blockcache *c, av_repacker *z, uint64_t id, const MDB_val *old,
+                    av_buf *out)
+{
+    blockv b;
+    int rc = block_parse(old->mv_data, old->mv_size, &b);
+    if (rc < 0) return rc;
+    const ZSTD_CDict *cd = z->cdict;
+    uint32_t dict_id = z->dict_id;
+    if (!cd && b.dict) { /* the block's own dictionary, at the new level */
+        if (!z->old || z->old_id != b.dict) {
+            uint8_t k[4];
+            av_be32(k, b.dict);
+            MDB_val key = {4, k}, val;
+            if (mdb_get(txn, s->dbi[DBI_DICT], &key, &val))
+                return av_error_set(AV_ECORRUPT, "zstd dictionary %u is missing", b.dict);
+            ZSTD_freeCDict(z->old);
+            z->old = ZSTD_createCDict(val.mv_data, val.mv_size, z->level);
+            z->old_id = b.dict;
+        }
+        cd = z->old;
+        dict_id = b.dict;
+    }
+    if (b.raw_len + 1 > z->cap) z->raw = av_xrealloc(z->raw, z->cap = b.raw_len + 1);
+    av_buf_reset(out);
+    uint8_t h[HDR];
+    memcpy(h, old->mv_data, HDR);
+    av_be32(h + 4, dict_id | (b.cls ? 0x80000000u : 0));
+    av_buf_put(out, h, HDR);
+    av_buf_put(out, b.table, (size_t)b.ntexts * 4);
+    size_t ftable = out->len;
+    av_buf_grow(out, (size_t)b.nframes * 8);
+    out->len += (size_t)b.nframes * 8;
+    size_t data = out->len;
+    for (uint32_t f = 0; f < b.nframes; f++) {
+        uint32_t lo, hi;
+        size_t dlo, dhi;
+        if ((rc = frame_range(&b, id, f, &lo, &hi, &dlo, &dhi)) < 0) return rc;
+        if ((rc = frame_decompress(s, txn, c, id, &b, f, z->raw + lo)) < 0) return rc;
+        size_t bound = ZSTD_compressBound(hi - lo);
+        av_buf_grow(out, bound);
+        size_t n = cd ? ZSTD_compress_usingCDict(z->cctx, out->ptr + out->len, bound, z->raw + lo, hi - lo, cd)
+                      : ZSTD_compressCCtx(z->cctx, out->ptr + out->len, bound, z->raw + lo, hi - lo, z->level);
+        if (ZSTD_isError(n)) return av_error_set(AV_ERROR, "zstd compression failed: %s", ZSTD_getErrorName(n));
+        out->len += n;
+        av_be32((uint8_t *)out->ptr + ftable + 8 * f, hi);
+        av_be32((uint8_t *)out->ptr + ftable + 8 * f + 4, (uint32_t)(out->len - data));
+    }
+    return 0;
+}
+
+struct sampler {
+    uint64_t step, acc;
+    av_buf *samples;
+    size_t **sizes;
+    unsigned *n, cap;
+    size_t want;
+};
+
+static int take_sample(void *ctx, const char *text, size_t len, uint64_t loc)
+{
+    (void)loc;
+    struct sampler *sm = ctx;
+    sm->acc += len;
+    if (sm->acc < sm->step || sm->samples->len >= sm->want || !len) return 0;
+    sm->acc = 0;
+    if (*sm->n == sm->cap) *sm->sizes = av_xrealloc(*sm->sizes, (sm->cap = sm->cap ? sm->cap * 2 : 1024) * sizeof **sm->sizes);
+    (*sm->sizes)[(*sm->n)++] = len;
+    av_buf_put(sm->samples, text, len);
+    return 0;
+}
+
+int av_text_sample(av_store *s, MDB_txn *txn, av_blockcache *c, int cls, size_t want, av_buf *samples, size_t **sizes,
+                   unsigned *n, uint64_t *class_bytes)
+{
+    /* the class's raw bytes, from the block headers: then one text in every
+     * (total / want) bytes, so the samples come from the whole store */
+    MDB_cursor *cur;
+    int mrc = mdb_cursor_open(txn, s->dbi[DBI_BLK], &cur);
+    if (mrc) return av_mdb_error(mrc, "reading text blocks");
+    uint64_t total = 0;
+    MDB_val key, val;
+    for (mrc = mdb_cursor_get(cur, &key, &val, MDB_FIRST); mrc == 0; mrc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+        blockv b;
+        if (block_parse(val.mv_data, val.mv_size, &b) == 0 && b.cls == (cls != 0)) total += b.raw_len;
+    }
+    mdb_cursor_close(cur);
+    *class_bytes = total;
+    struct sampler sm = {want && total > want ? total / want : 1, 0, samples, sizes, n, 0, want};
+    *n = 0;
+    return av_text_scan_blocks(s, txn, c, cls, 0, UINT64_MAX, take_sample, &sm);
+}

@@ -586,10 +586,8 @@ int av_store_recover(av_store *s)
 
 static void set_release_every(av_writer *w);
 
-int av_writer_open(av_writer **out, av_store *s)
+int av_writer_lock(av_store *s, int *out)
 {
-    *out = NULL;
-    if (!(s->flags & AV_OPEN_RDWR)) return av_error_set(AV_EINVAL, "the store was opened read-only");
     char path[4096];
     snprintf(path, sizeof path, "%s/writer.lock", s->dir);
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -605,6 +603,17 @@ int av_writer_open(av_writer **out, av_store *s)
         close(fd);
         return rc;
     }
+    *out = fd;
+    return 0;
+}
+
+int av_writer_open(av_writer **out, av_store *s)
+{
+    *out = NULL;
+    if (!(s->flags & AV_OPEN_RDWR)) return av_error_set(AV_EINVAL, "the store was opened read-only");
+    int fd;
+    int rc = av_writer_lock(s, &fd);
+    if (rc < 0) return rc;
     av_writer *w = av_xcalloc(1, sizeof *w);
     w->s = s;
     w->lock_fd = fd;

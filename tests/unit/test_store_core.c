@@ -2128,6 +2128,137 @@ static void test_store__half_hash_keys(void)
     mdb_env_close(env);
 }
 
+/* gc repacks a store: every record, text and version reads the same after
+ * it, the file is smaller, a dictionary per class is added (the old ones
+ * stay); it refuses while another handle has the store open or this one
+ * holds a reader, and a second gc changes nothing a reader sees. */
+typedef struct {
+    uint64_t row;
+    av_id cid;
+    char *text;
+} gc_seen;
+
+static size_t gc_snapshot(av_store *s, uint32_t version, gc_seen *out, size_t cap)
+{
+    av_reader *r;
+    CHECK_EQ_INT(av_reader_open(&r, s, version), 0);
+    av_record rec;
+    av_record_init(&rec);
+    size_t n = 0;
+    for (uint64_t row = 1; row < av_reader_row_end(r) && n < cap; row++) {
+        if (av_get(r, row, AV_GET_TEXT, &rec) < 0) continue;
+        out[n].row = row;
+        out[n].cid = rec.cid;
+        out[n].text = rec.nmsg ? av_xstrndup(rec.msg[0].text.ptr, rec.msg[0].text.len) : NULL;
+        n++;
+    }
+    av_record_free(&rec);
+    av_reader_close(r);
+    return n;
+}
+
+static int gc_same(const gc_seen *a, size_t na, const gc_seen *b, size_t nb)
+{
+    int ok = na == nb;
+    for (size_t i = 0; ok && i < na; i++)
+        ok = a[i].row == b[i].row && !memcmp(a[i].cid.b, b[i].cid.b, 16) &&
+             (!a[i].text ? !b[i].text : b[i].text && !strcmp(a[i].text, b[i].text));
+    return ok;
+}
+
+static void gc_free(gc_seen *a, size_t n)
+{
+    for (size_t i = 0; i < n; i++) free(a[i].text);
+}
+
+static void test_store__gc(void)
+{
+    av_tune_gc_min_class(256u << 10); /* dictionaries for a small store */
+    av_store *s = fresh();
+    av_writer *w;
+    enum { N = 1500 };
+    char text[2048];
+    uint32_t seed = 7;
+    for (int v = 0; v < 2; v++) {
+        CHECK_EQ_INT(av_writer_open(&w, s), 0);
+        for (int i = v * N / 2; i < (v + 1) * N / 2; i++) {
+            /* words from a small vocabulary: texts that compress */
+            size_t n = 0;
+            int words = 20 + (int)(seed % 200);
+            for (int k = 0; k < words && n + 16 < sizeof text; k++) {
+                seed = seed * 1103515245u + 12345u;
+                static const char *const vocab[] = {"model", "data", "the", "answer", "of", "a", "prompt", "judge",
+                                                    "rating", "licence", "store", "version", "text", "to", "in"};
+                n += (size_t)snprintf(text + n, sizeof text - n, "%s ", vocab[(seed >> 16) % 15]);
+            }
+            snprintf(text + n, sizeof text - n, "#%d", i);
+            uint64_t p = put_prompt(w, text);
+            char answer[2100];
+            snprintf(answer, sizeof answer, "Answer: %s. In short: %.*s", text, (int)(n / 2), text);
+            av_record r;
+            av_record_init(&r);
+            av_msg m = {"assistant", {answer, strlen(answer), {{0}}, 0}};
+            r.kind = AV_RESPONSE;
+            r.ref[0] = p;
+            r.nmsg = 1;
+            r.msg = &m;
+            CHECK(av_writer_put(w, &r) >= 0);
+        }
+        CHECK_EQ_INT(commit(w, v ? "v2" : "v1"), (uint32_t)v + 1);
+    }
+    static gc_seen b1[2 * N + 8], b2[2 * N + 8], a1[2 * N + 8], a2[2 * N + 8];
+    size_t nb1 = gc_snapshot(s, 1, b1, 2 * N + 8), nb2 = gc_snapshot(s, 2, b2, 2 * N + 8);
+    CHECK_EQ_INT(nb2, 2 * N);
+    av_store_info st0;
+    CHECK_EQ_INT(av_store_info_get(s, &st0), 0);
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s", av_store_dir(s));
+    /* not while another handle has it open, nor while this one reads */
+    av_store *other;
+    CHECK_EQ_INT(av_store_open(&other, dir, AV_OPEN_RDONLY), 0);
+    av_gc_result res;
+    CHECK_EQ_INT(av_store_gc(s, NULL, &res), AV_EBUSY);
+    CHECK(strstr(av_errmsg(), "another process") != NULL);
+    av_store_close(other);
+    av_reader *r;
+    CHECK_EQ_INT(av_reader_open(&r, s, 0), 0);
+    CHECK_EQ_INT(av_store_gc(s, NULL, &res), AV_EBUSY);
+    av_reader_close(r);
+    av_gc_opts o = {.level = 9};
+    CHECK_EQ_INT(av_store_gc(s, &o, &res), 0);
+    CHECK(res.file_after < res.file_before);
+    CHECK(res.text_after < res.text_before);
+    CHECK_EQ_INT(res.dicts_added, 2);
+    av_store_info st1;
+    CHECK_EQ_INT(av_store_info_get(s, &st1), 0);
+    CHECK_EQ_INT(st1.dict_count, st0.dict_count + 2);
+    CHECK(st1.text_stored_bytes < st0.text_stored_bytes && st1.text_raw_bytes == st0.text_raw_bytes);
+    size_t na1 = gc_snapshot(s, 1, a1, 2 * N + 8), na2 = gc_snapshot(s, 2, a2, 2 * N + 8);
+    CHECK(gc_same(b1, nb1, a1, na1));
+    CHECK(gc_same(b2, nb2, a2, na2));
+    gc_free(a1, na1);
+    gc_free(a2, na2);
+    /* it writes on: a new version, then gc again */
+    CHECK_EQ_INT(av_writer_open(&w, s), 0);
+    uint64_t p3 = put_prompt(w, "a prompt after gc, long enough to go to the text store: ..............");
+    CHECK(p3 != 0);
+    CHECK_EQ_INT(commit(w, "v3"), 3);
+    CHECK_EQ_INT(av_store_gc(s, &o, &res), 0);
+    na2 = gc_snapshot(s, 2, a2, 2 * N + 8);
+    CHECK(gc_same(b2, nb2, a2, na2));
+    gc_free(a2, na2);
+    av_store_close(s);
+    /* and reopened from disk */
+    CHECK_EQ_INT(av_store_open(&s, dir, AV_OPEN_RDONLY), 0);
+    na1 = gc_snapshot(s, 1, a1, 2 * N + 8);
+    CHECK(gc_same(b1, nb1, a1, na1));
+    gc_free(a1, na1);
+    gc_free(b1, nb1);
+    gc_free(b2, nb2);
+    av_store_close(s);
+    av_tune_gc_min_class(0);
+}
+
 static void test_store__ambiguous_prefix(void)
 {
     av_store *s = fresh();
@@ -2202,5 +2333,6 @@ int main(void)
     RUN(test_store__reader_snapshot);
     RUN(test_store__ambiguous_prefix);
     RUN(test_store__half_hash_keys);
+    RUN(test_store__gc);
     return tap_done();
 }
