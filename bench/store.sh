@@ -7,6 +7,7 @@
 #   - median time to fetch one record by content id in one process
 #     (bench/fetch_bench)
 #   - store size on disk / dump size (must be <= 0.3)
+#   - the same after `aviary gc` (repacked), with gc's time
 # usage: bench/store.sh [ROWS]    (env: AVIARY, FETCH_BENCH, BENCH_DUMP, BENCH_DIR)
 # Build first, optimised: cmake -S . -B build -DCMAKE_BUILD_TYPE=Release &&
 #   cmake --build build --target aviary fetch_bench
@@ -42,6 +43,9 @@ t0=$(date +%s.%N)
 t1=$(date +%s.%N)
 secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')
 
+# fetch times: a first run warms the page cache (right after a write, and
+# more so after gc's copy, the first faults cost ~2x), the second is kept
+"$FB" "$work/dst" 10000 >/dev/null
 "$FB" "$work/dst" 10000 >"$work/fetch.txt"
 val() { sed -n "s/^$1=//p" "$work/fetch.txt"; }
 zstd_bytes=$(zstd -3 -q -c "$dump" | wc -c)
@@ -65,9 +69,24 @@ store_bytes=$(du -sb "$work/dst" | cut -f1)
 "$A" -C "$work/dst" dump -o "$work/again.jsonl"
 same=$(cmp -s "$dump" "$work/again.jsonl" && echo yes || echo no)
 
+# then `aviary gc` (the store repacked, as one does once a dataset is grown):
+# its time, the store's size, the texts' ratio and the fetch time after it
+t0=$(date +%s.%N)
+"$A" -C "$work/dst" gc -q
+t1=$(date +%s.%N)
+gc_secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')
+gc_bytes=$(du -sb "$work/dst" | cut -f1)
+"$FB" "$work/dst" 10000 >/dev/null
+"$FB" "$work/dst" 10000 >"$work/fetch_gc.txt"
+gval() { sed -n "s/^$1=//p" "$work/fetch_gc.txt"; }
+"$A" -C "$work/dst" dump -o "$work/again_gc.jsonl"
+gc_same=$(cmp -s "$dump" "$work/again_gc.jsonl" && echo yes || echo no)
+
 awk -v secs="$secs" -v rec="$records" -v db="$dump_bytes" -v zb="$zstd_bytes" -v sb="$store_bytes" \
     -v raw="$(val text_raw_bytes)" -v stored="$(val text_stored_bytes)" -v texts="$(val text_count)" \
-    -v dicts="$(val dict_count)" -v tb="$texts_bytes" -v tz="$texts_zstd" -v med="$(val fetch_median_us)" -v p99="$(val fetch_p99_us)" -v same="$same" 'BEGIN {
+    -v dicts="$(val dict_count)" -v tb="$texts_bytes" -v tz="$texts_zstd" -v med="$(val fetch_median_us)" -v p99="$(val fetch_p99_us)" -v same="$same" \
+    -v gs="$gc_secs" -v gb="$gc_bytes" -v graw="$(gval text_raw_bytes)" -v gstored="$(gval text_stored_bytes)" \
+    -v gmed="$(gval fetch_median_us)" -v gp99="$(gval fetch_p99_us)" -v gsame="$gc_same" 'BEGIN {
     printf "dump:              %d records, %.1f MB\n", rec, db / 1e6
     printf "add:               %.2f s, %.0f records/s, %.1f MB/s\n", secs, rec / secs, db / 1e6 / secs
     printf "texts:             %d distinct, %.1f MB raw -> %.1f MB stored (%.2fx, %d dictionaries)\n", texts, raw / 1e6, stored / 1e6, raw / stored, dicts
@@ -76,4 +95,5 @@ awk -v secs="$secs" -v rec="$records" -v db="$dump_bytes" -v zb="$zstd_bytes" -v
     printf "store on disk:     %.1f MB = %.3fx the dump (limit 0.3x: %s)\n", sb / 1e6, sb / db, sb / db <= 0.3 ? "ok" : "OVER"
     printf "fetch by id:       median %.1f us, p99 %.1f us\n", med, p99
     printf "dump -> add -> dump identical: %s\n", same
+    printf "after aviary gc:   %.1f s; store %.1f MB = %.3fx the dump (limit 0.3x: %s); texts %.2fx; fetch median %.1f us, p99 %.1f us; dump identical: %s\n", gs, gb / 1e6, gb / db, gb / db <= 0.3 ? "ok" : "OVER", graw / gstored, gmed, gp99, gsame
 }'
