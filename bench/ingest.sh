@@ -75,6 +75,8 @@ run_corpus() { # FILE FORMAT SQLITE-COLUMNS
     measure "aviary ingest" "$inb" "$W/store" "$AV" -C "$W/store" ingest "$f" --skip-bad --rejects "$W/rejects.jsonl" -q
     [ -s "$W/rejects.jsonl" ] && echo "  (aviary: $(wc -l <"$W/rejects.jsonl") rows rejected as bad input: embedded \\u0000)"
     measure "aviary ingest (again)" "$inb" "$W/store" "$AV" -C "$W/store" ingest "$f" --skip-bad -q
+    # the store repacked once grown (git gc, SQLite's VACUUM): its own time, and the size after it
+    measure "aviary gc (after)" "$inb" "$W/store" "$AV" -C "$W/store" gc -q
     rm -f "$W/t.db"
     local sel
     sel=$(tr ',' '\n' <<<"$cols" | awk '{ printf "%sjson_extract(j, '"'"'$.%s'"'"') AS \"%s\"", (NR > 1 ? ", " : ""), $1, $1 }')
