@@ -13,9 +13,10 @@
  * reads a few KiB per text, not the whole block. A small per-reader cache
  * keeps the last frames for the next text (sequential reads touch each once).
  *
- * Block value: "AVB2" | class << 31 | dict id (u32 BE) | raw length (u32 BE)
- *   | n (u32 BE) | frames (u32 BE)
- *   | n x length (u32 BE)                     texts, back to back in order
+ * Block value: "AVB3" | class << 31 | dict id (u32 BE) | raw length (u32 BE)
+ *   | n (u32 BE) | frames (u32 BE) | lengths' bytes (u32 BE)
+ *   | n x length (varint)                     texts, back to back in order
+ *     (store format 5: 1-3 bytes a text where a u32 took 4)
  *   | frames x (raw end (u32 BE) + data end (u32 BE))
  *   | the frames' zstd data
  * A frame holds whole texts: it covers raw bytes [previous raw end, raw end)
@@ -32,7 +33,7 @@
 #include <zstd.h>
 
 #define CACHE_SLOTS 4
-#define HDR 20 /* fixed header bytes */
+#define HDR 24 /* fixed header bytes */
 
 /* A decompressed frame: raw bytes [lo, hi) of block id. */
 struct cached_frame {
@@ -76,7 +77,8 @@ void av_blockcache_free(av_blockcache *c)
 typedef struct blockv {
     uint32_t ntexts, nframes, dict, raw_len;
     int cls;
-    const uint8_t *table;  /* ntexts x length */
+    const uint8_t *table;  /* ntexts x length (varint) */
+    size_t table_len;
     const uint8_t *frames; /* nframes x (raw end, data end) */
     const uint8_t *data;
     size_t data_len;
@@ -86,16 +88,18 @@ static int block_parse(const void *val, size_t len, blockv *b)
 {
     const uint8_t *p = val;
     memset(b, 0, sizeof *b);
-    if (len < HDR || memcmp(p, "AVB2", 4)) return av_error_set(AV_ECORRUPT, "text block is corrupt");
+    if (len < HDR || memcmp(p, "AVB3", 4)) return av_error_set(AV_ECORRUPT, "text block is corrupt");
     b->cls = p[4] >> 7;
     b->dict = av_get_be32(p + 4) & 0x7fffffffu;
     b->raw_len = av_get_be32(p + 8);
     b->ntexts = av_get_be32(p + 12);
     b->nframes = av_get_be32(p + 16);
-    size_t tables = (size_t)b->ntexts * 4 + (size_t)b->nframes * 8;
-    if (tables > len - HDR || !b->nframes) return av_error_set(AV_ECORRUPT, "text block is corrupt");
+    b->table_len = av_get_be32(p + 20);
+    size_t tables = b->table_len + (size_t)b->nframes * 8;
+    if (tables > len - HDR || !b->nframes || b->table_len < b->ntexts || b->table_len > (size_t)b->ntexts * 5)
+        return av_error_set(AV_ECORRUPT, "text block is corrupt");
     b->table = p + HDR;
-    b->frames = b->table + (size_t)b->ntexts * 4;
+    b->frames = b->table + b->table_len;
     b->data = b->frames + (size_t)b->nframes * 8;
     b->data_len = len - HDR - tables;
     return 0;
@@ -180,9 +184,10 @@ int av_text_scan_blocks(av_store *s, MDB_txn *txn, av_blockcache *c, int cls, ui
             else rc = frame_decompress(s, txn, c, id, &b, f, raw + flo);
         }
         size_t off = 0;
+        const uint8_t *tp = b.table, *tend = b.table + b.table_len;
         for (uint32_t i = 0; i < b.ntexts && rc == 0; i++) {
-            size_t len = av_get_be32(b.table + 4 * i);
-            if (off + len > b.raw_len) {
+            uint64_t len;
+            if (av_read_varint(&tp, tend, &len) < 0 || len > b.raw_len || off + len > b.raw_len) {
                 rc = av_error_set(AV_ECORRUPT, "text block %llu is corrupt", (unsigned long long)id);
                 break;
             }
@@ -330,13 +335,14 @@ int av_block_seal(av_compressor *z, av_buf *out, av_block_builder *bb, uint32_t 
     }
     av_buf_reset(out);
     uint8_t h[HDR];
-    memcpy(h, "AVB2", 4);
+    memcpy(h, "AVB3", 4);
     av_be32(h + 4, (dict ? dict_id : 0) | (bb->cls ? 0x80000000u : 0));
     av_be32(h + 8, (uint32_t)bb->raw.len);
     av_be32(h + 12, bb->ntexts);
     av_be32(h + 16, nframes);
     av_buf_put(out, h, HDR);
-    av_buf_put(out, bb->hdr.ptr, bb->hdr.len);
+    for (uint32_t i = 0; i < bb->ntexts; i++) av_put_varint(out, av_get_be32((const uint8_t *)bb->hdr.ptr + 4 * i));
+    av_be32((uint8_t *)out->ptr + 20, (uint32_t)(out->len - HDR));
     size_t ftable = out->len;
     av_buf_grow(out, (size_t)nframes * 8);
     memset(out->ptr + ftable, 0, (size_t)nframes * 8);
@@ -451,7 +457,7 @@ int av_block_repack(av_store *s, MDB_txn *txn, av_blockcache *c, av_repacker *z,
     memcpy(h, old->mv_data, HDR);
     av_be32(h + 4, dict_id | (b.cls ? 0x80000000u : 0));
     av_buf_put(out, h, HDR);
-    av_buf_put(out, b.table, (size_t)b.ntexts * 4);
+    av_buf_put(out, b.table, b.table_len);
     size_t ftable = out->len;
     av_buf_grow(out, (size_t)b.nframes * 8);
     out->len += (size_t)b.nframes * 8;

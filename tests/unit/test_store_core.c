@@ -626,13 +626,14 @@ static uint32_t be32_at(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint3
 static void frame_past_end(uint8_t *v, size_t *len, void *ctx)
 {
     (void)len, (void)ctx;
-    uint32_t raw = be32_at(v + 8), n = be32_at(v + 12), frames = be32_at(v + 16);
-    uint8_t *last = v + 20 + 4 * (size_t)n + 8 * (size_t)(frames - 1); /* the last frame's raw end */
+    uint32_t raw = be32_at(v + 8), frames = be32_at(v + 16), lengths = be32_at(v + 20);
+    uint8_t *last = v + 24 + lengths + 8 * (size_t)(frames - 1); /* the last frame's raw end */
     raw += 1;
     last[0] = (uint8_t)(raw >> 24), last[1] = (uint8_t)(raw >> 16), last[2] = (uint8_t)(raw >> 8), last[3] = (uint8_t)raw;
 }
 static void truncated(uint8_t *v, size_t *len, void *ctx) { (void)v, (void)ctx, *len -= 10; }
 static void no_tables(uint8_t *v, size_t *len, void *ctx) { (void)v, (void)ctx, *len = 12; }
+static void short_lengths(uint8_t *v, size_t *len, void *ctx) { (void)len, (void)ctx, v[20] = v[21] = v[22] = v[23] = 0; }
 static int count_texts(void *ctx, const char *text, size_t len, uint64_t loc)
 {
     (void)text, (void)len;
@@ -641,7 +642,7 @@ static int count_texts(void *ctx, const char *text, size_t len, uint64_t loc)
 }
 
 /* A damaged text block (wrong magic, a frame past the block's end, data cut
- * short, no tables) is reported as corrupt by reads and scans, never read
+ * short, no tables, fewer bytes of lengths than texts) is reported as corrupt by reads and scans, never read
  * past; the record itself still reads without its texts, and putting the
  * block back makes everything readable again. */
 static void test_store__damaged_text_block(void)
@@ -661,7 +662,7 @@ static void test_store__damaged_text_block(void)
     snprintf(dir, sizeof dir, "%s", av_store_dir(s));
     av_store_close(s);
     mutate_block(dir, save_block);
-    rewrite_fn damage[] = {bad_magic, frame_past_end, truncated, no_tables};
+    rewrite_fn damage[] = {bad_magic, frame_past_end, truncated, no_tables, short_lengths};
     for (size_t d = 0; d < sizeof damage / sizeof damage[0]; d++) {
         mutate_block(dir, damage[d]);
         CHECK_EQ_INT(av_store_open(&s, dir, AV_OPEN_RDONLY), 0);
