@@ -73,5 +73,8 @@ int cmd_gc(int argc, char **argv, av_cli *ctx)
         fprintf(stderr, "gc: %.1f MB -> %.1f MB on disk (texts %.1f -> %.1f MB, %u dictionar%s trained)\n",
                 res.file_before / 1e6, res.file_after / 1e6, res.text_before / 1e6, res.text_after / 1e6,
                 res.dicts_added, res.dicts_added == 1 ? "y" : "ies");
+    if (!quiet && res.tables_kept)
+        fprintf(stderr, "gc: %u table%s left as %s (over 128 MB: too large to write again at once)\n", res.tables_kept,
+                res.tables_kept == 1 ? "" : "s", res.tables_kept == 1 ? "it was" : "they were");
     return 0;
 }

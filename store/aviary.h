@@ -180,6 +180,7 @@ typedef struct av_gc_result {
     uint64_t file_before, file_after; /* data.mdb's bytes */
     uint64_t text_before, text_after; /* text blocks' bytes */
     unsigned dicts_added;
+    unsigned tables_kept; /* tables too large (128 MB) to write again in one transaction */
 } av_gc_result;
 int av_store_gc(av_store *s, const av_gc_opts *opts, av_gc_result *res);
 

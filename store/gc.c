@@ -22,6 +22,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +73,7 @@ typedef struct {
     av_store *s;
     av_blockcache *cache;
     av_repacker *z[2]; /* by class */
+    uint32_t skip_dict[2]; /* a block with this dictionary is packed already */
     uint64_t next;     /* the next block id to repack */
     int done;
     /* what the transaction did, taken up once it commits (a transaction
@@ -98,7 +101,14 @@ static int repack_some(MDB_txn *txn, void *ctx)
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         if (k.mv_size != 8) continue;
         uint64_t id = av_get_be64(k.mv_data);
-        int cls = v.mv_size > 4 && (((const uint8_t *)v.mv_data)[4] & 0x80);
+        int cls = v.mv_size > 8 && (((const uint8_t *)v.mv_data)[4] & 0x80);
+        uint32_t dict = v.mv_size > 8 ? av_get_be32((const uint8_t *)v.mv_data + 4) & 0x7fffffffu : 0;
+        if (p->skip_dict[cls] && dict == p->skip_dict[cls]) {
+            next = id + 1;
+            blocks++;
+            bytes += 64u << 10; /* its header's page and the neighbours a fault maps */
+            continue;
+        }
         if ((rc = av_block_repack(p->s, txn, p->cache, p->z[cls], id, &v, &p->out)) < 0) break;
         before += v.mv_size;
         next = id + 1;
@@ -137,10 +147,21 @@ static int repack_some(MDB_txn *txn, void *ctx)
     return 0;
 }
 
+/* meta["gc"]: what the last gc packed with, so the next one reuses it
+ * while a class has grown less than a quarter: level (u32), then per class
+ * (rest, responses) the dictionary id (u32) and the class's raw bytes when
+ * it was trained (u64). 28 bytes, big-endian. */
+#define GC_META_LEN 28
+#define GC_REUSE_GROWTH 1.25
+
 typedef struct {
     av_store *s;
+    int level;
     uint32_t id[2];
     av_buf dict[2];
+    int fresh[2];             /* trained now (else the last gc's, or none) */
+    uint64_t trained_bytes[2]; /* the class's raw bytes when its dictionary was trained */
+    int same_level;           /* the last gc packed at this level too */
 } newdicts;
 
 static int put_dicts(MDB_txn *txn, void *ctx)
@@ -148,7 +169,7 @@ static int put_dicts(MDB_txn *txn, void *ctx)
     newdicts *d = ctx;
     uint32_t last = 0;
     for (int c = 0; c < 2; c++) {
-        if (!d->dict[c].len) continue;
+        if (!d->fresh[c]) continue;
         uint8_t k4[4];
         av_be32(k4, d->id[c]);
         MDB_val k = {4, k4}, v = {d->dict[c].len, d->dict[c].ptr};
@@ -156,9 +177,18 @@ static int put_dicts(MDB_txn *txn, void *ctx)
         if (rc) return rc;
         last = d->id[c];
     }
+    uint8_t m[GC_META_LEN];
+    av_be32(m, (uint32_t)d->level);
+    for (int c = 0; c < 2; c++) {
+        av_be32(m + 4 + 12 * c, d->id[c]);
+        av_be64(m + 8 + 12 * c, d->trained_bytes[c]);
+    }
+    MDB_val mk = {2, "gc"}, mv = {GC_META_LEN, m};
+    int rc = mdb_put(txn, d->s->dbi[DBI_META], &mk, &mv, 0);
+    if (rc || !last) return rc;
     /* writers number their dictionaries after these and compress new blocks
      * with the responses' one (the most text) until they train their own */
-    return last ? meta_u64_put(txn, d->s, "dict_cur", d->id[AV_TEXTS_RESPONSE] ? d->id[AV_TEXTS_RESPONSE] : last) : 0;
+    return meta_u64_put(txn, d->s, "dict_cur", d->fresh[AV_TEXTS_RESPONSE] ? d->id[AV_TEXTS_RESPONSE] : last);
 }
 
 static int train_dicts(av_store *s, av_blockcache *cache, newdicts *d)
@@ -178,12 +208,41 @@ static int train_dicts(av_store *s, av_blockcache *cache, newdicts *d)
         av_meta_u64(s, txn, "dict_cur", &cur);
         if (cur + 1 > next) next = (uint32_t)cur + 1;
     }
+    uint32_t prev_id[2] = {0, 0};
+    uint64_t prev_bytes[2] = {0, 0};
+    {
+        MDB_val mk = {2, "gc"}, mv;
+        if (mdb_get(txn, s->dbi[DBI_META], &mk, &mv) == 0 && mv.mv_size == GC_META_LEN) {
+            const uint8_t *m = mv.mv_data;
+            d->same_level = av_get_be32(m) == (uint32_t)d->level;
+            for (int c = 0; c < 2; c++) {
+                prev_id[c] = av_get_be32(m + 4 + 12 * c);
+                prev_bytes[c] = av_get_be64(m + 8 + 12 * c);
+            }
+        }
+    }
     for (int cls = 0; cls < 2 && rc == 0; cls++) {
         av_buf samples = AV_BUF_INIT;
         size_t *sizes = NULL;
         unsigned n = 0;
         uint64_t total = 0;
-        rc = av_text_sample(s, txn, cache, cls, cls ? SAMPLE_RESPONSE : SAMPLE_OTHER, &samples, &sizes, &n, &total);
+        /* the class's size first (block headers only) */
+        if ((rc = av_text_sample(s, txn, cache, cls, 0, &samples, &sizes, &n, &total)) < 0) break;
+        if (prev_id[cls] && total <= prev_bytes[cls] * GC_REUSE_GROWTH) {
+            /* the last gc's dictionary still fits the class: packed blocks
+             * stay as they are, and no dictionary is added */
+            uint8_t k4[4];
+            av_be32(k4, prev_id[cls]);
+            MDB_val k = {4, k4}, v;
+            if (mdb_get(txn, s->dbi[DBI_DICT], &k, &v) == 0) {
+                av_buf_put(&d->dict[cls], v.mv_data, v.mv_size);
+                d->id[cls] = prev_id[cls];
+                d->trained_bytes[cls] = prev_bytes[cls];
+                continue;
+            }
+        }
+        if (total >= min_class_bytes)
+            rc = av_text_sample(s, txn, cache, cls, cls ? SAMPLE_RESPONSE : SAMPLE_OTHER, &samples, &sizes, &n, &total);
         if (rc == 0 && total >= min_class_bytes) {
             size_t cap = cls ? DICT_RESPONSE : DICT_OTHER;
             if (cap > samples.len / 16) cap = samples.len / 16;
@@ -192,6 +251,8 @@ static int train_dicts(av_store *s, av_blockcache *cache, newdicts *d)
             if (got) {
                 d->dict[cls].len = got;
                 d->id[cls] = next++;
+                d->fresh[cls] = 1;
+                d->trained_bytes[cls] = total;
             }
         }
         av_buf_free(&samples);
@@ -205,11 +266,15 @@ static int train_dicts(av_store *s, av_blockcache *cache, newdicts *d)
 static int repack_texts(av_store *s, const av_gc_opts *o, av_gc_result *res)
 {
     av_blockcache *cache = av_blockcache_new();
-    newdicts d = {s, {0, 0}, {AV_BUF_INIT, AV_BUF_INIT}};
+    newdicts d = {.s = s, .level = o->level, .dict = {AV_BUF_INIT, AV_BUF_INIT}};
     int rc = train_dicts(s, cache, &d);
-    if (rc == 0 && (d.dict[0].len || d.dict[1].len)) rc = write_txn(s, put_dicts, &d, "storing dictionaries");
+    if (rc == 0 && (d.id[0] || d.id[1])) rc = write_txn(s, put_dicts, &d, "storing dictionaries");
     repack p = {.s = s, .cache = cache, .out = AV_BUF_INIT, .o = o};
-    for (int c = 0; c < 2; c++) p.z[c] = av_repacker_new(o->level, d.id[c], d.dict[c].ptr, d.dict[c].len);
+    for (int c = 0; c < 2; c++) {
+        p.z[c] = av_repacker_new(o->level, d.id[c], d.dict[c].ptr, d.dict[c].len);
+        /* blocks the last gc packed with the same dictionary and level */
+        p.skip_dict[c] = d.same_level && !d.fresh[c] ? d.id[c] : 0;
+    }
     {
         MDB_txn *txn;
         MDB_stat st;
@@ -229,7 +294,7 @@ static int repack_texts(av_store *s, const av_gc_opts *o, av_gc_result *res)
         av_store_release_map(s);
         if (o->progress) o->progress(o->ctx, "texts", p.blocks, p.blocks_total);
     }
-    res->dicts_added = (d.dict[0].len != 0) + (d.dict[1].len != 0);
+    res->dicts_added = (unsigned)(d.fresh[0] + d.fresh[1]);
     res->text_before = p.before;
     res->text_after = p.after;
     for (int c = 0; c < 2; c++) {
@@ -243,19 +308,30 @@ static int repack_texts(av_store *s, const av_gc_opts *o, av_gc_result *res)
 
 /* ---- 2. the random-key tables, in key order ---- */
 
+#define REWRITE_MAX (128u << 20)
+
 typedef struct {
     av_store *s;
     int dbi;
     FILE *tmp;
+    unsigned skipped;
 } rewrite;
 
 static int rewrite_table(MDB_txn *txn, void *ctx)
 {
     rewrite *w = ctx;
     MDB_dbi dbi = w->s->dbi[w->dbi];
-    MDB_cursor *cur;
-    int rc = mdb_cursor_open(txn, dbi, &cur);
+    /* one transaction holds the table's new pages in memory: a table past
+     * REWRITE_MAX stays as it is (LMDB holds at most 512 MB of dirty pages) */
+    MDB_stat st;
+    int rc = mdb_stat(txn, dbi, &st);
     if (rc) return rc;
+    if ((st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages) * (uint64_t)st.ms_psize > REWRITE_MAX) {
+        w->skipped++;
+        return 0;
+    }
+    MDB_cursor *cur;
+    if ((rc = mdb_cursor_open(txn, dbi, &cur))) return rc;
     rewind(w->tmp);
     if (ftruncate(fileno(w->tmp), 0)) return errno;
     MDB_val k, v;
@@ -298,22 +374,43 @@ static int rewrite_table(MDB_txn *txn, void *ctx)
     return rc;
 }
 
-static int rewrite_tables(av_store *s, const av_gc_opts *o)
+static int rewrite_tables(av_store *s, const av_gc_opts *o, av_gc_result *res)
 {
     static const int tables[] = {DBI_TXT, DBI_CID, DBI_IDX, DBI_SYM};
-    rewrite w = {s, 0, tmpfile()};
+    rewrite w = {s, 0, tmpfile(), 0};
     if (!w.tmp) return av_error_set(AV_EIO, "cannot make a temporary file: %s", strerror(errno));
     int rc = 0;
     for (size_t i = 0; i < sizeof tables / sizeof tables[0] && rc == 0; i++) {
         w.dbi = tables[i];
         rc = write_txn(s, rewrite_table, &w, "writing a table again");
+        av_store_release_map(s);
         if (o->progress) o->progress(o->ctx, "tables", i + 1, sizeof tables / sizeof tables[0]);
     }
     fclose(w.tmp);
+    res->tables_kept = w.skipped;
     return rc;
 }
 
 /* ---- 3. a compact copy in place of the file ---- */
+
+/* While LMDB copies the store, this thread hands the map's pages back every
+ * 20 ms: the copy reads every page of the store through the map, and
+ * without it a 300K-row store's gc peaked at 599 MB. */
+typedef struct {
+    av_store *s;
+    atomic_int stop;
+} releaser;
+
+static void *release_loop(void *arg)
+{
+    releaser *r = arg;
+    while (!atomic_load(&r->stop)) {
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        av_store_release_map(r->s);
+    }
+    return NULL;
+}
 
 static int compact_file(av_store *s)
 {
@@ -323,7 +420,14 @@ static int compact_file(av_store *s)
     snprintf(to, sizeof to, "%s/data.mdb", s->dir);
     unlink(from); /* a killed gc's copy */
     if (mkdir(tmp, 0755) && errno != EEXIST) return av_error_set(AV_EIO, "cannot create '%s': %s", tmp, strerror(errno));
+    releaser rl = {s, 0};
+    pthread_t th;
+    int threaded = pthread_create(&th, NULL, release_loop, &rl) == 0;
     int rc = mdb_env_copy2(s->env, tmp, MDB_CP_COMPACT);
+    if (threaded) {
+        atomic_store(&rl.stop, 1);
+        pthread_join(th, NULL);
+    }
     if (rc) {
         unlink(from);
         rmdir(tmp);
@@ -374,7 +478,7 @@ int av_store_gc(av_store *s, const av_gc_opts *opts, av_gc_result *res)
     res->file_before = file_bytes(s);
     if (s->nreaders > 0) rc = av_error_set(AV_EBUSY, "this process holds %d readers of the store", s->nreaders);
     if (rc == 0) rc = repack_texts(s, &o, res);
-    if (rc == 0) rc = rewrite_tables(s, &o);
+    if (rc == 0) rc = rewrite_tables(s, &o, res);
     if (rc == 0) rc = compact_file(s);
     res->file_after = file_bytes(s);
     av_store_exclusive(s, 0);

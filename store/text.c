@@ -480,20 +480,16 @@ int av_block_repack(av_store *s, MDB_txn *txn, av_blockcache *c, av_repacker *z,
 }
 
 struct sampler {
-    uint64_t step, acc;
     av_buf *samples;
     size_t **sizes;
     unsigned *n, cap;
-    size_t want;
 };
 
 static int take_sample(void *ctx, const char *text, size_t len, uint64_t loc)
 {
     (void)loc;
     struct sampler *sm = ctx;
-    sm->acc += len;
-    if (sm->acc < sm->step || sm->samples->len >= sm->want || !len) return 0;
-    sm->acc = 0;
+    if (!len) return 0;
     if (*sm->n == sm->cap) *sm->sizes = av_xrealloc(*sm->sizes, (sm->cap = sm->cap ? sm->cap * 2 : 1024) * sizeof **sm->sizes);
     (*sm->sizes)[(*sm->n)++] = len;
     av_buf_put(sm->samples, text, len);
@@ -503,20 +499,35 @@ static int take_sample(void *ctx, const char *text, size_t len, uint64_t loc)
 int av_text_sample(av_store *s, MDB_txn *txn, av_blockcache *c, int cls, size_t want, av_buf *samples, size_t **sizes,
                    unsigned *n, uint64_t *class_bytes)
 {
-    /* the class's raw bytes, from the block headers: then one text in every
-     * (total / want) bytes, so the samples come from the whole store */
+    /* the class's blocks and raw bytes, from the block headers; then every
+     * k-th block's texts, so the samples come from the whole store and only
+     * those blocks are decompressed */
     MDB_cursor *cur;
     int mrc = mdb_cursor_open(txn, s->dbi[DBI_BLK], &cur);
     if (mrc) return av_mdb_error(mrc, "reading text blocks");
-    uint64_t total = 0;
+    uint64_t total = 0, i = 0;
     MDB_val key, val;
     for (mrc = mdb_cursor_get(cur, &key, &val, MDB_FIRST); mrc == 0; mrc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
         blockv b;
         if (block_parse(val.mv_data, val.mv_size, &b) == 0 && b.cls == (cls != 0)) total += b.raw_len;
+        if (++i % 16 == 0) av_store_release_map(s); /* a header's fault maps its neighbours too */
+    }
+    i = 0;
+    *class_bytes = total;
+    *n = 0;
+    uint64_t every = want && total > want ? (total + want - 1) / want : 1;
+    struct sampler sm = {samples, sizes, n, 0};
+    int rc = 0;
+    for (mrc = mdb_cursor_get(cur, &key, &val, MDB_FIRST); mrc == 0 && rc == 0 && samples->len < want;
+         mrc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+        blockv b;
+        if (key.mv_size != 8 || block_parse(val.mv_data, val.mv_size, &b) < 0 || b.cls != (cls != 0)) continue;
+        if (i++ % every) continue;
+        uint64_t id = av_get_be64(key.mv_data);
+        rc = av_text_scan_blocks(s, txn, c, cls, id, id + 1, take_sample, &sm);
+        av_store_release_map(s); /* the block's pages (a block is ~25 of them) */
     }
     mdb_cursor_close(cur);
-    *class_bytes = total;
-    struct sampler sm = {want && total > want ? total / want : 1, 0, samples, sizes, n, 0, want};
-    *n = 0;
-    return av_text_scan_blocks(s, txn, c, cls, 0, UINT64_MAX, take_sample, &sm);
+    av_store_release_map(s);
+    return rc;
 }
