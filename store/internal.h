@@ -273,6 +273,14 @@ int av_shortkey_put(MDB_txn *txn, MDB_dbi dbi, const uint8_t hash[16], const voi
 /* Deletes content id cid's entry if it names row. An MDB code. */
 int av_cid_del(MDB_txn *txn, av_store *s, const av_id *cid, uint64_t row);
 
+/* Tables of chunks keyed by their first row (pch, rch): the chunk that can
+ * hold x is the last key <= x. 1 with its first row and value (valid for
+ * the transaction) and the next key (UINT64_MAX: none), 0 when no chunk
+ * starts at or before x (next set), or an AV_E* code; what names the read
+ * in messages. */
+int av_chunk_find(MDB_txn *txn, MDB_dbi dbi, uint64_t x, uint64_t *first, MDB_val *val, uint64_t *next,
+                  const char *what);
+
 /* ---- the reference index of new rows, in chunks (refs.c) ---- */
 typedef struct av_rchenc {
     av_buf val;

@@ -98,70 +98,66 @@ corrupt:
     return av_error_set(AV_ECORRUPT, "a provenance chunk (first row %llu) is corrupt", (unsigned long long)first);
 }
 
-/* Loads the chunk that can hold row into c. */
-static int load(MDB_txn *txn, av_store *s, av_pchcache *c, uint64_t row)
+int av_chunk_find(MDB_txn *txn, MDB_dbi dbi, uint64_t x, uint64_t *first, MDB_val *val, uint64_t *next,
+                  const char *what)
 {
     MDB_cursor *cur;
-    int rc = mdb_cursor_open(txn, s->dbi[DBI_PCH], &cur);
-    if (rc) return av_mdb_error(rc, "reading provenance");
-    av_store_touch(s);
+    int rc = mdb_cursor_open(txn, dbi, &cur);
+    if (rc) return av_mdb_error(rc, what);
     uint8_t k8[8];
-    av_be64(k8, row);
+    av_be64(k8, x);
     MDB_val k = {8, k8}, v;
+    *next = UINT64_MAX;
+    int found = 0;
     rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-    uint64_t next = UINT64_MAX;
-    if (rc == 0 && k.mv_size == 8 && av_get_be64(k.mv_data) == row) {
-        /* a chunk starts at row; the next key bounds it */
+    if (rc == 0 && k.mv_size == 8 && av_get_be64(k.mv_data) == x) {
+        /* a chunk starts at x; the next key bounds it (k and v stay valid:
+         * values live as long as the transaction) */
+        MDB_val k2, v2;
+        int r2 = mdb_cursor_get(cur, &k2, &v2, MDB_NEXT);
+        if (r2 == 0) *next = k2.mv_size == 8 ? av_get_be64(k2.mv_data) : 0;
+        else if (r2 != MDB_NOTFOUND) rc = r2;
+        found = 1;
     } else {
         if (rc == 0) {
-            if (k.mv_size != 8) goto corrupt;
-            next = av_get_be64(k.mv_data);
+            *next = k.mv_size == 8 ? av_get_be64(k.mv_data) : 0;
             rc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
         } else if (rc == MDB_NOTFOUND) {
             rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
         }
-        if (rc == MDB_NOTFOUND) { /* no chunk at or before row */
-            mdb_cursor_close(cur);
-            c->lo = 0;
-            c->hi = next;
-            c->n = 0;
-            c->valid = 1;
-            return 0;
-        }
-    }
-    if (rc) {
-        mdb_cursor_close(cur);
-        return av_mdb_error(rc, "reading provenance");
-    }
-    if (k.mv_size != 8) goto corrupt;
-    c->lo = av_get_be64(k.mv_data);
-    if ((rc = decode_chunk(c, c->lo, &v)) < 0) {
-        mdb_cursor_close(cur);
-        return rc;
-    }
-    if (next == UINT64_MAX) {
-        MDB_val k2, v2;
-        int r2 = mdb_cursor_get(cur, &k2, &v2, MDB_NEXT);
-        if (r2 == 0 && k2.mv_size == 8) next = av_get_be64(k2.mv_data);
-        else if (r2 == 0) goto corrupt;
-        else if (r2 != MDB_NOTFOUND) {
-            mdb_cursor_close(cur);
-            return av_mdb_error(r2, "reading provenance");
-        }
+        if (rc == 0) found = 1;
+        else if (rc == MDB_NOTFOUND) rc = 0; /* no chunk at or before x */
     }
     mdb_cursor_close(cur);
-    if (next <= c->links[c->n - 1].row) {
-        c->valid = 0;
-        return av_error_set(AV_ECORRUPT, "provenance chunks at rows %llu and %llu overlap", (unsigned long long)c->lo,
-                            (unsigned long long)next);
+    if (rc) return av_mdb_error(rc, what);
+    if (*next == 0 || (found && k.mv_size != 8)) return av_error_set(AV_ECORRUPT, "%s: a chunk key is corrupt", what);
+    if (!found) return 0;
+    *first = av_get_be64(k.mv_data);
+    *val = v;
+    return 1;
+}
+
+/* Loads the chunk that can hold row into c. */
+static int load(MDB_txn *txn, av_store *s, av_pchcache *c, uint64_t row)
+{
+    av_store_touch(s);
+    MDB_val v;
+    uint64_t next;
+    int rc = av_chunk_find(txn, s->dbi[DBI_PCH], row, &c->lo, &v, &next, "reading provenance");
+    c->valid = 0;
+    if (rc < 0) return rc;
+    if (rc == 0) { /* no chunk at or before row */
+        c->lo = 0;
+        c->n = 0;
+    } else {
+        if ((rc = decode_chunk(c, c->lo, &v)) < 0) return rc;
+        if (next <= c->links[c->n - 1].row)
+            return av_error_set(AV_ECORRUPT, "provenance chunks at rows %llu and %llu overlap", (unsigned long long)c->lo,
+                                (unsigned long long)next);
     }
     c->hi = next;
     c->valid = 1;
     return 0;
-corrupt:
-    mdb_cursor_close(cur);
-    c->valid = 0;
-    return av_error_set(AV_ECORRUPT, "a provenance chunk key is corrupt");
 }
 
 int av_pch_links(MDB_txn *txn, av_store *s, av_pchcache **cp, uint64_t row, const av_prov_link **out, size_t *n,

@@ -116,57 +116,20 @@ static int decode_chunk(av_rchcache *c, uint64_t first, const MDB_val *v)
 /* Loads the chunk that can hold target into c. */
 static int load(MDB_txn *txn, av_store *s, av_rchcache *c, uint64_t target)
 {
-    MDB_cursor *cur;
-    int rc = mdb_cursor_open(txn, s->dbi[DBI_RCH], &cur);
-    if (rc) return av_mdb_error(rc, "reading the reference index");
     av_store_touch(s);
-    uint8_t k8[8];
-    av_be64(k8, target);
-    MDB_val k = {8, k8}, v;
-    uint64_t next = UINT64_MAX;
-    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-    if (rc == 0 && k.mv_size == 8 && av_get_be64(k.mv_data) == target) {
-        /* a chunk starts at target; the next key bounds it (k and v stay
-         * valid: values live as long as the transaction) */
-        MDB_val k2, v2;
-        int r2 = mdb_cursor_get(cur, &k2, &v2, MDB_NEXT);
-        if (r2 == 0 && k2.mv_size == 8) next = av_get_be64(k2.mv_data);
-        else if (r2 == 0) rc = -1;
-        else if (r2 != MDB_NOTFOUND) rc = r2;
-    } else {
-        if (rc == 0) {
-            if (k.mv_size != 8) rc = -1;
-            else {
-                next = av_get_be64(k.mv_data);
-                rc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
-            }
-        } else if (rc == MDB_NOTFOUND) {
-            rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
-        }
-        if (rc == MDB_NOTFOUND) { /* no chunk at or before target */
-            mdb_cursor_close(cur);
-            c->lo = 0;
-            c->hi = next;
-            c->nt = c->ns = 0;
-            c->valid = 1;
-            return 0;
-        }
-    }
-    if (rc == 0 && k.mv_size != 8) rc = -1;
-    if (rc) {
-        mdb_cursor_close(cur);
-        c->valid = 0;
-        if (rc == -1) return av_error_set(AV_ECORRUPT, "a reference chunk key is corrupt");
-        return av_mdb_error(rc, "reading the reference index");
-    }
-    c->lo = av_get_be64(k.mv_data);
-    rc = decode_chunk(c, c->lo, &v);
-    mdb_cursor_close(cur);
+    MDB_val v;
+    uint64_t next;
+    int rc = av_chunk_find(txn, s->dbi[DBI_RCH], target, &c->lo, &v, &next, "reading the reference index");
+    c->valid = 0;
     if (rc < 0) return rc;
-    if (next <= c->target[c->nt - 1]) {
-        c->valid = 0;
-        return av_error_set(AV_ECORRUPT, "reference chunks at targets %llu and %llu overlap", (unsigned long long)c->lo,
-                            (unsigned long long)next);
+    if (rc == 0) { /* no chunk at or before target */
+        c->lo = 0;
+        c->nt = c->ns = 0;
+    } else {
+        if ((rc = decode_chunk(c, c->lo, &v)) < 0) return rc;
+        if (next <= c->target[c->nt - 1])
+            return av_error_set(AV_ECORRUPT, "reference chunks at targets %llu and %llu overlap", (unsigned long long)c->lo,
+                                (unsigned long long)next);
     }
     c->hi = next;
     c->valid = 1;

@@ -53,14 +53,19 @@ typedef struct {
     MDB_cursor *c;
 } raw_cursor;
 
+static void raw_cursor_open_dir(raw_cursor *rc, const char *dir, const char *name)
+{
+    MDB_dbi dbi;
+    raw_open(dir, name, MDB_RDONLY, &rc->env, &rc->txn, &dbi);
+    CHECK_EQ_INT(mdb_cursor_open(rc->txn, dbi, &rc->c), 0);
+}
+
 static void raw_cursor_open(raw_cursor *rc, av_store *s, const char *name)
 {
     char dir[600];
     snprintf(dir, sizeof dir, "%s", av_store_dir(s));
     av_store_close(s);
-    MDB_dbi dbi;
-    raw_open(dir, name, MDB_RDONLY, &rc->env, &rc->txn, &dbi);
-    CHECK_EQ_INT(mdb_cursor_open(rc->txn, dbi, &rc->c), 0);
+    raw_cursor_open_dir(rc, dir, name);
 }
 
 static void raw_cursor_close(raw_cursor *rc)
@@ -81,6 +86,21 @@ static uint64_t put_prompt(av_writer *w, const char *text)
     int rc = av_writer_put(w, &r);
     if (rc < 0) fprintf(stderr, "put: %s\n", av_errmsg());
     return r.row;
+}
+
+/* A response to prompt row with text; its row (0 on error). */
+static uint64_t put_response(av_writer *w, uint64_t prompt, const char *text)
+{
+    av_record r;
+    av_record_init(&r);
+    av_msg m = {"assistant", {text, strlen(text), {{0}}, 0}};
+    r.kind = AV_RESPONSE;
+    r.ref[0] = prompt;
+    r.nmsg = 1;
+    r.msg = &m;
+    int rc = av_writer_put(w, &r);
+    if (rc < 0) fprintf(stderr, "put response: %s\n", av_errmsg());
+    return rc < 0 ? 0 : r.row;
 }
 
 static uint64_t put_tag(av_writer *w, uint64_t target, const char *key, const char *json)
@@ -1031,20 +1051,20 @@ static size_t raw_key_sets(const char *dir, const char *const *keys, size_t n, u
         CHECK(v.mv_size == 4 && !b[0] && !b[1] && !b[2] && b[3] < 128);
         want[1 + i] = b[3];
     }
-    MDB_cursor *c;
-    CHECK_EQ_INT(mdb_cursor_open(txn, dbi, &c), 0);
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+    raw_cursor rc;
+    raw_cursor_open_dir(&rc, dir, "sym");
     MDB_val k, v;
     size_t sets = 0;
-    for (int r = mdb_cursor_get(c, &k, &v, MDB_FIRST); r == 0; r = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+    for (int r = mdb_cursor_get(rc.c, &k, &v, MDB_FIRST); r == 0; r = mdb_cursor_get(rc.c, &k, &v, MDB_NEXT)) {
         const uint8_t *kb = k.mv_data, *vb = v.mv_data;
         if (k.mv_size != 5 || kb[0] != 'i' || !v.mv_size || vb[0] != 0xff) continue;
         sets++;
         if (v.mv_size == n + 1 && !memcmp(vb, want, n + 1))
             *id = (uint32_t)kb[1] << 24 | (uint32_t)kb[2] << 16 | (uint32_t)kb[3] << 8 | kb[4];
     }
-    mdb_cursor_close(c);
-    mdb_txn_abort(txn);
-    mdb_env_close(env);
+    raw_cursor_close(&rc);
     return sets;
 }
 
@@ -1433,19 +1453,13 @@ static uint64_t refs_of(av_reader *r, uint64_t target, uint64_t *rows, size_t ca
 
 static size_t raw_ref_entries(const char *dir)
 {
-    MDB_env *env;
-    MDB_txn *txn;
-    MDB_dbi dbi;
-    raw_open(dir, "idx", MDB_RDONLY, &env, &txn, &dbi);
-    MDB_cursor *c;
-    CHECK_EQ_INT(mdb_cursor_open(txn, dbi, &c), 0);
+    raw_cursor rc;
+    raw_cursor_open_dir(&rc, dir, "idx");
     MDB_val k, v;
     size_t n = 0;
-    for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
+    for (int r = mdb_cursor_get(rc.c, &k, &v, MDB_FIRST); r == 0; r = mdb_cursor_get(rc.c, &k, &v, MDB_NEXT))
         n += ((const char *)k.mv_data)[0] == AV_TERM_REF;
-    mdb_cursor_close(c);
-    mdb_txn_abort(txn);
-    mdb_env_close(env);
+    raw_cursor_close(&rc);
     return n;
 }
 
@@ -1879,15 +1893,8 @@ static void test_store__response_texts_in_own_blocks(void)
         int n = snprintf(rt[i], sizeof rt[i], "response %d: ", i);
         while (n < 2900) n += snprintf(rt[i] + n, sizeof rt[i] - (size_t)n, "%d words ", (i * 31 + n) % 997);
         prow[i] = put_prompt(w, pt[i]);
-        av_record r;
-        av_record_init(&r);
-        av_msg m = {"assistant", {rt[i], strlen(rt[i]), {{0}}, 0}};
-        r.kind = AV_RESPONSE;
-        r.ref[0] = prow[i];
-        r.nmsg = 1;
-        r.msg = &m;
-        CHECK(av_writer_put(w, &r) >= 0);
-        rrow[i] = r.row;
+        rrow[i] = put_response(w, prow[i], rt[i]);
+        CHECK(rrow[i] != 0);
     }
     CHECK_EQ_INT(commit(w, "v1"), 1);
     av_reader *r;
@@ -1955,14 +1962,7 @@ static void test_store__texts_cross_classes(void)
     CHECK_EQ_INT(av_texts_apart(r), 1);
     av_reader_close(r);
     CHECK_EQ_INT(av_writer_open(&w, s), 0);
-    av_record rec;
-    av_record_init(&rec);
-    av_msg m = {"assistant", {t, strlen(t), {{0}}, 0}};
-    rec.kind = AV_RESPONSE;
-    rec.ref[0] = p;
-    rec.nmsg = 1;
-    rec.msg = &m;
-    CHECK_EQ_INT(av_writer_put(w, &rec), 1);
+    CHECK(put_response(w, p, t) != 0);
     CHECK_EQ_INT(commit(w, "v2"), 2);
     CHECK_EQ_INT(av_reader_open(&r, s, 0), 0);
     CHECK_EQ_INT(av_texts_apart(r), 0);
@@ -2197,14 +2197,7 @@ static void test_store__gc(void)
             uint64_t p = put_prompt(w, text);
             char answer[2100];
             snprintf(answer, sizeof answer, "Answer: %s. In short: %.*s", text, (int)(n / 2), text);
-            av_record r;
-            av_record_init(&r);
-            av_msg m = {"assistant", {answer, strlen(answer), {{0}}, 0}};
-            r.kind = AV_RESPONSE;
-            r.ref[0] = p;
-            r.nmsg = 1;
-            r.msg = &m;
-            CHECK(av_writer_put(w, &r) >= 0);
+            CHECK(put_response(w, p, answer) != 0);
         }
         CHECK_EQ_INT(commit(w, v ? "v2" : "v1"), (uint32_t)v + 1);
     }
