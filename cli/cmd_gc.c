@@ -72,7 +72,7 @@ int cmd_gc(int argc, char **argv, av_cli *ctx)
     if (p.on && p.step) fputc('\n', stderr);
     if (rc < 0) return cli_store_error(rc);
     if (!quiet)
-        fprintf(stderr, "gc: %.1f MB -> %.1f MB on disk (texts %.1f -> %.1f MB, %u dictionar%s trained)\n",
+        fprintf(stderr, "gc: %.1f MB -> %.1f MB on disk (texts repacked %.1f -> %.1f MB, %u dictionar%s trained)\n",
                 res.file_before / 1e6, res.file_after / 1e6, res.text_before / 1e6, res.text_after / 1e6,
                 res.dicts_added, res.dicts_added == 1 ? "y" : "ies");
     if (!quiet && res.tables_kept)

@@ -20,7 +20,7 @@ run "$A" -C "$S" gc --levle 3
 check "an unknown option: exit 2" test "$rc" = 2
 run "$A" -C "$S" gc
 check "gc: exit 0" test "$rc" = 0
-check "gc: says what it did" has "$err" "MB on disk (texts "
+check "gc: says what it did" has "$err" "MB on disk (texts repacked "
 check "gc: a small store trains no dictionary" has "$err" "0 dictionaries trained)"
 check "gc: nothing on stdout" test -z "$out"
 "$A" -C "$S" dump >"$T/d.jsonl"
