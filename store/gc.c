@@ -5,7 +5,9 @@
  * is what a finished dataset wants to keep. av_store_gc, holding the writer
  * lock and the store to itself:
  *  1. trains a dictionary per text class (responses' texts, the rest) on
- *     samples from the whole store, 1 MiB and 512 KiB, and compresses every
+ *     samples from the whole store, 1 MiB and 512 KiB (or keeps the last
+ *     gc's while the class has grown less than a quarter, and skips the
+ *     blocks it packed), and compresses every
  *     block's frames again with it at a higher level. Texts keep their
  *     places (block, raw offset) and frames their bounds, so records and
  *     readers' caches stay valid; a block whose new value is not smaller
@@ -16,7 +18,9 @@
  *  3. copies the store compacted (mdb_env_copy2, MDB_CP_COMPACT: the pages
  *     freed above are left out) and renames the copy over data.mdb.
  * Nothing a reader sees changes: records, versions, texts are the same.
- * Every dictionary ever used stays in the dict table.
+ * Every dictionary ever used stays in the dict table. Memory stays bounded:
+ * the map's pages are handed back as blocks are read, and by a thread while
+ * LMDB copies the file; a table too large for one transaction is kept.
  */
 #include "store/internal.h"
 
@@ -39,14 +43,6 @@
 static uint64_t min_class_bytes = 8u << 20;
 void av_tune_gc_min_class(uint64_t bytes) { min_class_bytes = bytes ? bytes : 8u << 20; }
 #define REPACK_TXN_BYTES (16u << 20)
-
-static int meta_u64_put(MDB_txn *txn, av_store *s, const char *key, uint64_t v)
-{
-    uint8_t b[8];
-    av_be64(b, v);
-    MDB_val k = {strlen(key), (void *)key}, val = {8, b};
-    return mdb_put(txn, s->dbi[DBI_META], &k, &val, 0);
-}
 
 /* Runs one write transaction of fn, growing the map when it is full. */
 static int write_txn(av_store *s, int (*fn)(MDB_txn *txn, void *ctx), void *ctx, const char *what)
@@ -188,7 +184,7 @@ static int put_dicts(MDB_txn *txn, void *ctx)
     if (rc || !last) return rc;
     /* writers number their dictionaries after these and compress new blocks
      * with the responses' one (the most text) until they train their own */
-    return meta_u64_put(txn, d->s, "dict_cur", d->fresh[AV_TEXTS_RESPONSE] ? d->id[AV_TEXTS_RESPONSE] : last);
+    return av_meta_put_u64(txn, d->s, "dict_cur", d->fresh[AV_TEXTS_RESPONSE] ? d->id[AV_TEXTS_RESPONSE] : last);
 }
 
 static int train_dicts(av_store *s, av_blockcache *cache, newdicts *d)
@@ -226,8 +222,7 @@ static int train_dicts(av_store *s, av_blockcache *cache, newdicts *d)
         size_t *sizes = NULL;
         unsigned n = 0;
         uint64_t total = 0;
-        /* the class's size first (block headers only) */
-        if ((rc = av_text_sample(s, txn, cache, cls, 0, &samples, &sizes, &n, &total)) < 0) break;
+        if ((rc = av_text_class_bytes(s, txn, cls, &total)) < 0) break;
         if (prev_id[cls] && total <= prev_bytes[cls] * GC_REUSE_GROWTH) {
             /* the last gc's dictionary still fits the class: packed blocks
              * stay as they are, and no dictionary is added */
@@ -242,7 +237,7 @@ static int train_dicts(av_store *s, av_blockcache *cache, newdicts *d)
             }
         }
         if (total >= min_class_bytes)
-            rc = av_text_sample(s, txn, cache, cls, cls ? SAMPLE_RESPONSE : SAMPLE_OTHER, &samples, &sizes, &n, &total);
+            rc = av_text_sample(s, txn, cache, cls, total, cls ? SAMPLE_RESPONSE : SAMPLE_OTHER, &samples, &sizes, &n);
         if (rc == 0 && total >= min_class_bytes) {
             size_t cap = cls ? DICT_RESPONSE : DICT_OTHER;
             if (cap > samples.len / 16) cap = samples.len / 16;

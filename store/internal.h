@@ -2,19 +2,26 @@
  * may include: the LMDB keyspace, the record codec, the text store and the
  * reader/writer structures.
  *
- * Keyspace (one LMDB environment, named databases):
+ * Keyspace (one LMDB environment, named databases; store format 5):
  *   meta    "format" -> magic + format version; "head" -> u32;
- *           "next_row"/"next_block" -> u64 (never reused); "texts" -> stats
+ *           "next_row"/"next_block"/"next_sym" -> u64 (never reused);
+ *           "texts" -> stats; "dict_cur"/"dict_at" -> the writers'
+ *           dictionary; "gc" -> what the last gc packed with (gc.c)
  *   rec     row (u64 BE) -> encoded record (codec.c); a long value is
  *           named by its place (block, class, offset), so reading a record's
  *           texts needs no lookup by hash
- *   cid     content id (16) -> row (u64 BE)
- *   txt     text hash (16) -> block (u64 BE, top bit: the block holds
- *           responses' texts), offset (u32), length (u32): what writers
- *           store each text once by
- *   blk     block (u64 BE) -> block header + zstd frame (text.c)
+ *   cid     content id's first 8 bytes (all 16 for a second id with those
+ *           8) -> row (varint) (shortkey.c)
+ *   txt     text hash's first 8 bytes (or 16, likewise) -> block and class,
+ *           offset, length (varints): what writers store each text once by
+ *   blk     block (u64 BE) -> block header, lengths, zstd frames (text.c)
  *   dict    dictionary id (u32 BE) -> zstd dictionary
- *   idx     term + first row (u64 BE) -> a chunk of ascending row ids (index.c)
+ *   idx     term + first row (u64 BE) -> a chunk of ascending row ids, gaps
+ *           as varints and runs (index.c)
+ *   pch     first row (u64 BE) -> a writer's provenance links of its own
+ *           rows, in a chunk (prov.c)
+ *   rch     first target row (u64 BE) -> the references to a writer's new
+ *           rows, in a chunk (refs.c)
  *   prov    row + source row + line (3 x u64 BE) -> version (u32 BE)
  *   tgl     row + version (u64 BE, u32 BE) -> "" : retract/restore toggles
  *   evt     version + seq (u32 BE x2) -> event (links, toggles) for diff/dump
@@ -23,7 +30,7 @@
  *   aux     namespace NUL key -> value (modules' own data)
  *   undo    seq (u64 BE) -> keys written by the uncommitted writer
  *   sym     's' + bytes -> id (u32 BE); 'i' + id -> bytes: interned attribute
- *           keys and repeated short values (records store the id)
+ *           keys, repeated short values and key sets (records store the id)
  *   col     chunk (u64 BE) -> each row's kind and ref[0] (column.c)
  */
 #ifndef AV_STORE_INTERNAL_H
@@ -194,10 +201,12 @@ void av_repacker_free(av_repacker *z);
  * into out. */
 int av_block_repack(av_store *s, MDB_txn *txn, av_blockcache *c, av_repacker *z, uint64_t id, const MDB_val *old,
                     av_buf *out);
-/* Up to want bytes of class cls's texts, taken evenly across the store, as
- * training samples; *class_bytes: the class's raw bytes. */
-int av_text_sample(av_store *s, MDB_txn *txn, av_blockcache *c, int cls, size_t want, av_buf *samples, size_t **sizes,
-                   unsigned *n, uint64_t *class_bytes);
+/* The raw bytes of class cls's texts, from the block headers. */
+int av_text_class_bytes(av_store *s, MDB_txn *txn, int cls, uint64_t *out);
+/* Up to want bytes of class cls's texts (class_bytes of them in all) as
+ * training samples, from every k-th block, so from the whole store. */
+int av_text_sample(av_store *s, MDB_txn *txn, av_blockcache *c, int cls, uint64_t class_bytes, size_t want,
+                   av_buf *samples, size_t **sizes, unsigned *n);
 
 /* ---- index postings (index.c) ---- */
 /* Appends the term bytes of each kind of index to b. */
@@ -345,6 +354,8 @@ int av_rec_raw(av_store *s, MDB_txn *txn, uint64_t row, MDB_val *out);
 /* The head version and its row_end as stored in meta / commits. */
 int av_meta_head(av_store *s, MDB_txn *txn, uint32_t *out);
 int av_meta_u64(av_store *s, MDB_txn *txn, const char *key, uint64_t *out);
+/* Puts meta[key] = v (u64 BE); an MDB code. */
+int av_meta_put_u64(MDB_txn *txn, av_store *s, const char *key, uint64_t v);
 int av_commit_row_hi(av_store *s, MDB_txn *txn, uint32_t version, uint64_t *out);
 /* Begins a read txn, following another process's map growth. */
 int av_txn_begin_read(av_store *s, MDB_txn **out);

@@ -1,5 +1,7 @@
 /* store.c: opening and creating stores, the on-disk format check, map
- * growth, version names (labels) and version resolution.
+ * growth, version names (labels) and version resolution, and users.lock:
+ * every process with the store open holds it shared, so gc (which puts a
+ * new file in place, then reopens) can ask for the store to itself.
  *
  * The LMDB map starts small and grows: a writer that meets MDB_MAP_FULL
  * doubles it and redoes its batch (writer.c); a reader whose map is older than
@@ -265,6 +267,14 @@ int av_meta_u64(av_store *s, MDB_txn *txn, const char *key, uint64_t *out)
     if (v.mv_size != 8) return av_error_set(AV_ECORRUPT, "store metadata '%s' is corrupt", key);
     *out = av_get_be64(v.mv_data);
     return 0;
+}
+
+int av_meta_put_u64(MDB_txn *txn, av_store *s, const char *key, uint64_t v)
+{
+    uint8_t b[8];
+    av_be64(b, v);
+    MDB_val k = {strlen(key), (void *)key}, val = {8, b};
+    return mdb_put(txn, s->dbi[DBI_META], &k, &val, 0);
 }
 
 int av_meta_head(av_store *s, MDB_txn *txn, uint32_t *out)

@@ -496,12 +496,8 @@ static int take_sample(void *ctx, const char *text, size_t len, uint64_t loc)
     return 0;
 }
 
-int av_text_sample(av_store *s, MDB_txn *txn, av_blockcache *c, int cls, size_t want, av_buf *samples, size_t **sizes,
-                   unsigned *n, uint64_t *class_bytes)
+int av_text_class_bytes(av_store *s, MDB_txn *txn, int cls, uint64_t *out)
 {
-    /* the class's blocks and raw bytes, from the block headers; then every
-     * k-th block's texts, so the samples come from the whole store and only
-     * those blocks are decompressed */
     MDB_cursor *cur;
     int mrc = mdb_cursor_open(txn, s->dbi[DBI_BLK], &cur);
     if (mrc) return av_mdb_error(mrc, "reading text blocks");
@@ -512,12 +508,25 @@ int av_text_sample(av_store *s, MDB_txn *txn, av_blockcache *c, int cls, size_t 
         if (block_parse(val.mv_data, val.mv_size, &b) == 0 && b.cls == (cls != 0)) total += b.raw_len;
         if (++i % 16 == 0) av_store_release_map(s); /* a header's fault maps its neighbours too */
     }
-    i = 0;
-    *class_bytes = total;
+    mdb_cursor_close(cur);
+    av_store_release_map(s);
+    *out = total;
+    return mrc == MDB_NOTFOUND ? 0 : av_mdb_error(mrc, "reading text blocks");
+}
+
+int av_text_sample(av_store *s, MDB_txn *txn, av_blockcache *c, int cls, uint64_t class_bytes, size_t want,
+                   av_buf *samples, size_t **sizes, unsigned *n)
+{
+    /* every k-th block's texts, so the samples come from the whole store
+     * and only those blocks are decompressed */
+    MDB_cursor *cur;
+    int mrc = mdb_cursor_open(txn, s->dbi[DBI_BLK], &cur);
+    if (mrc) return av_mdb_error(mrc, "reading text blocks");
     *n = 0;
-    uint64_t every = want && total > want ? (total + want - 1) / want : 1;
+    uint64_t every = class_bytes > want ? (class_bytes + want - 1) / want : 1, i = 0;
     struct sampler sm = {samples, sizes, n, 0};
     int rc = 0;
+    MDB_val key, val;
     for (mrc = mdb_cursor_get(cur, &key, &val, MDB_FIRST); mrc == 0 && rc == 0 && samples->len < want;
          mrc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
         blockv b;
@@ -529,5 +538,6 @@ int av_text_sample(av_store *s, MDB_txn *txn, av_blockcache *c, int cls, size_t 
     }
     mdb_cursor_close(cur);
     av_store_release_map(s);
-    return rc;
+    if (rc) return rc;
+    return mrc && mrc != MDB_NOTFOUND ? av_mdb_error(mrc, "reading text blocks") : 0;
 }

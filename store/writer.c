@@ -962,14 +962,6 @@ static int store_text(av_writer *w, av_val *v, int cls)
 
 /* ---- flushing a batch ---- */
 
-static int meta_put_u64(MDB_txn *txn, av_store *s, const char *key, uint64_t v)
-{
-    uint8_t b[8];
-    av_be64(b, v);
-    MDB_val k = {strlen(key), (void *)key}, val = {8, b};
-    return mdb_put(txn, s->dbi[DBI_META], &k, &val, 0);
-}
-
 static int cmp_row(const void *a, const void *b)
 {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -1342,9 +1334,9 @@ static int flush_txn(av_writer *w, av_buf *undo)
         else rc = g == 0 ? mdb_del(txn, s->dbi[DBI_AUX], &k, NULL) : 0;
         if (rc) goto done;
     }
-    if ((rc = meta_put_u64(txn, s, "next_row", w->next_row))) goto done;
-    if ((rc = meta_put_u64(txn, s, "next_block", w->next_block))) goto done;
-    if ((rc = meta_put_u64(txn, s, "next_sym", w->next_sym))) goto done;
+    if ((rc = av_meta_put_u64(txn, s, "next_row", w->next_row))) goto done;
+    if ((rc = av_meta_put_u64(txn, s, "next_block", w->next_block))) goto done;
+    if ((rc = av_meta_put_u64(txn, s, "next_sym", w->next_sym))) goto done;
     if ((rc = undo_save(txn, s, undo))) goto done;
     rc = mdb_txn_commit(txn);
     txn = NULL;
@@ -2043,7 +2035,7 @@ static int commit_txn(av_writer *w, const av_commit_opts *opts, int make_version
         rc = mdb_put(txn, s->dbi[DBI_COMMIT], &k, &v, MDB_NOOVERWRITE);
         av_buf_free(&cb);
         if (rc) goto fail;
-        if ((rc = meta_put_u64(txn, s, "head", w->version))) goto fail;
+        if ((rc = av_meta_put_u64(txn, s, "head", w->version))) goto fail;
         uint8_t t[24];
         MDB_val tk = {5, "texts"}, tv;
         uint64_t count = 0, raw = 0, stored = 0;
@@ -2062,10 +2054,10 @@ static int commit_txn(av_writer *w, const av_commit_opts *opts, int make_version
             uint64_t x = 0;
             MDB_val xk = {6, "xclass"}, xv;
             if (mdb_get(txn, s->dbi[DBI_META], &xk, &xv) == 0 && xv.mv_size == 8) x = av_get_be64(xv.mv_data);
-            if ((rc = meta_put_u64(txn, s, "xclass", x + w->text_xclass))) goto fail;
+            if ((rc = av_meta_put_u64(txn, s, "xclass", x + w->text_xclass))) goto fail;
         }
-        if ((rc = meta_put_u64(txn, s, "dict_cur", w->dict_id))) goto fail;
-        if ((rc = meta_put_u64(txn, s, "dict_at", w->dict_at))) goto fail;
+        if ((rc = av_meta_put_u64(txn, s, "dict_cur", w->dict_id))) goto fail;
+        if ((rc = av_meta_put_u64(txn, s, "dict_at", w->dict_at))) goto fail;
     }
     if ((rc = mdb_drop(txn, s->dbi[DBI_UNDO], 0))) goto fail;
     return mdb_txn_commit(txn);

@@ -2258,6 +2258,57 @@ static void test_store__gc(void)
     av_tune_gc_min_class(0);
 }
 
+/* gc meets a damaged text block: it stops with the error, naming the
+ * block, and leaves the store as it was (the other texts read, the file
+ * is not replaced); the block mended, gc runs. */
+static void test_store__gc_damaged_block(void)
+{
+    av_store *s = fresh();
+    av_writer *w;
+    CHECK_EQ_INT(av_writer_open(&w, s), 0);
+    uint64_t rows[8];
+    char text[3000];
+    for (int i = 0; i < 8; i++) {
+        int n = snprintf(text, sizeof text, "text %d ", i);
+        while (n < 2500) n += snprintf(text + n, sizeof text - (size_t)n, "%d words ", (n * 7 + i) % 991);
+        rows[i] = put_prompt(w, text);
+    }
+    CHECK_EQ_INT(commit(w, "v1"), 1);
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s", av_store_dir(s));
+    av_store_close(s);
+    mutate_block(dir, save_block);
+    mutate_block(dir, frame_past_end);
+    CHECK_EQ_INT(av_store_open(&s, dir, AV_OPEN_RDWR), 0);
+    av_gc_result res;
+    CHECK_EQ_INT(av_store_gc(s, NULL, &res), AV_ECORRUPT);
+    CHECK(strstr(av_errmsg(), "text block 1") != NULL);
+    CHECK_EQ_INT(res.file_after, res.file_before);
+    av_reader *r;
+    CHECK_EQ_INT(av_reader_open(&r, s, 0), 0);
+    av_record rec;
+    av_record_init(&rec);
+    CHECK_EQ_INT(av_get(r, rows[7], AV_GET_TEXT, &rec), AV_ECORRUPT); /* the last text, past the frame */
+    CHECK_EQ_INT(av_get(r, rows[0], AV_GET_TEXT, &rec), 0);
+    CHECK(strncmp(rec.msg[0].text.ptr, "text 0 ", 7) == 0);
+    av_reader_close(r);
+    av_store_close(s);
+    mutate_block(dir, restore_block);
+    CHECK_EQ_INT(av_store_open(&s, dir, AV_OPEN_RDWR), 0);
+    CHECK_EQ_INT(av_store_gc(s, NULL, &res), 0);
+    CHECK_EQ_INT(av_reader_open(&r, s, 0), 0);
+    for (int i = 0; i < 8; i++) {
+        CHECK_EQ_INT(av_get(r, rows[i], AV_GET_TEXT, &rec), 0);
+        snprintf(text, sizeof text, "text %d ", i);
+        CHECK(strncmp(rec.msg[0].text.ptr, text, strlen(text)) == 0);
+    }
+    av_record_free(&rec);
+    av_reader_close(r);
+    av_store_close(s);
+    free(saved_block);
+    saved_block = NULL;
+}
+
 static void test_store__ambiguous_prefix(void)
 {
     av_store *s = fresh();
@@ -2333,5 +2384,6 @@ int main(void)
     RUN(test_store__ambiguous_prefix);
     RUN(test_store__half_hash_keys);
     RUN(test_store__gc);
+    RUN(test_store__gc_damaged_block);
     return tap_done();
 }
