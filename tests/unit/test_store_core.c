@@ -662,25 +662,34 @@ static int count_texts(void *ctx, const char *text, size_t len, uint64_t loc)
 }
 
 /* A damaged text block (wrong magic, a frame past the block's end, data cut
- * short, no tables, fewer bytes of lengths than texts) is reported as corrupt by reads and scans, never read
- * past; the record itself still reads without its texts, and putting the
- * block back makes everything readable again. */
-static void test_store__damaged_text_block(void)
+ * short, no tables, fewer bytes of lengths than texts) is reported as
+ * corrupt by reads and scans, never read past; the record itself still
+ * reads without its texts, and putting the block back makes everything
+ * readable again. */
+/* A store in dir (a fresh one's, closed) holding eight prompts of ~2500
+ * bytes, "text <i> ...", all in text block 1; their rows. */
+static void store_eight_texts(char dir[600], uint64_t rows[8])
 {
     av_store *s = fresh();
     av_writer *w;
     CHECK_EQ_INT(av_writer_open(&w, s), 0);
     char text[3000];
-    uint64_t rows[8];
     for (int i = 0; i < 8; i++) {
         int n = snprintf(text, sizeof text, "text %d ", i);
         while (n < 2500) n += snprintf(text + n, sizeof text - (size_t)n, "%d words ", (n * 7 + i) % 991);
         rows[i] = put_prompt(w, text);
     }
     CHECK_EQ_INT(commit(w, "v1"), 1);
-    char dir[600];
-    snprintf(dir, sizeof dir, "%s", av_store_dir(s));
+    snprintf(dir, 600, "%s", av_store_dir(s));
     av_store_close(s);
+}
+
+static void test_store__damaged_text_block(void)
+{
+    av_store *s;
+    char dir[600];
+    uint64_t rows[8];
+    store_eight_texts(dir, rows);
     mutate_block(dir, save_block);
     rewrite_fn damage[] = {bad_magic, frame_past_end, truncated, no_tables, short_lengths};
     for (size_t d = 0; d < sizeof damage / sizeof damage[0]; d++) {
@@ -2263,20 +2272,10 @@ static void test_store__gc(void)
  * is not replaced); the block mended, gc runs. */
 static void test_store__gc_damaged_block(void)
 {
-    av_store *s = fresh();
-    av_writer *w;
-    CHECK_EQ_INT(av_writer_open(&w, s), 0);
+    av_store *s;
+    char dir[600], text[32];
     uint64_t rows[8];
-    char text[3000];
-    for (int i = 0; i < 8; i++) {
-        int n = snprintf(text, sizeof text, "text %d ", i);
-        while (n < 2500) n += snprintf(text + n, sizeof text - (size_t)n, "%d words ", (n * 7 + i) % 991);
-        rows[i] = put_prompt(w, text);
-    }
-    CHECK_EQ_INT(commit(w, "v1"), 1);
-    char dir[600];
-    snprintf(dir, sizeof dir, "%s", av_store_dir(s));
-    av_store_close(s);
+    store_eight_texts(dir, rows);
     mutate_block(dir, save_block);
     mutate_block(dir, frame_past_end);
     CHECK_EQ_INT(av_store_open(&s, dir, AV_OPEN_RDWR), 0);
